@@ -1,0 +1,59 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from accounts.models import (
+    ApiToken,
+    JoinRequest,
+    Membership,
+    Organisation,
+    OrganisationDomain,
+    User,
+    VerificationDecision,
+)
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ("email",)
+    list_display = ("email", "full_name", "is_staff", "is_active", "date_joined")
+    search_fields = ("email", "full_name")
+    fieldsets = (
+        (None, {"fields": ("email", "password", "full_name")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+    )
+    add_fieldsets = ((None, {"fields": ("email", "password1", "password2")}),)
+
+
+class DomainInline(admin.TabularInline):
+    model = OrganisationDomain
+    extra = 0
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "country", "verification_state", "created_at")
+    list_filter = ("verification_state", "kind")
+    search_fields = ("name", "registration_number")
+    inlines = (DomainInline,)
+    readonly_fields = ("verification_state", "verification_decided_at", "verification_decided_by")
+
+
+admin.site.register(Membership)
+admin.site.register(JoinRequest)
+
+
+@admin.register(VerificationDecision)
+class VerificationDecisionAdmin(admin.ModelAdmin):
+    list_display = ("organisation", "decision", "decided_by", "created_at")
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False  # the audit trail is read-only
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "user", "token_key", "created", "expiry")
+    readonly_fields = ("digest", "token_key", "public_id")

@@ -1,0 +1,21 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from accounts.api import views
+
+router = SimpleRouter(trailing_slash=True)
+router.register("organisations", views.OrganisationViewSet, basename="organisation")
+router.register("directory", views.DirectoryView, basename="directory")
+router.register("join-requests", views.JoinRequestViewSet, basename="join-request")
+router.register("tokens", views.ApiTokenViewSet, basename="token")
+router.register("staff/organisations", views.StaffOrganisationViewSet, basename="staff-organisation")
+
+urlpatterns = [
+    path("me/", views.MeView.as_view(), name="me"),
+    path(
+        "organisations/<int:organisation_pk>/members/<int:pk>/",
+        views.MembershipView.as_view(),
+        name="organisation-member",
+    ),
+    *router.urls,
+]

@@ -1,0 +1,78 @@
+"""One exception handler: every API error is ``{"code", "message", "details"}``."""
+
+import logging
+import uuid
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from stargate_portal.errors import DomainError
+
+logger = logging.getLogger("stargate_portal.api")
+
+_CODE_BY_EXCEPTION: list[tuple[type[exceptions.APIException], str]] = [
+    (exceptions.ValidationError, "invalid"),
+    (exceptions.ParseError, "parse_error"),
+    (exceptions.NotAuthenticated, "not_authenticated"),
+    (exceptions.AuthenticationFailed, "authentication_failed"),
+    (exceptions.PermissionDenied, "permission_denied"),
+    (exceptions.NotFound, "not_found"),
+    (exceptions.MethodNotAllowed, "method_not_allowed"),
+    (exceptions.NotAcceptable, "not_acceptable"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
+    (exceptions.Throttled, "throttled"),
+]
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "details": details or {}}
+
+
+def _details_of(exc: exceptions.APIException) -> Any:
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail
+        return detail if isinstance(detail, dict) else {"non_field_errors": detail}
+    if isinstance(exc, exceptions.Throttled):
+        return {"retry_after_seconds": exc.wait}
+    return {}
+
+
+def _message_of(exc: exceptions.APIException) -> str:
+    if isinstance(exc, exceptions.ValidationError):
+        return "The request is invalid; see details."
+    return str(exc.detail)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """Render any exception raised in an API view with the documented error shape."""
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        correlation_id = uuid.uuid4().hex
+        logger.exception("unhandled API error %s", correlation_id, exc_info=exc)
+        return Response(
+            error_body(
+                "server_error",
+                "An unexpected error occurred. Quote the correlation id when reporting it.",
+                {"correlation_id": correlation_id},
+            ),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    assert isinstance(exc, exceptions.APIException)  # noqa: S101 - drf only handles these
+    code = next((c for cls, c in _CODE_BY_EXCEPTION if isinstance(exc, cls)), "error")
+    response.data = error_body(code, _message_of(exc), _details_of(exc))
+    return response

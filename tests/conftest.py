@@ -1,0 +1,119 @@
+"""Shared fixtures: the personas alice, bob, charlie and staff, and API clients for them.
+
+Real services: a test marked ``postgres``, ``redis`` or ``browser`` fails (never skips) under
+``CI=true`` when the service is missing, and skips with a reason elsewhere.
+"""
+
+import os
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from dateutil.relativedelta import relativedelta
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.models import MembershipRole, Organisation, OrganisationKind, User
+from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_service(available: bool, why: str) -> None:
+    """Fail under CI, skip elsewhere, when a real service a test needs is missing."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"required service missing under CI: {why}")
+    pytest.skip(why)
+
+
+@pytest.fixture
+def postgres(db: None) -> None:
+    """Use in tests that need PostgreSQL (locking, constraints, concurrency)."""
+    require_service(connection.vendor == "postgresql", "needs DATABASE_URL=postgres://…")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("postgres") and "postgres" not in getattr(
+            item, "fixturenames", ()
+        ):
+            item.fixturenames.append("postgres")  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def alice_org(db: None) -> Organisation:
+    return OrganisationFactory(
+        name="University of Oslo",
+        kind=OrganisationKind.UNIVERSITY,
+        country="NO",
+        registration_number="971035854",
+        founded_on=date(1811, 9, 2),
+        domains=["uio.no"],
+    )
+
+
+@pytest.fixture
+def bob_org(db: None) -> Organisation:
+    return OrganisationFactory(
+        name="Fjord AI AS",
+        kind=OrganisationKind.STARTUP,
+        country="NO",
+        registration_number="923609016",
+        founded_on=date.today() - relativedelta(years=2),
+        domains=["fjordai.no"],
+    )
+
+
+@pytest.fixture
+def charlie_org(db: None) -> Organisation:
+    return OrganisationFactory(
+        name="Acme Compute Inc",
+        kind=OrganisationKind.COMPANY,
+        country="US",
+        founded_on=date(2001, 5, 1),
+        domains=["acme.example"],
+    )
+
+
+def _owner(email: str, organisation: Organisation) -> User:
+    user = UserFactory(email=email)
+    MembershipFactory(user=user, organisation=organisation, role=MembershipRole.OWNER)
+    return user
+
+
+@pytest.fixture
+def alice(alice_org: Organisation) -> User:
+    """European academic (tier 1), owner of the University of Oslo."""
+    return _owner("alice@uio.no", alice_org)
+
+
+@pytest.fixture
+def bob(bob_org: Organisation) -> User:
+    """European startup founder (tier 2), owner of Fjord AI AS."""
+    return _owner("bob@fjordai.no", bob_org)
+
+
+@pytest.fixture
+def charlie(charlie_org: Organisation) -> User:
+    """Another tenant (tier 4, US company): must never see alice's or bob's data."""
+    return _owner("charlie@acme.example", charlie_org)
+
+
+@pytest.fixture
+def staff(db: None) -> User:
+    return UserFactory(email="staff@stargate.eu", is_staff=True)
+
+
+@pytest.fixture
+def api() -> Callable[[User | None], APIClient]:
+    """``api(user)``: an API client authenticated as ``user`` (``api(None)``: anonymous)."""
+
+    def make(user: User | None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make

@@ -1,0 +1,69 @@
+"""factory-boy factories for the accounts domain."""
+
+from datetime import date
+
+import factory
+from allauth.account.models import EmailAddress
+from django.utils import timezone
+
+from accounts.models import (
+    Membership,
+    MembershipRole,
+    Organisation,
+    OrganisationDomain,
+    OrganisationKind,
+    User,
+    VerificationState,
+)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    """A user whose e-mail is confirmed (use ``confirmed=False`` for a fresh sign-up)."""
+
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.org")
+    full_name = factory.Faker("name")
+    password = factory.django.Password("correct horse battery staple")
+
+    @factory.post_generation
+    def confirmed(self, create: bool, extracted: bool | None, **kwargs: object) -> None:
+        if create and extracted is not False:
+            EmailAddress.objects.create(user=self, email=self.email, verified=True, primary=True)
+
+
+class OrganisationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organisation
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Organisation {n}")
+    kind = OrganisationKind.UNIVERSITY
+    country = "NO"
+    founded_on = date(1990, 1, 1)
+    verification_state = VerificationState.VERIFIED
+    verification_decided_at = factory.LazyFunction(timezone.now)
+    verification_reason = "Checked the registry."
+
+    class Params:
+        pending = factory.Trait(
+            verification_state=VerificationState.PENDING,
+            verification_decided_at=None,
+            verification_reason="",
+        )
+
+    @factory.post_generation
+    def domains(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
+        for domain in extracted or []:
+            OrganisationDomain.objects.create(organisation=self, domain=domain)
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    organisation = factory.SubFactory(OrganisationFactory)
+    role = MembershipRole.MEMBER
