@@ -6,7 +6,19 @@ from stdnum import get_cc_module
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
 # Per country, the stdnum modules tried in order: VAT first, then national company registers.
-_MODULE_NAMES = ("vat", "orgnr", "uid", "mva", "company", "brn", "kvk", "siren", "cif", "nif", "ein")
+_MODULE_NAMES = (
+    "vat",
+    "orgnr",
+    "uid",
+    "mva",
+    "company",
+    "brn",
+    "kvk",
+    "siren",
+    "cif",
+    "nif",
+    "ein",
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,8 @@ def check_registration_number(country: str, number: str) -> RegistrationCheck:
             compact = module.validate(number)  # type: ignore[attr-defined]
         except StdnumValidationError:
             continue
-        return RegistrationCheck(number=str(compact), valid=True, scheme=f"{country.upper()} {name}")
+        return RegistrationCheck(
+            number=str(compact), valid=True, scheme=f"{country.upper()} {name}"
+        )
     scheme = " / ".join(f"{country.upper()} {name}" for name, _ in validators)
     return RegistrationCheck(number=number.strip(), valid=False, scheme=scheme)

@@ -18,9 +18,7 @@ def email_send(*, subject: str, body: str, to: list[str], html: str = "") -> Non
 
 def queue_email(*, subject: str, body: str, to: list[str], html: str = "") -> None:
     """Send after the surrounding transaction commits, so a rolled-back write sends nothing."""
-    transaction.on_commit(
-        lambda: email_send.delay(subject=subject, body=body, to=to, html=html)
-    )
+    transaction.on_commit(lambda: email_send.delay(subject=subject, body=body, to=to, html=html))
 
 
 @shared_task

@@ -16,7 +16,5 @@ def not_found(request: HttpRequest, exception: Any = None) -> HttpResponse:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
-        return JsonResponse(
-            error_body("server_error", "An unexpected error occurred."), status=500
-        )
+        return JsonResponse(error_body("server_error", "An unexpected error occurred."), status=500)
     return render(request, "errors/500.html", status=500)

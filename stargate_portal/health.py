@@ -1,5 +1,6 @@
 """GET /healthz: the state of the database and the Celery broker (200, or 503 if one is down)."""
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -19,7 +20,7 @@ def database_ok() -> tuple[bool, str]:
 
 def broker_ok() -> tuple[bool, str]:
     try:
-        with celery_app.connection_for_write() as conn:
+        with celery_app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:  # any failure means "down"
         return False, f"{type(exc).__name__}: {exc}"

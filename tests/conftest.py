@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 from dateutil.relativedelta import relativedelta
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import MembershipRole, Organisation, OrganisationKind, User
@@ -61,7 +62,7 @@ def bob_org(db: None) -> Organisation:
         kind=OrganisationKind.STARTUP,
         country="NO",
         registration_number="923609016",
-        founded_on=date.today() - relativedelta(years=2),
+        founded_on=timezone.localdate() - relativedelta(years=2),
         domains=["fjordai.no"],
     )
 

@@ -1,0 +1,43 @@
+"""Settings come from the environment and are production-safe when DEBUG is off."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _django_check(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    dropped = ("SECRET_KEY", "DEBUG", "SECURE_SSL_REDIRECT")
+    clean = {k: v for k, v in os.environ.items() if k not in dropped}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", *args],
+        cwd=ROOT,
+        env=clean | {"DJANGO_SETTINGS_MODULE": "stargate_portal.settings"} | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key() -> None:
+    result = _django_check({})
+    assert result.returncode != 0
+    assert "Set SECRET_KEY" in result.stderr
+
+
+def test_production_settings_pass_the_deploy_checklist() -> None:
+    result = _django_check(
+        {"SECRET_KEY": "x" * 60 + "-a-long-random-production-key", "ALLOWED_HOSTS": "portal.eu"},
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_debug_mode_accepts_the_development_key() -> None:
+    result = _django_check({"DEBUG": "true"})
+    assert result.returncode == 0, result.stderr
