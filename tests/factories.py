@@ -1,6 +1,6 @@
 """factory-boy factories for the accounts domain."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import factory
 from allauth.account.models import EmailAddress
@@ -67,3 +67,31 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     organisation = factory.SubFactory(OrganisationFactory)
     role = MembershipRole.MEMBER
+
+
+class GpuTypeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "booking.GpuType"
+        django_get_or_create = ("name",)
+
+    name = "H100"
+    memory_gb = 80
+    power_watts = 700
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "booking.Project"
+
+    name = factory.Sequence(lambda n: f"Project {n}")
+    organisation = factory.SubFactory(OrganisationFactory)
+
+
+class AllocationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "booking.Allocation"
+
+    project = factory.SubFactory(ProjectFactory)
+    gpu_type = factory.SubFactory(GpuTypeFactory)
+    starts_on = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=30))
+    ends_on = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=335))

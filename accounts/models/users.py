@@ -23,7 +23,7 @@ class UserManager(BaseUserManager["User"]):
         return self.get(email__iexact=username)
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-missing]
     """A person. The e-mail address is the login, unique whatever its case."""
 
     email = models.EmailField(_("e-mail address"), max_length=254, unique=True)

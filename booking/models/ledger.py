@@ -1,0 +1,78 @@
+"""The append-only GPU-hour ledger: the truth behind every balance."""
+
+from typing import Any, ClassVar, NoReturn
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from booking.models.gpu_types import GpuType
+from booking.models.projects import Project
+
+
+class LedgerEntryKind(models.TextChoices):
+    """Sign convention: grant/adjustment move *granted*; hold/release move *held*;
+    charge/refund move *charged*. A release and a refund are stored negative."""
+
+    GRANT = "grant", _("Grant")
+    ADJUSTMENT = "adjustment", _("Adjustment")
+    HOLD = "hold", _("Hold")
+    RELEASE = "release", _("Release")
+    CHARGE = "charge", _("Charge")
+    REFUND = "refund", _("Refund")
+
+
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or delete a ledger entry."""
+
+
+class LedgerQuerySet(models.QuerySet["LedgerEntry"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("ledger entries cannot be updated")
+
+    def delete(self) -> NoReturn:
+        raise AppendOnlyError("ledger entries cannot be deleted")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("ledger entries cannot be updated")
+
+
+class LedgerEntry(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="ledger_entries")
+    gpu_type = models.ForeignKey(GpuType, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=LedgerEntryKind.choices)
+    gpu_hours = models.DecimalField(max_digits=14, decimal_places=4)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = LedgerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("created_at", "pk")
+        verbose_name_plural = "ledger entries"
+        indexes: ClassVar = [models.Index(fields=["project", "gpu_type", "kind"])]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind__in=["grant", "hold", "charge"], gpu_hours__gt=0)
+                    | models.Q(kind__in=["release", "refund"], gpu_hours__lt=0)
+                    | (models.Q(kind="adjustment") & ~models.Q(gpu_hours=0))
+                ),
+                name="ledger_sign_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.gpu_hours} h {self.gpu_type_id} ({self.idempotency_key})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("ledger entries cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("ledger entries cannot be deleted")

@@ -1,0 +1,81 @@
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Organisation
+from booking.models.gpu_types import GpuType
+
+
+class ProjectState(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+
+
+class Project(models.Model):
+    """An awarded project: its organisation decides its tier; it spends GPU-hours per type."""
+
+    name = models.CharField(_("name"), max_length=200)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="projects"
+    )
+    state = models.CharField(max_length=16, choices=ProjectState.choices, default="active")
+    max_running_gpus = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("name", "pk")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProjectRole(models.TextChoices):
+    PI = "pi", _("Principal investigator")
+    MANAGER = "manager", _("Manager")
+    MEMBER = "member", _("Member")
+
+
+class ProjectMember(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="project_memberships"
+    )
+    role = models.CharField(max_length=16, choices=ProjectRole.choices)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["project", "user"], name="project_member_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.role} of {self.project_id}"
+
+
+class Allocation(models.Model):
+    """A project's right to one GPU type between two dates; its hours live on the ledger.
+
+    The row is also the lock that serialises every ledger movement of (project, GPU type).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="allocations")
+    gpu_type = models.ForeignKey(GpuType, on_delete=models.PROTECT, related_name="allocations")
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    low_balance_notified = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ("project", "gpu_type__name")
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["project", "gpu_type"], name="allocation_once_per_type"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")),
+                name="allocation_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}/{self.gpu_type_id}"
