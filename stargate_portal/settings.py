@@ -234,6 +234,13 @@ EUROPEAN_REGION = env.list(
 )  # fmt: skip
 STARTUP_MAX_AGE_YEARS = env.int("STARTUP_MAX_AGE_YEARS", default=7)
 
+# Calls and energy: the site's power usage effectiveness, the cap of rolling-access requests,
+# the largest PDF an application may attach, and when a balance counts as low.
+SITE_PUE = env.float("SITE_PUE", default=1.1)
+ROLLING_CALL_MAX_REQUEST_GPU_HOURS = env.int("ROLLING_CALL_MAX_REQUEST_GPU_HOURS", default=5_000)
+APPLICATION_ATTACHMENT_MAX_BYTES = env.int("APPLICATION_ATTACHMENT_MAX_BYTES", default=10 * 2**20)
+LOW_BALANCE_FRACTION = env.float("LOW_BALANCE_FRACTION", default=0.10)
+
 # Production hardening: on unless DEBUG.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = not DEBUG

@@ -1,14 +1,48 @@
+from booking.models.applications import (
+    AiActRisk,
+    Application,
+    ApplicationDecision,
+    ApplicationRequest,
+    ApplicationState,
+    ApplicationTeamMember,
+)
+from booking.models.calls import Call, CallKind, CallPool, CallState, ReviewCriterion
 from booking.models.gpu_types import GpuType
 from booking.models.ledger import LedgerEntry, LedgerEntryKind
-from booking.models.projects import Allocation, Project, ProjectMember, ProjectRole, ProjectState
+from booking.models.notifications import Notification
+from booking.models.projects import (
+    Allocation,
+    Project,
+    ProjectInvitation,
+    ProjectMember,
+    ProjectRole,
+    ProjectState,
+)
+from booking.models.reviews import REVIEWERS_GROUP, ReviewAssignment, ReviewScore
 
 __all__ = [
+    "REVIEWERS_GROUP",
+    "AiActRisk",
     "Allocation",
+    "Application",
+    "ApplicationDecision",
+    "ApplicationRequest",
+    "ApplicationState",
+    "ApplicationTeamMember",
+    "Call",
+    "CallKind",
+    "CallPool",
+    "CallState",
     "GpuType",
     "LedgerEntry",
     "LedgerEntryKind",
+    "Notification",
     "Project",
+    "ProjectInvitation",
     "ProjectMember",
     "ProjectRole",
     "ProjectState",
+    "ReviewAssignment",
+    "ReviewCriterion",
+    "ReviewScore",
 ]

@@ -5,6 +5,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organisation
+from accounts.tiers import PriorityTier
+from booking.models.applications import Application
 from booking.models.gpu_types import GpuType
 
 
@@ -20,6 +22,9 @@ class Project(models.Model):
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="projects"
     )
+    application = models.OneToOneField(
+        Application, null=True, blank=True, on_delete=models.PROTECT, related_name="project"
+    )
     state = models.CharField(max_length=16, choices=ProjectState.choices, default="active")
     max_running_gpus = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -29,6 +34,10 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def priority_tier(self) -> PriorityTier:
+        """A job's tier is its project's tier: the tier of the project's organisation."""
+        return self.organisation.priority_tier()
 
 
 class ProjectRole(models.TextChoices):
@@ -79,3 +88,29 @@ class Allocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project_id}/{self.gpu_type_id}"
+
+
+class ProjectInvitation(models.Model):
+    """An e-mail invited to a project; accepted by the person holding that e-mail."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=ProjectRole.choices, default=ProjectRole.MEMBER)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "pk")
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["project", "email"],
+                condition=models.Q(accepted_at__isnull=True),
+                name="one_open_invitation_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.project_id}"

@@ -91,7 +91,15 @@ def _move(
             project=project, gpu_type=gpu_type, kind=kind, gpu_hours=amount,
             idempotency_key=key, actor=actor, reason=reason[:500],
         )  # fmt: skip
+        if kind in (LedgerEntryKind.HOLD, LedgerEntryKind.CHARGE):
+            _check_low_balance_after_commit(allocation.pk)
     return Movement(entry, created=True)
+
+
+def _check_low_balance_after_commit(allocation_id: int) -> None:
+    from booking.tasks import allocation_low_balance_check  # tasks import services: no cycle
+
+    transaction.on_commit(lambda: allocation_low_balance_check.delay(allocation_id))
 
 
 def _sign(kind: str) -> int:

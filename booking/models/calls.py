@@ -1,0 +1,120 @@
+from datetime import datetime
+from decimal import Decimal
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from booking.models.gpu_types import GpuType
+
+DEFAULT_CRITERIA = (
+    (_("Scientific or technical excellence"), 50),
+    (_("Feasibility"), 30),
+    (_("European impact"), 20),
+)
+
+
+class CallKind(models.TextChoices):
+    STANDARD = "standard", _("Call for proposals")
+    ROLLING = "rolling", _("Rolling access")
+
+
+class CallState(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+class Call(models.Model):
+    """A call for GPU time: what it offers, who may apply, until when, how it is reviewed."""
+
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"))
+    kind = models.CharField(_("kind"), max_length=16, choices=CallKind.choices, default="standard")
+    state = models.CharField(max_length=16, choices=CallState.choices, default=CallState.DRAFT)
+    opens_at = models.DateTimeField(_("opens at"))
+    closes_at = models.DateTimeField(_("closes at"), null=True, blank=True)
+    allowed_tiers = models.JSONField(_("tiers allowed to apply"), default=list)
+    max_request_gpu_hours = models.DecimalField(
+        _("maximum request per application (GPU-hours)"), max_digits=14, decimal_places=4
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-opens_at", "pk")
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=models.Q(closes_at__isnull=True)
+                | models.Q(closes_at__gt=models.F("opens_at")),
+                name="call_closes_after_opening",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="rolling") | models.Q(closes_at__isnull=False),
+                name="call_standard_has_deadline",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_request_gpu_hours__gt=0), name="call_cap_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def accepts_submissions(self, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return (
+            self.state == CallState.OPEN
+            and self.opens_at <= now
+            and (self.closes_at is None or now < self.closes_at)
+        )
+
+
+class CallPool(models.Model):
+    """GPU-hours of one type a call can award; the row is the lock for concurrent awards."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="pools")
+    gpu_type = models.ForeignKey(GpuType, on_delete=models.PROTECT, related_name="+")
+    gpu_hours = models.DecimalField(max_digits=14, decimal_places=4)
+    awarded_gpu_hours = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal(0))
+
+    class Meta:
+        ordering = ("gpu_type__name",)
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["call", "gpu_type"], name="call_pool_once_per_type"),
+            models.CheckConstraint(
+                condition=models.Q(awarded_gpu_hours__lte=models.F("gpu_hours"))
+                & models.Q(awarded_gpu_hours__gte=0),
+                name="call_pool_never_overawarded",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call_id}/{self.gpu_type_id}: {self.gpu_hours} h"
+
+    @property
+    def remaining_gpu_hours(self) -> Decimal:
+        return self.gpu_hours - self.awarded_gpu_hours
+
+
+class ReviewCriterion(models.Model):
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="criteria")
+    name = models.CharField(max_length=200)
+    weight = models.PositiveSmallIntegerField()
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ("position", "pk")
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["call", "name"], name="criterion_once_per_call"),
+            models.CheckConstraint(
+                condition=models.Q(weight__gt=0), name="criterion_weight_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.weight})"

@@ -1,0 +1,42 @@
+"""Jobs as the admission policy sees them: pending ones compete, running ones free GPUs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Placement = tuple[tuple[int, int], ...]
+"""GPUs a job holds, as ``((node_index, gpus), ...)``; node indices count within one GPU type."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingJob:
+    """A job waiting for admission; ``submit_time`` is epoch seconds."""
+
+    job_id: str
+    project_id: int
+    gpu_type: str
+    gpus: int
+    walltime_minutes: int
+    submit_time: float
+    booking_id: int | None = None
+
+    @property
+    def walltime_seconds(self) -> float:
+        return self.walltime_minutes * 60.0
+
+    @property
+    def hold_gpu_hours(self) -> float:
+        """GPU-hours held from the project's budget on admission: gpus times walltime."""
+        return self.gpus * self.walltime_minutes / 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunningJob:
+    """A job holding GPUs until ``expected_end`` (epoch seconds: start + walltime)."""
+
+    job_id: str
+    project_id: int
+    gpu_type: str
+    gpus: int
+    expected_end: float
+    placement: Placement
