@@ -95,3 +95,34 @@ class AllocationFactory(factory.django.DjangoModelFactory):
     gpu_type = factory.SubFactory(GpuTypeFactory)
     starts_on = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=30))
     ends_on = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=335))
+
+
+class CallFactory(factory.django.DjangoModelFactory):
+    """An open call for proposals offering H100 hours to tiers 1-3."""
+
+    class Meta:
+        model = "booking.Call"
+        skip_postgeneration_save = True
+
+    title = factory.Sequence(lambda n: f"AI Factory call {n}")
+    description = "GPU time for European AI research."
+    kind = "standard"
+    state = "open"
+    opens_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
+    closes_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
+    allowed_tiers = factory.LazyFunction(lambda: [1, 2, 3])
+    max_request_gpu_hours = 10_000
+
+    @factory.post_generation
+    def pools(self, create: bool, extracted: dict[str, int] | None, **kwargs: object) -> None:
+        from booking.models import CallPool, ReviewCriterion
+
+        for name, hours in (extracted or {"H100": 50_000}).items():
+            gpu_type = GpuTypeFactory(name=name)
+            CallPool.objects.create(call=self, gpu_type=gpu_type, gpu_hours=hours)
+        for position, (criterion, weight) in enumerate(
+            [("Excellence", 50), ("Feasibility", 30), ("European impact", 20)]
+        ):
+            ReviewCriterion.objects.create(
+                call=self, name=criterion, weight=weight, position=position
+            )
