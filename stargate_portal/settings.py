@@ -218,6 +218,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "VerificationStateEnum": "accounts.models.VerificationState",
+        "JoinRequestStateEnum": "accounts.models.JoinRequestState",
+        "OrganisationKindEnum": "accounts.models.OrganisationKind",
+        "MembershipRoleEnum": "accounts.models.MembershipRole",
+        "CallStateEnum": "booking.models.CallState",
+        "CallKindEnum": "booking.models.CallKind",
+        "ApplicationStateEnum": "booking.models.ApplicationState",
+        "ProjectStateEnum": "booking.models.ProjectState",
+        "ProjectRoleEnum": "booking.models.ProjectRole",
+        "LedgerEntryKindEnum": "booking.models.LedgerEntryKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "stargate_portal.api.schema.add_error_responses",

@@ -42,9 +42,10 @@ def _scored(queryset: QuerySet[Application]) -> QuerySet[Application]:
     return queryset.annotate(
         score_x_weight=Sum(weighted, filter=active),
         weight_total=Sum("assignments__scores__criterion__weight", filter=active),
-        reviews=Count("assignments", filter=active & Q(assignments__scores__isnull=False),
-                      distinct=True),
-    )  # fmt: skip
+        reviews=Count(
+            "assignments", filter=active & Q(assignments__scores__isnull=False), distinct=True
+        ),
+    )
 
 
 def ranked_applications(*, call: Call) -> list[Ranked]:

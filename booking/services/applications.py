@@ -21,16 +21,36 @@ from booking.services.notifications import notify
 from stargate_portal.errors import Conflict, ValidationFailed
 
 EDITABLE = (
-    "title", "abstract", "case_for_support", "gpus_per_job", "typical_walltime_hours",
-    "model_description", "model_size_billion_parameters", "dataset_provenance", "dataset_licence",
-    "personal_data", "publish_results", "publish_weights", "publish_code", "ai_act_risk",
-    "planned_start", "planned_end",
-)  # fmt: skip
+    "title",
+    "abstract",
+    "case_for_support",
+    "gpus_per_job",
+    "typical_walltime_hours",
+    "model_description",
+    "model_size_billion_parameters",
+    "dataset_provenance",
+    "dataset_licence",
+    "personal_data",
+    "publish_results",
+    "publish_weights",
+    "publish_code",
+    "ai_act_risk",
+    "planned_start",
+    "planned_end",
+)
 REQUIRED_TO_SUBMIT = (
-    "title", "abstract", "case_for_support", "gpus_per_job", "typical_walltime_hours",
-    "model_description", "dataset_provenance", "dataset_licence", "ai_act_risk",
-    "planned_start", "planned_end",
-)  # fmt: skip
+    "title",
+    "abstract",
+    "case_for_support",
+    "gpus_per_job",
+    "typical_walltime_hours",
+    "model_description",
+    "dataset_provenance",
+    "dataset_licence",
+    "ai_act_risk",
+    "planned_start",
+    "planned_end",
+)
 WITHDRAWABLE = (ApplicationState.DRAFT, ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW)
 
 
@@ -145,10 +165,13 @@ def _check_tier(call: Call, organisation: Organisation) -> None:
     if tier not in call.allowed_tiers:
         raise Conflict(
             _("This call is open to tiers %(allowed)s; %(org)s is tier %(tier)s.")
-            % {"allowed": ", ".join(map(str, call.allowed_tiers)), "org": organisation.name,
-               "tier": tier},
+            % {
+                "allowed": ", ".join(map(str, call.allowed_tiers)),
+                "org": organisation.name,
+                "tier": tier,
+            },
             code="tier_not_allowed",
-        )  # fmt: skip
+        )
 
 
 def _check_dates(application: Application) -> None:

@@ -35,10 +35,14 @@ def call_create(
     """Create a draft call with its GPU pools (by GPU type name) and weighted criteria."""
     _require_staff(staff)
     fields = {
-        "title": title.strip(), "description": description, "kind": kind, "opens_at": opens_at,
-        "closes_at": closes_at, "allowed_tiers": sorted(set(allowed_tiers)),
+        "title": title.strip(),
+        "description": description,
+        "kind": kind,
+        "opens_at": opens_at,
+        "closes_at": closes_at,
+        "allowed_tiers": sorted(set(allowed_tiers)),
         "max_request_gpu_hours": Decimal(max_request_gpu_hours),
-    }  # fmt: skip
+    }
     _validate_call(fields, pools)
     with transaction.atomic():
         call = Call.objects.create(created_by=staff, **fields)
@@ -51,12 +55,19 @@ def call_create(
     return call
 
 
-def call_update(*, call: Call, staff: User, pools: dict[str, Decimal] | None = None,
-                **changes: Any) -> Call:  # fmt: skip
+def call_update(
+    *, call: Call, staff: User, pools: dict[str, Decimal] | None = None, **changes: Any
+) -> Call:
     """Edit a call that is not closed; a pool never shrinks below what it has awarded."""
     _require_staff(staff)
-    allowed = {"title", "description", "opens_at", "closes_at", "allowed_tiers",
-               "max_request_gpu_hours"}  # fmt: skip
+    allowed = {
+        "title",
+        "description",
+        "opens_at",
+        "closes_at",
+        "allowed_tiers",
+        "max_request_gpu_hours",
+    }
     if set(changes) - allowed:
         raise ValueError(f"not editable: {sorted(set(changes) - allowed)}")
     with transaction.atomic():
@@ -97,10 +108,13 @@ def _set_state(call: Call, staff: User, state: str, *, from_states: tuple[str, .
 
 def _fields_of(call: Call) -> dict[str, Any]:
     return {
-        "kind": call.kind, "opens_at": call.opens_at, "closes_at": call.closes_at,
-        "allowed_tiers": call.allowed_tiers, "max_request_gpu_hours": call.max_request_gpu_hours,
+        "kind": call.kind,
+        "opens_at": call.opens_at,
+        "closes_at": call.closes_at,
+        "allowed_tiers": call.allowed_tiers,
+        "max_request_gpu_hours": call.max_request_gpu_hours,
         "title": call.title,
-    }  # fmt: skip
+    }
 
 
 def _validate_call(fields: dict[str, Any], pools: dict[str, Decimal]) -> None:
@@ -139,8 +153,10 @@ def _validate_pools(pools: dict[str, Decimal], errors: dict[str, list[str]]) -> 
 
 def _set_pools(call: Call, pools: dict[str, Decimal]) -> None:
     types = {t.name: t for t in GpuType.objects.filter(name__in=list(pools))}
-    existing = {p.gpu_type.name: p for p in CallPool.objects.select_for_update().filter(call=call)
-                .select_related("gpu_type")}  # fmt: skip
+    existing = {
+        p.gpu_type.name: p
+        for p in CallPool.objects.select_for_update().filter(call=call).select_related("gpu_type")
+    }
     for name, pool in existing.items():
         if name not in pools and pool.awarded_gpu_hours > 0:
             raise Conflict(
@@ -152,8 +168,9 @@ def _set_pools(call: Call, pools: dict[str, Decimal]) -> None:
         pool = existing.get(name) or CallPool(call=call, gpu_type=types[name])
         if Decimal(hours) < pool.awarded_gpu_hours:
             raise ValidationFailed.on_field(
-                "pools", _("%(name)s: below the %(h)s GPU-hours already awarded.")
+                "pools",
+                _("%(name)s: below the %(h)s GPU-hours already awarded.")
                 % {"name": name, "h": pool.awarded_gpu_hours},
-            )  # fmt: skip
+            )
         pool.gpu_hours = Decimal(hours)
         pool.save()

@@ -95,8 +95,11 @@ def _take_from_pools(application: Application, amounts: dict[str, Decimal]) -> d
             _("This call does not offer: %(n)s.") % {"n": ", ".join(missing)},
             code="gpu_type_not_offered",
         )
-    short = {n: str(pools[n].remaining_gpu_hours) for n, h in amounts.items()
-             if h > pools[n].remaining_gpu_hours}  # fmt: skip
+    short = {
+        n: str(pools[n].remaining_gpu_hours)
+        for n, h in amounts.items()
+        if h > pools[n].remaining_gpu_hours
+    }
     if short:
         raise Conflict(
             _("The award exceeds what remains in the call's pool."),
@@ -110,9 +113,13 @@ def _take_from_pools(application: Application, amounts: dict[str, Decimal]) -> d
 
 
 def _create_project(
-    application: Application, staff: User, pools: dict[str, CallPool],
-    amounts: dict[str, Decimal], starts_on: date, ends_on: date,
-) -> Project:  # fmt: skip
+    application: Application,
+    staff: User,
+    pools: dict[str, CallPool],
+    amounts: dict[str, Decimal],
+    starts_on: date,
+    ends_on: date,
+) -> Project:
     project = Project.objects.create(
         name=application.title, organisation_id=application.organisation_id, application=application
     )
@@ -125,9 +132,13 @@ def _create_project(
             project=project, gpu_type=gpu_type, starts_on=starts_on, ends_on=ends_on
         )
         ledger_grant(
-            project=project, gpu_type=gpu_type, gpu_hours=hours, actor=staff,
-            key=f"award-{application.pk}-{gpu_type.pk}", reason=_("Award"),
-        )  # fmt: skip
+            project=project,
+            gpu_type=gpu_type,
+            gpu_hours=hours,
+            actor=staff,
+            key=f"award-{application.pk}-{gpu_type.pk}",
+            reason=_("Award"),
+        )
     for member in application.team.all():
         project_invite(project=project, actor=staff, email=member.email, role=ProjectRole.MEMBER)
     return project
@@ -141,9 +152,12 @@ def _record(
     application.decision_reason = reason.strip()
     application.save(update_fields=["state", "decided_at", "decision_reason", "updated_at"])
     ApplicationDecision.objects.create(
-        application=application, decision=state, decided_by=staff, reason=reason.strip(),
+        application=application,
+        decision=state,
+        decided_by=staff,
+        reason=reason.strip(),
         awarded_gpu_hours=awarded,
-    )  # fmt: skip
+    )
     notify(
         users=[application.applicant],
         subject=_("Decision on your application: %(t)s") % {"t": application.title},

@@ -25,17 +25,27 @@ class Movement:
 
 
 def ledger_grant(
-    *, project: Project, gpu_type: GpuType, gpu_hours: Decimal, key: str,
-    actor: User | None = None, reason: str = "",
-) -> Movement:  # fmt: skip
+    *,
+    project: Project,
+    gpu_type: GpuType,
+    gpu_hours: Decimal,
+    key: str,
+    actor: User | None = None,
+    reason: str = "",
+) -> Movement:
     """Add granted hours (an award or a top-up)."""
     return _move(project, gpu_type, LedgerEntryKind.GRANT, gpu_hours, key, actor, reason)
 
 
 def ledger_adjust(
-    *, project: Project, gpu_type: GpuType, gpu_hours: Decimal, key: str,
-    actor: User, reason: str,
-) -> Movement:  # fmt: skip
+    *,
+    project: Project,
+    gpu_type: GpuType,
+    gpu_hours: Decimal,
+    key: str,
+    actor: User,
+    reason: str,
+) -> Movement:
     """Correct granted hours up or down (staff, with a reason); never below what is used."""
     if not reason.strip():
         raise ValidationFailed.on_field("reason", _("An adjustment needs a reason."))
@@ -43,41 +53,66 @@ def ledger_adjust(
 
 
 def ledger_hold(
-    *, project: Project, gpu_type: GpuType, gpu_hours: Decimal, key: str,
-    actor: User | None = None, reason: str = "",
-) -> Movement:  # fmt: skip
+    *,
+    project: Project,
+    gpu_type: GpuType,
+    gpu_hours: Decimal,
+    key: str,
+    actor: User | None = None,
+    reason: str = "",
+) -> Movement:
     """Reserve hours for work about to run (a job's gpus x walltime, a booking)."""
     return _move(project, gpu_type, LedgerEntryKind.HOLD, gpu_hours, key, actor, reason)
 
 
 def ledger_release(
-    *, project: Project, gpu_type: GpuType, gpu_hours: Decimal, key: str,
-    actor: User | None = None, reason: str = "",
-) -> Movement:  # fmt: skip
+    *,
+    project: Project,
+    gpu_type: GpuType,
+    gpu_hours: Decimal,
+    key: str,
+    actor: User | None = None,
+    reason: str = "",
+) -> Movement:
     """Give back held hours (``gpu_hours`` is the positive amount released)."""
     return _move(project, gpu_type, LedgerEntryKind.RELEASE, -gpu_hours, key, actor, reason)
 
 
 def ledger_charge(
-    *, project: Project, gpu_type: GpuType, gpu_hours: Decimal, key: str,
-    actor: User | None = None, reason: str = "",
-) -> Movement:  # fmt: skip
+    *,
+    project: Project,
+    gpu_type: GpuType,
+    gpu_hours: Decimal,
+    key: str,
+    actor: User | None = None,
+    reason: str = "",
+) -> Movement:
     """Spend hours for work done."""
     return _move(project, gpu_type, LedgerEntryKind.CHARGE, gpu_hours, key, actor, reason)
 
 
 def ledger_refund(
-    *, project: Project, gpu_type: GpuType, gpu_hours: Decimal, key: str,
-    actor: User | None = None, reason: str = "",
-) -> Movement:  # fmt: skip
+    *,
+    project: Project,
+    gpu_type: GpuType,
+    gpu_hours: Decimal,
+    key: str,
+    actor: User | None = None,
+    reason: str = "",
+) -> Movement:
     """Give back charged hours (``gpu_hours`` is the positive amount refunded)."""
     return _move(project, gpu_type, LedgerEntryKind.REFUND, -gpu_hours, key, actor, reason)
 
 
 def _move(
-    project: Project, gpu_type: GpuType, kind: str, gpu_hours: Decimal, key: str,
-    actor: User | None, reason: str,
-) -> Movement:  # fmt: skip
+    project: Project,
+    gpu_type: GpuType,
+    kind: str,
+    gpu_hours: Decimal,
+    key: str,
+    actor: User | None,
+    reason: str,
+) -> Movement:
     amount = Decimal(gpu_hours).quantize(HOURS)
     if amount == 0 or (kind != LedgerEntryKind.ADJUSTMENT and amount * _sign(kind) < 0):
         raise ValidationFailed.on_field("gpu_hours", _("The amount must be a positive number."))
@@ -88,9 +123,14 @@ def _move(
             return Movement(replay, created=False)
         _check_allowed(allocation, kind, amount, balance_of(project=project, gpu_type=gpu_type))
         entry = LedgerEntry.objects.create(
-            project=project, gpu_type=gpu_type, kind=kind, gpu_hours=amount,
-            idempotency_key=key, actor=actor, reason=reason[:500],
-        )  # fmt: skip
+            project=project,
+            gpu_type=gpu_type,
+            kind=kind,
+            gpu_hours=amount,
+            idempotency_key=key,
+            actor=actor,
+            reason=reason[:500],
+        )
         if kind in (LedgerEntryKind.HOLD, LedgerEntryKind.CHARGE):
             _check_low_balance_after_commit(allocation.pk)
     return Movement(entry, created=True)
@@ -128,8 +168,11 @@ def _replay(
     if entry is None:
         return None
     same = (entry.project_id, entry.gpu_type_id, entry.kind, entry.gpu_hours) == (
-        project.pk, gpu_type.pk, kind, amount,
-    )  # fmt: skip
+        project.pk,
+        gpu_type.pk,
+        kind,
+        amount,
+    )
     if not same:
         raise Conflict(
             _("This idempotency key was already used for a different movement."),

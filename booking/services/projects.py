@@ -41,9 +41,11 @@ def project_invite(*, project: Project, actor: User, email: str, role: str) -> P
     if ProjectMember.objects.filter(project=project, user__email__iexact=email).exists():
         raise Conflict(_("%(e)s is already a member.") % {"e": email}, code="already_member")
     invitation, created = ProjectInvitation.objects.get_or_create(
-        project=project, email=email, accepted_at=None,
+        project=project,
+        email=email,
+        accepted_at=None,
         defaults={"role": role, "invited_by": actor},
-    )  # fmt: skip
+    )
     if created:
         has_account = User.objects.filter(email__iexact=email).exists()
         hint = "" if has_account else _("Sign up with this e-mail address first. ")
@@ -107,9 +109,13 @@ def project_top_up(
     """Staff add GPU-hours to an existing allocation."""
     _require_staff(staff)
     return ledger_grant(
-        project=project, gpu_type=gpu_type, gpu_hours=gpu_hours, key=key, actor=staff,
+        project=project,
+        gpu_type=gpu_type,
+        gpu_hours=gpu_hours,
+        key=key,
+        actor=staff,
         reason=reason,
-    )  # fmt: skip
+    )
 
 
 def project_adjust(
@@ -118,9 +124,13 @@ def project_adjust(
     """Staff correct granted hours up or down, with a reason."""
     _require_staff(staff)
     return ledger_adjust(
-        project=project, gpu_type=gpu_type, gpu_hours=gpu_hours, key=key, actor=staff,
+        project=project,
+        gpu_type=gpu_type,
+        gpu_hours=gpu_hours,
+        key=key,
+        actor=staff,
         reason=reason,
-    )  # fmt: skip
+    )
 
 
 def allocation_extend(*, allocation: Allocation, staff: User, ends_on: date) -> Allocation:
@@ -147,8 +157,9 @@ def project_set_state(*, project: Project, staff: User, state: str, reason: str)
         notify(
             users=[m.user for m in locked.members.select_related("user").filter(role__in=MANAGING)],
             subject=_("Project %(p)s %(verb)s") % {"p": locked.name, "verb": verb},
-            body=reason.strip(), url=f"/projects/{locked.pk}/",
-        )  # fmt: skip
+            body=reason.strip(),
+            url=f"/projects/{locked.pk}/",
+        )
     return locked
 
 
@@ -178,7 +189,7 @@ def allocation_check_low_balance(*, allocation: Allocation) -> bool:
             body=_("%(a)s of %(g)s GPU-hours left.")
             % {"a": balance.available, "g": balance.granted},
             url=f"/projects/{locked.project_id}/",
-        )  # fmt: skip
+        )
     return True
 
 

@@ -102,12 +102,16 @@ def review_score(
     with transaction.atomic():
         return [
             ReviewScore.objects.update_or_create(
-                assignment=assignment, criterion=criteria[s.criterion_id],
-                defaults={"score": s.score, "comment": s.comment.strip(),
-                          "for_applicant": s.for_applicant},
+                assignment=assignment,
+                criterion=criteria[s.criterion_id],
+                defaults={
+                    "score": s.score,
+                    "comment": s.comment.strip(),
+                    "for_applicant": s.for_applicant,
+                },
             )[0]
             for s in scores
-        ]  # fmt: skip
+        ]
 
 
 def _own_active(assignment: ReviewAssignment, reviewer: User) -> None:

@@ -47,9 +47,9 @@ def test_incomplete_draft_lists_every_missing_field(alice: User, call: Call) -> 
 
 def test_late_submission_is_refused(alice: User, call: Call) -> None:
     draft = draft_for(alice, call)
-    with time_machine.travel(call.closes_at + timedelta(minutes=1)):  # type: ignore[operator]
-        with pytest.raises(Conflict) as refused:
-            application_submit(application=draft, user=alice)
+    late = call.closes_at + timedelta(minutes=1)  # type: ignore[operator]
+    with time_machine.travel(late), pytest.raises(Conflict) as refused:
+        application_submit(application=draft, user=alice)
     assert refused.value.code == "call_closed"
 
 

@@ -32,9 +32,11 @@ def test_concurrent_awards_never_exceed_the_pool(alice: User, staff: User) -> No
         try:
             barrier.wait()
             application_award(
-                application=application, staff=staff, reason="race",
+                application=application,
+                staff=staff,
+                reason="race",
                 gpu_hours={"H100": Decimal(1_000)},
-            )  # fmt: skip
+            )
             outcomes.append("awarded")
         except Conflict as refused:
             outcomes.append(refused.code)

@@ -116,9 +116,11 @@ def test_award_creates_the_project_allocations_grants_and_invitations(
     submitted: Application, staff: User, alice: User, call: Call
 ) -> None:
     award = application_award(
-        application=submitted, staff=staff, reason="Excellent.",
+        application=submitted,
+        staff=staff,
+        reason="Excellent.",
         gpu_hours={"H100": Decimal(3000), "H200": Decimal(500)},
-    )  # fmt: skip
+    )
     project = award.project
     assert ProjectMember.objects.get(project=project).user == alice
     assert balances_of(project=project)["H100"].available == Decimal(3000)

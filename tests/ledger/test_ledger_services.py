@@ -36,13 +36,21 @@ def allocation() -> Allocation:
     return allocation
 
 
-def move(service: Callable[..., Movement], allocation: Allocation, hours: float, key: str,
-         **extra: object) -> Movement:  # fmt: skip
+def move(
+    service: Callable[..., Movement],
+    allocation: Allocation,
+    hours: float,
+    key: str,
+    **extra: object,
+) -> Movement:
     """Call a ledger service on the allocation's (project, GPU type)."""
     return service(
-        project=allocation.project, gpu_type=allocation.gpu_type, gpu_hours=H(str(hours)),
-        key=key, **extra,
-    )  # fmt: skip
+        project=allocation.project,
+        gpu_type=allocation.gpu_type,
+        gpu_hours=H(str(hours)),
+        key=key,
+        **extra,
+    )
 
 
 def balance(allocation: Allocation) -> Balance:

@@ -1,0 +1,55 @@
+"""Call and application reads."""
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from accounts.models import User
+from booking.models import Application, Call, CallPool, CallState, ReviewAssignment
+
+
+def calls_visible_to(user: User) -> QuerySet[Call]:
+    """Open calls for everyone (plus closed ones, for history); drafts only for staff."""
+    qs = Call.objects.prefetch_related(
+        Prefetch("pools", queryset=CallPool.objects.select_related("gpu_type")), "criteria"
+    )
+    if not user.is_staff:
+        qs = qs.exclude(state=CallState.DRAFT)
+    return qs.order_by("-opens_at", "pk")
+
+
+def open_calls() -> QuerySet[Call]:
+    now = timezone.now()
+    return Call.objects.filter(state=CallState.OPEN, opens_at__lte=now).filter(
+        Q(closes_at__isnull=True) | Q(closes_at__gt=now)
+    )
+
+
+def call_of(user: User, pk: int) -> Call:
+    return get_object_or_404(calls_visible_to(user), pk=pk)
+
+
+def _with_details(qs: QuerySet[Application]) -> QuerySet[Application]:
+    return qs.select_related("call", "organisation", "applicant").prefetch_related(
+        "requests__gpu_type",
+        "team",
+        Prefetch(
+            "assignments",
+            queryset=ReviewAssignment.objects.select_related("reviewer").prefetch_related(
+                "scores__criterion"
+            ),
+        ),
+    )
+
+
+def applications_of(user: User) -> QuerySet[Application]:
+    """The user's own applications (reviewers and other tenants see none of them here)."""
+    return _with_details(Application.objects.filter(applicant=user)).order_by("-created_at", "-pk")
+
+
+def application_of(user: User, pk: int) -> Application:
+    return get_object_or_404(applications_of(user), pk=pk)
+
+
+def applications_for_staff() -> QuerySet[Application]:
+    return _with_details(Application.objects.all()).order_by("-created_at", "-pk")
