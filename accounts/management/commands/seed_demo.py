@@ -5,6 +5,7 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from dateutil.relativedelta import relativedelta
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -95,6 +96,7 @@ class Command(BaseCommand):
                 organisation_verify(
                     organisation=organisation, staff=staff, reason="Demo data: registry checked."
                 )
+        call_command("seed_grants_demo", stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo data ready. Log in at http://127.0.0.1:8000/"))
         for email, _name, is_staff, _facts, _verified in PEOPLE:
             role = " (staff console: /console/)" if is_staff else ""
