@@ -11,7 +11,9 @@ from accounts.models import (
     JoinRequestState,
     Membership,
     Organisation,
+    OrganisationDomain,
     User,
+    VerificationDecision,
     VerificationState,
 )
 from accounts.tiers import PriorityTier, best_tier
@@ -30,8 +32,19 @@ def organisation_of(user: User, pk: int) -> Organisation:
     return get_object_or_404(organisations_of(user), pk=pk)
 
 
+def _organisation_of_member(user: User, pk: int) -> Organisation:
+    """Like organisation_of, without loading its domains (for nested lists)."""
+    return get_object_or_404(Organisation.objects.filter(memberships__user=user), pk=pk)
+
+
 def membership_in(user: User, organisation: Organisation) -> Membership | None:
     return Membership.objects.filter(user=user, organisation=organisation).first()
+
+
+def own_membership(user: User, organisation_pk: int) -> Membership:
+    """The user's own membership of an organisation (404 when not a member)."""
+    memberships = Membership.objects.select_related("organisation")
+    return get_object_or_404(memberships, user=user, organisation_id=organisation_pk)
 
 
 def memberships_of(user: User) -> QuerySet[Membership]:
@@ -45,7 +58,7 @@ def memberships_of(user: User) -> QuerySet[Membership]:
 
 def members_of(user: User, organisation_pk: int) -> QuerySet[Membership]:
     """Members of an organisation the user belongs to."""
-    organisation = organisation_of(user, organisation_pk)
+    organisation = _organisation_of_member(user, organisation_pk)
     return (
         Membership.objects.filter(organisation=organisation)
         .select_related("user")
@@ -71,7 +84,7 @@ def directory_organisation(pk: int) -> Organisation:
 
 def join_requests_for(user: User, organisation_pk: int) -> QuerySet[JoinRequest]:
     """Join requests to an organisation the user belongs to."""
-    organisation = organisation_of(user, organisation_pk)
+    organisation = _organisation_of_member(user, organisation_pk)
     return JoinRequest.objects.filter(organisation=organisation).select_related(
         "user", "organisation"
     )
@@ -86,7 +99,7 @@ def join_request_for_decision(user: User, pk: int) -> JoinRequest:
 
 
 def join_requests_by(user: User) -> QuerySet[JoinRequest]:
-    return JoinRequest.objects.filter(user=user).select_related("organisation")
+    return JoinRequest.objects.filter(user=user).select_related("organisation", "user")
 
 
 def pending_join_requests_to_manage(user: User) -> QuerySet[JoinRequest]:
@@ -125,4 +138,40 @@ def verification_queue() -> QuerySet[Organisation]:
             Prefetch("memberships", queryset=Membership.objects.select_related("user")),
         )
         .order_by("created_at", "pk")
+    )
+
+
+def organisation_for_staff(pk: int) -> Organisation:
+    """Staff only: any organisation, with what its review page shows."""
+    return get_object_or_404(organisations_for_staff(), pk=pk)
+
+
+def verification_decisions(
+    organisation: Organisation | None = None,
+) -> QuerySet[VerificationDecision]:
+    """Staff only: the audit trail of verification decisions, newest first."""
+    qs = VerificationDecision.objects.select_related("organisation", "decided_by")
+    if organisation is not None:
+        qs = qs.filter(organisation=organisation)
+    return qs.order_by("-created_at", "-pk")
+
+
+def organisations_for_staff_filtered(
+    *, state: str = "", search: str = ""
+) -> QuerySet[Organisation]:
+    """Staff only: all organisations by name, optionally in one verification state."""
+    qs = organisations_for_staff().order_by("name", "pk")
+    if state:
+        qs = qs.filter(verification_state=state)
+    if search:
+        qs = qs.filter(name__icontains=search)
+    return qs
+
+
+def email_domains_of(organisation: Organisation) -> list[str]:
+    """The e-mail domains of an organisation the caller has already been allowed to see."""
+    return list(
+        OrganisationDomain.objects.filter(organisation=organisation)
+        .order_by("domain")
+        .values_list("domain", flat=True)
     )
