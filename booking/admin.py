@@ -1,0 +1,68 @@
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from booking.models import (
+    Allocation,
+    Application,
+    ApplicationDecision,
+    Call,
+    CallPool,
+    GpuType,
+    LedgerEntry,
+    Project,
+    ProjectMember,
+    ReviewAssignment,
+)
+
+admin.site.register(GpuType)
+admin.site.register(ProjectMember)
+admin.site.register(ReviewAssignment)
+
+
+class PoolInline(admin.TabularInline):
+    model = CallPool
+    extra = 0
+
+
+@admin.register(Call)
+class CallAdmin(admin.ModelAdmin):
+    list_display = ("title", "kind", "state", "opens_at", "closes_at")
+    inlines = (PoolInline,)
+
+
+@admin.register(Application)
+class ApplicationAdmin(admin.ModelAdmin):
+    list_display = ("title", "call", "organisation", "state", "submitted_at")
+    list_filter = ("state", "call")
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ("name", "organisation", "state", "created_at")
+
+
+admin.site.register(Allocation)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Audit data: visible in the admin, never changed there."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "project", "gpu_type", "kind", "gpu_hours", "idempotency_key")
+    list_filter = ("kind", "gpu_type")
+
+
+admin.site.register(ApplicationDecision, ReadOnlyAdmin)
