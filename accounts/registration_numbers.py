@@ -1,6 +1,7 @@
 """VAT and company registration numbers, validated with python-stdnum where it knows the country."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from stdnum import get_cc_module
 from stdnum.exceptions import ValidationError as StdnumValidationError
@@ -36,8 +37,8 @@ class RegistrationCheck:
         return f"valid {self.scheme}" if self.valid else f"invalid {self.scheme}"
 
 
-def _validators(country: str) -> list[tuple[str, object]]:
-    found = []
+def _validators(country: str) -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
     for name in _MODULE_NAMES:
         module = get_cc_module(country.lower(), name)
         if module is not None and hasattr(module, "validate"):
@@ -52,7 +53,7 @@ def check_registration_number(country: str, number: str) -> RegistrationCheck:
         return RegistrationCheck(number=number.strip(), valid=None, scheme="")
     for name, module in validators:
         try:
-            compact = module.validate(number)  # type: ignore[attr-defined]
+            compact = module.validate(number)
         except StdnumValidationError:
             continue
         return RegistrationCheck(

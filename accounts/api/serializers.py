@@ -19,7 +19,8 @@ from accounts.tiers import PriorityTier
 
 class TierSerializer(serializers.Serializer):
     value = serializers.IntegerField()
-    label = serializers.CharField()
+    # Declared fields are popped off the class at runtime; only the stubs see a clash.
+    label = serializers.CharField()  # type: ignore[assignment]
 
 
 def tier_data(tier: PriorityTier) -> dict[str, Any]:
@@ -34,7 +35,7 @@ class OrganisationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Organisation
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "name",
             "kind",
@@ -116,16 +117,21 @@ class ApiTokenSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiToken
-        fields = ("id", "name", "prefix", "created", "expiry")
+        fields: tuple[str, ...] = ("id", "name", "prefix", "created", "expiry")
         read_only_fields = fields
 
 
 class ApiTokenCreatedSerializer(ApiTokenSerializer):
-    token = serializers.CharField(read_only=True, help_text="Shown once; store it now.")
+    """The new token, with its clear text (passed as ``context["token"]``): shown only here."""
+
+    token = serializers.SerializerMethodField(help_text="Shown once; store it now.")
 
     class Meta(ApiTokenSerializer.Meta):
         fields = (*ApiTokenSerializer.Meta.fields, "token")
         read_only_fields = fields
+
+    def get_token(self, obj: ApiToken) -> str:
+        return str(self.context["token"])
 
 
 class ApiTokenInputSerializer(serializers.Serializer):

@@ -61,27 +61,33 @@ def organisation_create(
     return organisation
 
 
-def organisation_update(
-    *, organisation: Organisation, actor: User, **changes: Any
-) -> Organisation:
-    """Edit an organisation; a change of country, kind or founding date reopens verification."""
+def organisation_update(*, organisation: Organisation, actor: User, **changes: Any) -> Organisation:
+    """Edit an organisation; a change of country, kind or founding date reopens verification.
+
+    So does a new e-mail domain: users on a verified domain join automatically, so staff check it.
+    """
     unknown = set(changes) - {*EDITABLE, "email_domains"}
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
-    if "country" in changes:
-        changes["country"] = str(changes["country"]).upper()
     fields = clean_organisation_fields(dict(changes), instance=organisation)
     domains = fields.pop("email_domains", None)
-    with transaction.atomic():
-        locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
-        changed = [f for f in TIER_FACTS if f in fields and _differs(locked, f, fields[f])]
-        for field, value in fields.items():
-            setattr(locked, field, value)
-        if changed and locked.verification_state != VerificationState.PENDING:
-            _reopen(locked, actor=actor, changed=changed)
-        locked.save()
-        if domains is not None:
-            _replace_domains(locked, domains)
+    try:
+        with transaction.atomic():
+            locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
+            changed = [f for f in TIER_FACTS if f in fields and _differs(locked, f, fields[f])]
+            if domains is not None and _adds_domains(locked, domains):
+                changed.append("email_domains")
+            for field, value in fields.items():
+                setattr(locked, field, value)
+            if changed and locked.verification_state != VerificationState.PENDING:
+                _reopen(locked, actor=actor, changed=changed)
+            locked.save()
+            if domains is not None:
+                _replace_domains(locked, domains)
+    except IntegrityError as exc:  # a concurrent edit took the name in this country first
+        raise ValidationFailed.on_field(
+            "name", _("An organisation with this name already exists in this country.")
+        ) from exc
     return locked
 
 
@@ -102,9 +108,17 @@ def _reopen(organisation: Organisation, *, actor: User, changed: list[str]) -> N
     )
 
 
+def _adds_domains(organisation: Organisation, domains: list[str]) -> bool:
+    existing = OrganisationDomain.objects.filter(organisation=organisation)
+    return bool(set(domains) - set(existing.values_list("domain", flat=True)))
+
+
 def _replace_domains(organisation: Organisation, domains: list[str]) -> None:
-    organisation.domains.exclude(domain__in=domains).delete()
-    existing = set(organisation.domains.values_list("domain", flat=True))
+    current = OrganisationDomain.objects.filter(organisation=organisation)
+    current.exclude(domain__in=domains).delete()
+    existing = set(current.values_list("domain", flat=True))
     OrganisationDomain.objects.bulk_create(
-        OrganisationDomain(organisation=organisation, domain=d) for d in domains if d not in existing
+        OrganisationDomain(organisation=organisation, domain=d)
+        for d in domains
+        if d not in existing
     )

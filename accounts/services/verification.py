@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from accounts.models import (
     MembershipRole,
     Organisation,
+    OrganisationDomain,
     User,
     VerificationDecision,
     VerificationState,
@@ -29,9 +30,7 @@ def verification_evidence(organisation: Organisation) -> dict[str, Any]:
     )
     domains = [d.domain for d in organisation.domains.all()]
     owner_emails = [
-        m.user.email
-        for m in organisation.memberships.all()
-        if m.role == MembershipRole.OWNER
+        m.user.email for m in organisation.memberships.all() if m.role == MembershipRole.OWNER
     ]
     website_host = _host(organisation.website)
     founded = organisation.founded_on
@@ -87,7 +86,8 @@ def _decide(
         locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
         if locked.verification_state == state:
             raise Conflict(
-                _("The organisation is already %(state)s.") % {"state": locked.get_verification_state_display()},
+                _("The organisation is already %(state)s.")
+                % {"state": locked.get_verification_state_display()},
                 code="already_decided",
             )
         if state == VerificationState.VERIFIED:
@@ -112,7 +112,19 @@ def _decide(
 
 
 def _refuse_claimed_domains(organisation: Organisation) -> None:
-    domains = list(organisation.domains.values_list("domain", flat=True))
+    domains = list(
+        OrganisationDomain.objects.filter(organisation=organisation).values_list(
+            "domain", flat=True
+        )
+    )
+    # Lock every organisation's rows of these domains (in one order) so that two organisations
+    # sharing a domain and verified at once queue up, and the second sees the first's claim.
+    list(
+        OrganisationDomain.objects.select_for_update()
+        .filter(domain__in=domains)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     taken = claimed_domains(domains, exclude_pk=organisation.pk)
     if taken:
         raise Conflict(

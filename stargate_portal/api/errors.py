@@ -10,6 +10,7 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from stargate_portal.errors import DomainError
 
@@ -38,7 +39,7 @@ def _details_of(exc: exceptions.APIException) -> Any:
         detail = exc.detail
         return detail if isinstance(detail, dict) else {"non_field_errors": detail}
     if isinstance(exc, exceptions.Throttled):
-        return {"retry_after_seconds": exc.wait}
+        return {"retry_after_seconds": getattr(exc, "wait", None)}
     return {}
 
 
@@ -51,6 +52,7 @@ def _message_of(exc: exceptions.APIException) -> str:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Render any exception raised in an API view with the documented error shape."""
     if isinstance(exc, DomainError):
+        set_rollback()  # as DRF does for its own errors, should a view run in a transaction
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
@@ -62,6 +64,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
+        set_rollback()
         correlation_id = uuid.uuid4().hex
         logger.exception("unhandled API error %s", correlation_id, exc_info=exc)
         return Response(

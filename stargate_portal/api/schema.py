@@ -17,7 +17,8 @@ _ERROR_STATUSES = {
     "403": "Not allowed.",
     "404": "Not found, or not yours.",
     "409": "Refused by the current state.",
-    "429": "Throttled.",
+    "429": "Throttled (`details.retry_after_seconds`).",
+    "500": "Unexpected error (`code: server_error`, quote `details.correlation_id`).",
 }
 
 
