@@ -3,7 +3,6 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export DJANGO_SETTINGS_MODULE ?= stargate_portal.settings
 
 .PHONY: run test lint typecheck migrations-check pytest bench install seed clean
 
