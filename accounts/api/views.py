@@ -3,6 +3,7 @@
 from typing import Any, cast
 
 from django.db.models import F, QuerySet
+from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
@@ -118,7 +119,7 @@ class OrganisationViewSet(
             MembershipRole.OWNER,
             MembershipRole.ADMIN,
         ):
-            raise PermissionDenied("Only owners and admins edit the organisation.")
+            raise PermissionDenied(_("Only owners and admins edit the organisation."))
         data = _valid(s.OrganisationInputSerializer, request.data, partial=True)
         organisation_update(organisation=organisation, actor=_user(request), **data)
         return Response(self._out(organisation.pk))
@@ -257,7 +258,7 @@ class OrganisationJoinRequestListView(generics.ListAPIView):
         user = _user(self.request)
         membership = selectors.own_membership(user, self.kwargs["organisation_pk"])
         if not membership.can_manage:
-            raise PermissionDenied("Only owners and admins see join requests.")
+            raise PermissionDenied(_("Only owners and admins see join requests."))
         return selectors.join_requests_for(user, membership.organisation_id)
 
 

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -137,7 +138,7 @@ class ProjectViewSet(
         qs = self.get_object().ledger_entries.select_related("gpu_type", "actor")
         entries = LedgerFilter(self.request.query_params, queryset=qs.order_by("created_at", "pk"))
         if not entries.is_valid():
-            raise ValidationFailed("Invalid ledger filter; see details.", details=entries.errors)
+            raise ValidationFailed(_("Invalid ledger filter; see details."), details=entries.errors)
         return entries.qs
 
     def _page(self, queryset: QuerySet[Any], serializer: type) -> Response:
@@ -212,7 +213,7 @@ class StaffProjectViewSet(viewsets.GenericViewSet):
         data = valid(s.MovementInputSerializer, request.data)
         gpu_type = GpuType.objects.filter(name__iexact=data["gpu_type"]).first()
         if gpu_type is None:
-            raise ValidationFailed.on_field("gpu_type", "Unknown GPU type.")
+            raise ValidationFailed.on_field("gpu_type", _("Unknown GPU type."))
         movement = service(
             project=self.get_object(),
             staff=user_of(request),
@@ -223,7 +224,7 @@ class StaffProjectViewSet(viewsets.GenericViewSet):
         )
         if not movement.created:
             raise Conflict(
-                "This idempotency key was already used; nothing changed.",
+                _("This idempotency key was already used; nothing changed."),
                 code="ledger_key_replayed",
                 details={"entry_id": movement.entry.pk},
             )

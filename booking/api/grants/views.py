@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -198,7 +199,7 @@ class StaffApplicationViewSet(
         data = valid(s.AssignInputSerializer, request.data)
         reviewer = get_user_model().objects.filter(email__iexact=data["reviewer"]).first()
         if reviewer is None:
-            raise ValidationFailed.on_field("reviewer", "No user with this e-mail.")
+            raise ValidationFailed.on_field("reviewer", _("No user with this e-mail."))
         reviewer_assign(application=self.get_object(), reviewer=reviewer, staff=user_of(request))
         return Response(self._out(int(pk)), status=status.HTTP_201_CREATED)
 
