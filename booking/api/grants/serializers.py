@@ -22,6 +22,7 @@ from booking.models import (
     ReviewAssignment,
     ReviewCriterion,
 )
+from booking.services.applications import EDITABLE
 
 
 def hours_field(**kwargs: Any) -> serializers.DecimalField:
@@ -93,24 +94,8 @@ class RequestsField(serializers.DictField):
     child = hours_field()
 
 
-APPLICATION_FIELDS = (
-    "title",
-    "abstract",
-    "case_for_support",
-    "gpus_per_job",
-    "typical_walltime_hours",
-    "model_description",
-    "model_size_billion_parameters",
-    "dataset_provenance",
-    "dataset_licence",
-    "personal_data",
-    "publish_results",
-    "publish_weights",
-    "publish_code",
-    "ai_act_risk",
-    "planned_start",
-    "planned_end",
-)
+# The editable fields are the service's: one list, so the API cannot drift from it.
+APPLICATION_FIELDS = EDITABLE
 
 
 class ApplicationSerializer(serializers.ModelSerializer):
