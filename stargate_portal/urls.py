@@ -12,8 +12,10 @@ urlpatterns = [
     path("api/v1/", include("booking.api.grants.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("console/grants/", include("booking.console.urls")),
     path("console/", include("accounts.console.urls")),
     path("", include("accounts.portal.urls")),
+    path("", include("booking.portal.urls")),
 ]
 
 handler404 = "stargate_portal.errorpages.not_found"
