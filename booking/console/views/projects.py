@@ -13,9 +13,9 @@ from accounts.console.access import StaffRequest, staff_required
 from accounts.portal.pagination import page_of
 from booking.console.forms import ExtendForm, MovementForm, ProjectFilterForm, ProjectStateForm
 from booking.models import GpuType, Project, ProjectState
-from booking.portal.balances import balances_by_project
 from booking.portal.forms import plain
 from booking.portal.views.projects import project_context
+from booking.selectors.ledger import balances_by_project
 from booking.selectors.projects import allocations_of, project_of, projects_of
 from booking.services.ledger import Movement
 from booking.services.projects import (

@@ -18,10 +18,9 @@ from accounts.models import User
 from accounts.portal.access import AuthenticatedRequest
 from accounts.portal.pagination import page_of
 from booking.models import Project, ProjectInvitation, ProjectMember, ProjectRole
-from booking.portal.balances import balances_by_project, charged_per_day
 from booking.portal.charts import usage_chart
 from booking.portal.forms import InviteForm, LedgerFilterForm, ProjectRoleForm
-from booking.selectors.ledger import balances_of
+from booking.selectors.ledger import balances_by_project, balances_of, charged_per_day
 from booking.selectors.projects import allocations_of, project_of, project_role, projects_of
 from booking.services.projects import (
     MANAGING,
