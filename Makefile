@@ -42,8 +42,11 @@ pytest: $(STAMP)
 # The whole suite: lint, types, migrations, tests. DATABASE_URL=postgres://… runs it on PostgreSQL.
 test: lint typecheck migrations-check pytest
 
+# The policy alone; then, when DATABASE_URL points at PostgreSQL, whole cycles on a scratch
+# database next to it (created and dropped by the benchmark).
 bench: $(STAMP)
 	$(BIN)/python -m booking.scheduler.benchmark
+	$(BIN)/python -m booking.bench_admission
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -255,6 +255,45 @@ ROLLING_CALL_MAX_REQUEST_GPU_HOURS = env.int("ROLLING_CALL_MAX_REQUEST_GPU_HOURS
 APPLICATION_ATTACHMENT_MAX_BYTES = env.int("APPLICATION_ATTACHMENT_MAX_BYTES", default=10 * 2**20)
 LOW_BALANCE_FRACTION = env.float("LOW_BALANCE_FRACTION", default=0.10)
 
+# Jobs and admission ------------------------------------------------------------------------
+# Limits of one job, the admission cycle (beat interval, debounce after a submit, fair-share
+# half-life, tier caps, EASY-backfill test bound) and the simulated site's layout.
+JOBS_MAX_GPUS = env.int("JOBS_MAX_GPUS", default=512)
+JOBS_MAX_WALLTIME_MINUTES = env.int("JOBS_MAX_WALLTIME_MINUTES", default=48 * 60)
+JOBS_SCRIPT_MAX_BYTES = env.int("JOBS_SCRIPT_MAX_BYTES", default=64 * 1024)
+ADMISSION_CYCLE_SECONDS = env.float("ADMISSION_CYCLE_SECONDS", default=5.0)
+ADMISSION_ON_SUBMIT = env.bool("ADMISSION_ON_SUBMIT", default=True)
+ADMISSION_DEBOUNCE_SECONDS = env.float("ADMISSION_DEBOUNCE_SECONDS", default=1.0)
+FAIR_SHARE_HALF_LIFE_DAYS = env.float("FAIR_SHARE_HALF_LIFE_DAYS", default=7.0)
+ADMISSION_TIER_CAPS = {4: env.float("ADMISSION_INTERNATIONAL_CAP", default=0.20)}
+ADMISSION_BACKFILL_MAX_JOB_TEST = env.int("ADMISSION_BACKFILL_MAX_JOB_TEST", default=100)
+# The cycle keeps its snapshot between runs and follows job events; it reloads in full when
+# this old (a safety net for events it could not see, e.g. a very long-running transaction).
+ADMISSION_SNAPSHOT_MAX_AGE_SECONDS = env.float("ADMISSION_SNAPSHOT_MAX_AGE_SECONDS", default=1800)
+JOBS_RECONCILE_SECONDS = env.float("JOBS_RECONCILE_SECONDS", default=5.0)
+# Simulated site: nodes of 8 GPUs per GPU type (GPU types themselves are data: GpuType rows).
+SIMULATOR_SITE = env.dict("SIMULATOR_SITE", cast={"value": int}, default={"H100": 240, "H200": 120})
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "booking-admission-cycle": {
+            "task": "booking.tasks.admission_cycle_run",
+            "schedule": timedelta(seconds=ADMISSION_CYCLE_SECONDS),
+            "options": {"expires": ADMISSION_CYCLE_SECONDS},
+        },
+        "booking-jobs-reconcile": {
+            "task": "booking.tasks.jobs_reconcile",
+            "schedule": timedelta(seconds=JOBS_RECONCILE_SECONDS),
+            "options": {"expires": JOBS_RECONCILE_SECONDS},
+        },
+        "booking-admission-cycles-prune": {
+            "task": "booking.tasks.admission_cycles_prune",
+            "schedule": timedelta(hours=1),
+        },
+    }
+)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["JobStateEnum"] = "booking.models.JobState"  # type: ignore[index]
+# End of jobs and admission -----------------------------------------------------------------
+
 # Production hardening: on unless DEBUG.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = not DEBUG

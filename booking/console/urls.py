@@ -1,6 +1,6 @@
 from django.urls import path
 
-from booking.console.views import applications, calls, projects
+from booking.console.views import applications, calls, cluster, projects
 
 app_name = "grants_console"
 urlpatterns = [
@@ -41,4 +41,13 @@ urlpatterns = [
         projects.allocation_extend_view,
         name="allocation_extend",
     ),
+    path("cluster/", cluster.cluster_overview, name="cluster_overview"),
+    path("cluster/queue/", cluster.cluster_queue, name="cluster_queue"),
+    path(
+        "cluster/jobs/<int:pk>/<slug:action>/",
+        cluster.cluster_job_action,
+        name="cluster_job_action",
+    ),
+    path("cluster/fair-share/", cluster.cluster_fair_share, name="cluster_fair_share"),
+    path("cluster/cycles/", cluster.cluster_cycles, name="cluster_cycles"),
 ]

@@ -46,3 +46,28 @@ __all__ = [
     "ReviewCriterion",
     "ReviewScore",
 ]
+
+from booking.models.admission import AdmissionCycle, FairShareUsage
+from booking.models.jobs import ACTIVE_STATES, FINAL_STATES, Job, JobEvent, JobState
+from booking.models.simulator import (
+    SimulatedClock,
+    SimulatedJob,
+    SimulatedJobState,
+    SimulatedPartition,
+    SimulatedReservation,
+)
+
+__all__ += [
+    "ACTIVE_STATES",
+    "FINAL_STATES",
+    "AdmissionCycle",
+    "FairShareUsage",
+    "Job",
+    "JobEvent",
+    "JobState",
+    "SimulatedClock",
+    "SimulatedJob",
+    "SimulatedJobState",
+    "SimulatedPartition",
+    "SimulatedReservation",
+]

@@ -3,6 +3,7 @@ from django.urls import path
 from booking.portal.views import (
     applications,
     calls,
+    jobs,
     navigation,
     notifications,
     projects,
@@ -78,4 +79,14 @@ urlpatterns = [
         notifications.notification_read_all,
         name="notification_read_all",
     ),
+    path("jobs/", jobs.job_list, name="job_list"),
+    path("jobs/new/", jobs.job_submit_view, name="job_submit"),
+    path("jobs/new/gpu-types/", jobs.job_gpu_types, name="job_gpu_types"),
+    path("jobs/new/budget/", jobs.job_budget, name="job_budget"),
+    path("jobs/<int:pk>/", jobs.job_detail, name="job_detail"),
+    path("jobs/<int:pk>/live/", jobs.job_live, name="job_live"),
+    path("jobs/<int:pk>/row/", jobs.job_row, name="job_row"),
+    path("jobs/<int:pk>/cancel/", jobs.job_cancel_view, name="job_cancel"),
+    path("projects/<int:pk>/jobs/", jobs.project_jobs, name="job_project_section"),
+    path("dashboard/jobs/", jobs.job_dashboard, name="job_dashboard_section"),
 ]

@@ -1,0 +1,129 @@
+"""One admission cycle: lock, refresh the snapshot, run the policy, apply, log, dispatch."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from booking.admission.apply import apply_decisions
+from booking.admission.dispatch import jobs_dispatch
+from booking.admission.lock import cycle_lock
+from booking.admission.snapshot import Site, SnapshotCache
+from booking.backends import cluster_backend
+from booking.backends.base import ClusterBackend
+from booking.models import AdmissionCycle
+from booking.scheduler import PolicyConfig, Project, admission_cycle
+from booking.selectors.jobs import ProjectFacts
+
+logger = logging.getLogger(__name__)
+
+snapshot_cache = SnapshotCache()
+"""This worker process's snapshot; only touched while holding the cycle lock."""
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    admitted: list[int]
+    skipped: int
+    held: int
+    pending_jobs: int
+    full_reload: bool
+    snapshot_ms: float
+    policy_ms: float
+    apply_ms: float
+    duration_ms: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"admitted": len(self.admitted)}
+
+
+def admission_run(*, backend: ClusterBackend | None = None) -> CycleReport | None:
+    """Run one cycle unless another worker is running one (then None). Admitted jobs are
+    sent to the cluster after the commit; the reconcile task retries what that misses."""
+    backend = backend or cluster_backend()
+    try:
+        with cycle_lock() as acquired:
+            if not acquired:
+                return None
+            report = _cycle(backend)
+            admitted = report.admitted
+            if admitted:
+                transaction.on_commit(lambda: _dispatch(admitted, backend))
+    except BaseException:
+        # A rolled-back cycle may have noted reasons in the snapshot that were not written.
+        snapshot_cache.invalidate()
+        raise
+    return report
+
+
+def _cycle(backend: ClusterBackend) -> CycleReport:
+    started = time.perf_counter()
+    now = backend.now()
+    site, full = snapshot_cache.refresh(backend.capacity())
+    facts = site.book.facts(site.project_ids(), today=now.date())
+    snapshot = site.snapshot(_config(now), _projects(site, facts))
+    loaded = time.perf_counter()
+    result = admission_cycle(snapshot)
+    decided = time.perf_counter()
+    applied = apply_decisions(site=site, facts=facts, result=result, now=now)
+    AdmissionCycle.objects.create(
+        started_at=now,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        snapshot_ms=(loaded - started) * 1000,
+        policy_ms=(decided - loaded) * 1000,
+        apply_ms=(time.perf_counter() - decided) * 1000,
+        full_reload=full,
+        pending_jobs=len(site.pending),
+        queue_heads=result.stats.queue_heads,
+        jobs_examined=result.stats.jobs_examined,
+        admissions=len(applied.admitted),
+        skipped=applied.skipped,
+    )
+    ended = time.perf_counter()
+    return CycleReport(
+        admitted=applied.admitted, skipped=applied.skipped, held=applied.held,
+        pending_jobs=len(site.pending), full_reload=full,
+        snapshot_ms=(loaded - started) * 1000, policy_ms=(decided - loaded) * 1000,
+        apply_ms=(ended - decided) * 1000, duration_ms=(ended - started) * 1000,
+    )  # fmt: skip
+
+
+def _config(now: datetime) -> PolicyConfig:
+    return PolicyConfig(
+        now=now.timestamp(),
+        tier_caps={int(tier): float(cap) for tier, cap in settings.ADMISSION_TIER_CAPS.items()},
+        backfill_max_job_test=settings.ADMISSION_BACKFILL_MAX_JOB_TEST,
+        fair_share_half_life_seconds=settings.FAIR_SHARE_HALF_LIFE_DAYS * 86_400,
+    )
+
+
+def _projects(site: Site, facts: dict[int, ProjectFacts]) -> list[Project]:
+    running = site.running_gpus()
+    return [
+        Project(
+            project_id=fact.project_id,
+            tier=fact.standing.tier,
+            available_gpu_hours=fact.available_gpu_hours(),
+            decayed_usage_gpu_hours=fact.decayed_usage_gpu_hours,
+            allocated_gpu_hours=fact.allocated_gpu_hours,
+            max_running_gpus=fact.standing.max_running_gpus,
+            suspended=fact.standing.suspended,
+            running_gpus=running.get(fact.project_id, 0),
+            usage_as_of=fact.usage_as_of,
+        )
+        for fact in facts.values()
+    ]
+
+
+def _dispatch(job_ids: Sequence[int], backend: ClusterBackend) -> None:
+    try:
+        jobs_dispatch(job_ids=job_ids, backend=backend)
+    except Exception:
+        logger.exception("dispatch after the admission cycle failed; reconcile will retry")

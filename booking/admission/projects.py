@@ -1,0 +1,105 @@
+"""What the admission cycle keeps about projects between cycles.
+
+Balances follow the append-only ledger (totals over the rows the cursor has passed, plus the
+rows read since), so a cycle costs the new ledger rows, not the whole ledger. Standings (tier,
+state, limits, today's allocations) are re-read every ``STANDING_MAX_AGE_SECONDS``: a change
+shows in the reasons a little later, and meanwhile the ledger itself refuses a suspended
+project's hold. Fair-share usage is re-read every cycle (one row per project).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Collection
+from datetime import date
+from decimal import Decimal
+
+from booking.admission.feed import FeedCursor
+from booking.models import GpuType, LedgerEntry
+from booking.selectors.jobs import ProjectFacts, ProjectStanding, project_facts, project_standings
+from booking.selectors.ledger import _SUMS, Balance, _balance, _sum
+
+STANDING_MAX_AGE_SECONDS = 30.0
+LEDGER_MAX_BEHIND = 200_000
+_COLUMN = {
+    "grant": 0, "adjustment": 0, "hold": 1, "release": 1, "charge": 2, "refund": 2,
+}  # fmt: skip
+Totals = list[Decimal]
+"""``[granted, held, charged]`` of one (project, GPU type)."""
+
+
+class ProjectBook:
+    def __init__(self) -> None:
+        self.ledger = FeedCursor()
+        self.totals: dict[int, dict[str, Totals]] = {}
+        self._started = False
+        self._type_names: dict[int, str] = {}
+        self._standings: dict[int, ProjectStanding] = {}
+        self._standings_key: tuple[date, float] | None = None
+
+    def facts(self, project_ids: Collection[int], *, today: date) -> dict[int, ProjectFacts]:
+        ids = set(project_ids)
+        return project_facts(
+            ids, today=today, standings=self._standings_of(ids, today),
+            balances=self._balances_of(ids),
+        )  # fmt: skip
+
+    def _standings_of(self, ids: set[int], today: date) -> dict[int, ProjectStanding]:
+        now = time.monotonic()
+        key = self._standings_key
+        if key is None or key[0] != today or now - key[1] > STANDING_MAX_AGE_SECONDS:
+            self._standings, self._standings_key = {}, (today, now)
+        missing = ids - self._standings.keys()
+        if missing:
+            self._standings.update(project_standings(missing, today=today))
+        return self._standings
+
+    def _balances_of(self, ids: set[int]) -> dict[int, dict[str, Balance]]:
+        self._follow_ledger()
+        missing = ids - self.totals.keys()
+        if missing:
+            self._load_totals(missing)
+        return {
+            pk: {name: _balance(dict(zip(_SUMS, totals, strict=True))) for name, totals in
+                 self.totals[pk].items()}
+            for pk in ids
+        }  # fmt: skip
+
+    def _follow_ledger(self) -> None:
+        behind = self.ledger.behind(LedgerEntry) if self._started else None
+        if behind is None or behind > LEDGER_MAX_BEHIND:
+            self.ledger, self.totals, self._started = FeedCursor.at_end(LedgerEntry), {}, True
+            return
+        rows = self.ledger.read(
+            LedgerEntry.objects.all(), "pk", "project_id", "gpu_type_id", "kind", "gpu_hours"
+        )
+        for _pk, project_id, type_id, kind, gpu_hours in rows:
+            book = self.totals.get(project_id)
+            if book is not None:
+                totals = book.setdefault(self._type_name(type_id), _zero())
+                totals[_COLUMN[kind]] += gpu_hours
+
+    def _load_totals(self, project_ids: set[int]) -> None:
+        sums = {name: _sum(condition) for name, condition in _SUMS.items()}
+        passed = LedgerEntry.objects.filter(self.ledger.passed(), project_id__in=project_ids)
+        rows = (
+            passed.order_by()
+            .values("project_id", "gpu_type_id")
+            .annotate(**sums)
+            .values_list("project_id", "gpu_type_id", *_SUMS)
+        )
+        loaded: dict[int, dict[str, Totals]] = defaultdict(dict)
+        for project_id, type_id, *totals in rows:
+            loaded[project_id][self._type_name(type_id)] = [Decimal(t) for t in totals]
+        for pk in project_ids:
+            self.totals[pk] = loaded.get(pk, {})
+
+    def _type_name(self, type_id: int) -> str:
+        if type_id not in self._type_names:
+            self._type_names = dict(GpuType.objects.values_list("pk", "name"))
+        return self._type_names.get(type_id, f"gpu-type-{type_id}")
+
+
+def _zero() -> Totals:
+    return [Decimal(0), Decimal(0), Decimal(0)]

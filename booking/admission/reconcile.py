@@ -1,0 +1,83 @@
+"""Following the cluster: start and finish jobs as it reports them, settle their hours."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from booking.admission.dispatch import jobs_dispatch
+from booking.backends import cluster_backend
+from booking.backends.base import BackendJob, BackendState, ClusterBackend
+from booking.models import ACTIVE_STATES, Job, JobState
+from booking.models.jobs import submission_key
+from booking.services.jobs import job_finish, job_start
+
+CHUNK = 1_000
+_FINAL = {
+    BackendState.COMPLETED: JobState.COMPLETED,
+    BackendState.FAILED: JobState.FAILED,
+    BackendState.CANCELLED: JobState.CANCELLED,
+    BackendState.TIMEOUT: JobState.TIMEOUT,
+    BackendState.NODE_FAIL: JobState.FAILED,
+}
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    dispatched: int
+    started: int
+    finished: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"dispatched": self.dispatched, "started": self.started, "finished": self.finished}
+
+
+def jobs_reconcile(*, backend: ClusterBackend | None = None) -> ReconcileReport:
+    """Send what was admitted but never sent, then bring active jobs in line with the
+    cluster. Each job's transition is its own transaction, safe to repeat."""
+    backend = backend or cluster_backend()
+    dispatched = jobs_dispatch(backend=backend)
+    started = finished = 0
+    active = (
+        Job.objects.filter(state__in=ACTIVE_STATES)
+        .exclude(backend_job_id="")
+        .order_by("pk")
+        .values_list("pk", "uuid", "attempt", "state")
+    )
+    rows = list(active)
+    for start in range(0, len(rows), CHUNK):
+        chunk = {submission_key(uuid, attempt): (pk, state) for pk, uuid, attempt, state in
+                 rows[start : start + CHUNK]}  # fmt: skip
+        reported = backend.poll(chunk)
+        now = backend.now()
+        for key, (pk, state) in chunk.items():
+            found = reported.get(key)
+            s, f = _follow(pk, state, found, now)
+            started, finished = started + s, finished + f
+    return ReconcileReport(dispatched, started, finished)
+
+
+def _follow(pk: int, state: str, found: BackendJob | None, now: datetime) -> tuple[int, int]:
+    if found is None:
+        # Submitted, yet the cluster does not know it: it is lost (never silently re-run).
+        done = job_finish(
+            job_id=pk,
+            state=JobState.FAILED,
+            started_at=None,
+            ended_at=now,
+            exit_code=None,
+            reason="lost",
+        )
+        return 0, int(done)
+    started = 0
+    if state == JobState.ADMITTED and found.state != BackendState.QUEUED and found.started_at:
+        started = int(job_start(job_id=pk, started_at=found.started_at,
+                                backend_job_id=found.backend_job_id))  # fmt: skip
+    if not found.finished:
+        return started, 0
+    reason = "node_failure" if found.state == BackendState.NODE_FAIL else ""
+    done = job_finish(
+        job_id=pk, state=_FINAL[found.state], started_at=found.started_at,
+        ended_at=found.ended_at or now, exit_code=found.exit_code, reason=reason,
+    )  # fmt: skip
+    return started, int(done)

@@ -1,0 +1,104 @@
+"""Shapes of the jobs API: the submission, a job in a list, a job with its history."""
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from booking.models import Job, JobEvent
+
+
+class JobSubmitSerializer(serializers.Serializer):
+    """A batch ``script`` (starting with ``#!``), or a ``container_image`` and ``command``."""
+
+    project = serializers.IntegerField()
+    gpu_type = serializers.CharField(max_length=32)
+    gpus = serializers.IntegerField(help_text="1 to 8 on one node, or a multiple of 8.")
+    walltime_minutes = serializers.IntegerField()
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    script = serializers.CharField(
+        required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+    container_image = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default=""
+    )
+    command = serializers.CharField(
+        required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+    environment = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        default=dict,
+    )
+    booking = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1,
+        help_text="A capacity booking of the project to run in (coming with bookings).",
+    )  # fmt: skip
+
+
+class JobSerializer(serializers.ModelSerializer):
+    project_name = serializers.CharField(source="project.name", read_only=True)
+    gpu_type = serializers.CharField(source="gpu_type.name", read_only=True)
+    submitted_by = serializers.EmailField(source="submitted_by.email", read_only=True)
+    hold_gpu_hours = serializers.DecimalField(read_only=True, max_digits=14, decimal_places=4)
+    booking = serializers.IntegerField(source="booking_reference", read_only=True)
+
+    class Meta:
+        model = Job
+        fields: tuple[str, ...] = (
+            "id", "uuid", "name", "project", "project_name", "gpu_type", "gpus",
+            "walltime_minutes", "hold_gpu_hours", "state", "reason", "submitted_by",
+            "submitted_at", "admitted_at", "started_at", "expected_end", "ended_at",
+            "runtime_seconds", "exit_code", "attempt", "backend_job_id", "booking",
+        )  # fmt: skip
+        read_only_fields: tuple[str, ...] = fields
+
+
+class JobEventSerializer(serializers.ModelSerializer):
+    actor = serializers.EmailField(source="actor.email", read_only=True, default=None)
+
+    class Meta:
+        model = JobEvent
+        fields = ("at", "from_state", "to_state", "reason", "message", "actor")
+        read_only_fields = fields
+
+
+class JobDetailSerializer(JobSerializer):
+    """A job with its history; ``queue_position`` and ``estimated_start`` while pending."""
+
+    history = JobEventSerializer(source="events", many=True, read_only=True)
+    estimated_start = serializers.SerializerMethodField()
+    queue_position = serializers.SerializerMethodField()
+
+    class Meta(JobSerializer.Meta):
+        fields = (
+            *JobSerializer.Meta.fields, "estimated_start", "queue_position", "script",
+            "container_image", "command", "environment", "history",
+        )  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_estimated_start(self, obj: Job) -> Any:
+        value = self.context.get("estimated_start")
+        return None if value is None else serializers.DateTimeField().to_representation(value)
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_queue_position(self, obj: Job) -> int | None:
+        return self.context.get("queue_position")
+
+
+class JobReasonInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class GpuTypeQueueSerializer(serializers.Serializer):
+    """Jobs and GPUs per state (pending, held, admitted, running) and tier (1-4)."""
+
+    gpu_type = serializers.CharField()
+    total_gpus = serializers.IntegerField()
+    usable_gpus = serializers.IntegerField()
+    used_gpus = serializers.IntegerField()
+    free_gpus = serializers.IntegerField()
+    jobs = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()))
+    gpus = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()))

@@ -1,0 +1,144 @@
+"""The interface every cluster backend implements (simulator now, Slurm in a later issue).
+
+A job is known to the cluster by its *submission key* (the platform's job uuid, plus the
+attempt once staff requeued it): Slurm carries it as ``--comment``/job name. ``submit`` is
+idempotent by key and callers ``find`` before any retry, so a job is submitted at most once.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+Placement = tuple[tuple[int, int], ...]
+"""``((node_index, gpus), ...)`` within one GPU type, as the admission policy decided it."""
+
+
+class BackendState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+    NODE_FAIL = "node_fail"
+
+
+FINISHED_BACKEND_STATES = frozenset(
+    {
+        BackendState.COMPLETED,
+        BackendState.FAILED,
+        BackendState.CANCELLED,
+        BackendState.TIMEOUT,
+        BackendState.NODE_FAIL,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """What the cluster needs to run one job."""
+
+    key: str
+    name: str
+    account: str
+    gpu_type: str
+    gpus: int
+    walltime_minutes: int
+    placement: Placement
+    script: str = ""
+    container_image: str = ""
+    command: str = ""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    reservation: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackendJob:
+    """The cluster's view of one job."""
+
+    key: str
+    backend_job_id: str
+    state: BackendState
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    exit_code: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_BACKEND_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class GpuTypeNodes:
+    """The nodes of one GPU type; ``unavailable`` are down or drained (indices from 0)."""
+
+    gpu_type: str
+    nodes: int
+    gpus_per_node: int
+    unavailable: frozenset[int] = frozenset()
+
+    @property
+    def total_gpus(self) -> int:
+        return self.nodes * self.gpus_per_node
+
+    @property
+    def usable_gpus(self) -> int:
+        return (self.nodes - len(self.unavailable)) * self.gpus_per_node
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """Backend job ids of the accepted keys; a reason for each refused one (not retried)."""
+
+    accepted: dict[str, str]
+    rejected: dict[str, str]
+
+
+class ClusterBackend(abc.ABC):
+    """A cluster that runs admitted jobs. Implementations must be safe to call from several
+    worker processes at once."""
+
+    name: str = "abstract"
+
+    @abc.abstractmethod
+    def now(self) -> datetime:
+        """The cluster's clock (aware UTC); job times and admission decisions use it."""
+
+    @abc.abstractmethod
+    def capacity(self) -> dict[str, GpuTypeNodes]:
+        """The nodes of each GPU type by name."""
+
+    @abc.abstractmethod
+    def submit(self, specs: Sequence[JobSpec]) -> SubmitResult:
+        """Start these jobs; a key the cluster already knows is not started again."""
+
+    @abc.abstractmethod
+    def find(self, keys: Collection[str]) -> dict[str, BackendJob]:
+        """The jobs the cluster knows among ``keys`` (reconcile before any retry)."""
+
+    @abc.abstractmethod
+    def poll(self, keys: Collection[str]) -> dict[str, BackendJob]:
+        """Bring the cluster's state up to date and report these jobs (missing: unknown)."""
+
+    @abc.abstractmethod
+    def cancel(self, keys: Collection[str]) -> None:
+        """Stop these jobs if they are queued or running; unknown or finished keys are ignored."""
+
+    @abc.abstractmethod
+    def create_reservation(
+        self, *, name: str, account: str, gpu_type: str, nodes: int,
+        starts_at: datetime, ends_at: datetime,
+    ) -> tuple[int, ...]:  # fmt: skip
+        """Set whole nodes aside for an account; returns the reserved node indices."""
+
+    @abc.abstractmethod
+    def delete_reservation(self, name: str) -> None:
+        """Drop a reservation; an unknown name is ignored."""
+
+
+class BackendUnavailable(Exception):
+    """The cluster could not be reached; the caller retries later."""

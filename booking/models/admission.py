@@ -1,0 +1,47 @@
+"""What the admission controller keeps: each project's decayed usage, and a log of its cycles."""
+
+from django.db import models
+
+from booking.models.projects import Project
+
+
+class FairShareUsage(models.Model):
+    """A project's recent GPU-hours, decayed lazily: the value as of ``as_of``.
+
+    Readers decay it the rest of the way (``booking.scheduler.decayed``); writers add to the
+    decayed value and move ``as_of`` to now. Admission adds the hold (gpus x walltime), so a
+    project that just got many jobs waits behind others; completion corrects it to the runtime.
+    """
+
+    project = models.OneToOneField(
+        Project, primary_key=True, on_delete=models.CASCADE, related_name="fair_share_usage"
+    )
+    decayed_usage_gpu_hours = models.FloatField(default=0.0)
+    as_of = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.project_id}: {self.decayed_usage_gpu_hours:.1f} h as of {self.as_of}"
+
+
+class AdmissionCycle(models.Model):
+    """One admission cycle that ran (a cycle that found another one running is not logged)."""
+
+    started_at = models.DateTimeField(db_index=True)
+    duration_ms = models.FloatField()
+    snapshot_ms = models.FloatField()
+    policy_ms = models.FloatField()
+    apply_ms = models.FloatField()
+    full_reload = models.BooleanField(default=False)
+    pending_jobs = models.PositiveIntegerField()
+    queue_heads = models.PositiveIntegerField()
+    jobs_examined = models.PositiveIntegerField()
+    admissions = models.PositiveIntegerField()
+    skipped = models.PositiveIntegerField(
+        default=0, help_text="Admissions decided but not applied (cancelled meanwhile, no hold)."
+    )
+
+    class Meta:
+        ordering = ("-started_at", "-pk")
+
+    def __str__(self) -> str:
+        return f"{self.started_at}: {self.admissions} admitted in {self.duration_ms:.0f} ms"

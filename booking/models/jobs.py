@@ -1,0 +1,188 @@
+"""GPU jobs and their history: what a project member submits and the admission controller runs."""
+
+import uuid
+from decimal import Decimal
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Mod
+from django.db.models.lookups import Exact
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from booking.models.gpu_types import GpuType
+from booking.models.projects import Project
+
+HOURS = Decimal("0.0001")
+# The database refuses anything beyond these; the configured limits (settings.JOBS_MAX_*) are
+# lower and checked by job_submit with a specific error code.
+HARD_MAX_WALLTIME_MINUTES = 14 * 24 * 60
+NODE_GPUS = 8
+
+
+def submission_key(job_uuid: uuid.UUID | str, attempt: int) -> str:
+    """A job's name on the cluster: its uuid, plus the attempt once staff requeued it."""
+    return str(job_uuid) if attempt == 1 else f"{job_uuid}.{attempt}"
+
+
+def ledger_key(job_uuid: uuid.UUID | str, attempt: int, movement: str) -> str:
+    """Idempotency key of a job's ledger ``movement`` (hold, charge, release)."""
+    return f"job-{job_uuid}-{movement}" if attempt == 1 else f"job-{job_uuid}-a{attempt}-{movement}"
+
+
+class JobState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    ADMITTED = "admitted", _("Admitted")
+    RUNNING = "running", _("Running")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+    TIMEOUT = "timeout", _("Timed out")
+    HELD = "held", _("Held")
+    REJECTED = "rejected", _("Rejected")
+
+
+ACTIVE_STATES = (JobState.ADMITTED, JobState.RUNNING)
+"""States in which a job holds GPUs and GPU-hours."""
+FINAL_STATES = (
+    JobState.COMPLETED,
+    JobState.FAILED,
+    JobState.CANCELLED,
+    JobState.TIMEOUT,
+    JobState.REJECTED,
+)
+
+
+class Job(models.Model):
+    """A batch job of one project on one GPU type; ``uuid`` travels to the cluster with it."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="jobs")
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs"
+    )
+    gpu_type = models.ForeignKey(GpuType, on_delete=models.PROTECT, related_name="jobs")
+    gpus = models.PositiveIntegerField(_("GPUs"))
+    walltime_minutes = models.PositiveIntegerField(_("walltime (minutes)"))
+    name = models.CharField(_("name"), max_length=200)
+    script = models.TextField(_("batch script"), blank=True)
+    container_image = models.CharField(_("container image"), max_length=500, blank=True)
+    command = models.TextField(_("command"), blank=True)
+    environment = models.JSONField(_("environment"), default=dict, blank=True)
+    # Capacity bookings arrive in a later issue; job_submit validates the reference already.
+    booking_reference = models.PositiveBigIntegerField(_("booking"), null=True, blank=True)
+
+    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.PENDING)
+    reason = models.CharField(_("why it waits"), max_length=32, blank=True)
+    estimated_start = models.DateTimeField(null=True, blank=True)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    backend_job_id = models.CharField(max_length=64, blank=True)
+    placement = models.JSONField(null=True, blank=True)  # [[node_index, gpus], ...]
+
+    submitted_at = models.DateTimeField(default=timezone.now)
+    admitted_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    expected_end = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    runtime_seconds = models.PositiveIntegerField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    submit_response = models.JSONField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ("-submitted_at", "-pk")
+        indexes: ClassVar = [
+            models.Index(
+                fields=["project", "gpu_type", "submitted_at", "id"],
+                condition=models.Q(state="pending"),
+                name="job_pending_queue",
+            ),
+            models.Index(
+                fields=["gpu_type", "expected_end"],
+                condition=models.Q(state__in=["admitted", "running"]),
+                name="job_active_by_end",
+            ),
+            models.Index(fields=["state", "gpu_type"], name="job_state_type"),
+            models.Index(fields=["project", "-submitted_at"], name="job_project_recent"),
+        ]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=models.Q(gpus__gte=1)
+                & (models.Q(gpus__lte=NODE_GPUS) | models.Q(Exact(Mod("gpus", NODE_GPUS), 0))),
+                name="job_gpus_one_node_or_whole_nodes",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    walltime_minutes__gte=1, walltime_minutes__lte=HARD_MAX_WALLTIME_MINUTES
+                ),
+                name="job_walltime_in_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=JobState.values), name="job_state_known"
+            ),
+            models.CheckConstraint(
+                condition=(~models.Q(script="") & models.Q(container_image=""))
+                | (models.Q(script="") & ~models.Q(container_image="")),
+                name="job_script_or_container",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state__in=["admitted", "running"])
+                | models.Q(admitted_at__isnull=False, placement__isnull=False),
+                name="job_active_has_placement",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="running") | models.Q(started_at__isnull=False),
+                name="job_running_has_start",
+            ),
+            models.CheckConstraint(condition=models.Q(attempt__gte=1), name="job_attempt_positive"),
+            models.UniqueConstraint(
+                fields=["submitted_by", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="job_idempotency_key_once_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.uuid})"
+
+    @property
+    def hold_gpu_hours(self) -> Decimal:
+        """GPU-hours held on admission: gpus x walltime."""
+        return (Decimal(self.gpus * self.walltime_minutes) / 60).quantize(HOURS)
+
+    @property
+    def submission_key(self) -> str:
+        return submission_key(self.uuid, self.attempt)
+
+    def ledger_key(self, movement: str) -> str:
+        return ledger_key(self.uuid, self.attempt, movement)
+
+    def placement_tuple(self) -> tuple[tuple[int, int], ...]:
+        return tuple((int(node), int(gpus)) for node, gpus in self.placement or ())
+
+
+class JobEvent(models.Model):
+    """One state transition of a job, time-stamped and readable by its project's members.
+
+    Also the admission controller's change feed: it follows new events to keep its snapshot.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    from_state = models.CharField(max_length=16, choices=JobState.choices, blank=True)
+    to_state = models.CharField(max_length=16, choices=JobState.choices)
+    reason = models.CharField(max_length=32, blank=True)
+    message = models.CharField(max_length=500)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ("at", "pk")
+        indexes: ClassVar = [models.Index(fields=["job", "at"], name="job_event_history")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.from_state or '∅'} → {self.to_state}"

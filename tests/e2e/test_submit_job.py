@@ -1,0 +1,169 @@
+"""End to end in a real browser: a member submits a GPU job and follows it to completion.
+
+Flow: alice (University of Oslo, tier 1, PI of NorLLM with 1,000 H100 GPU-hours) opens "Submit
+a job" → the budget preview follows her input (within budget; a too-large job "would exceed the
+allocation") → she submits → the job page shows it pending with the reason and position → the
+admission cycle admits it and the simulator runs it (as tests/jobs drive them) → the page, which
+polls by itself, shows it running, then completed with its hold, release and charge.
+Staff then see the cluster and hold a waiting job from the console queue.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from booking.backends.simulator import SimulatorBackend
+from booking.models import Job, JobState, LedgerEntry
+from booking.services.jobs import job_submit
+from tests.jobs.conftest import (  # noqa: F401  (fixtures)
+    alice_project,
+    charlie_project,
+    cycle,
+    fresh_state,
+    h100,
+    reconcile,
+    sim,
+)
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's password
+SCRIPT = "#!/bin/bash\n# sim: runtime=30m exit=0\ntorchrun --nproc-per-node 4 pretrain.py\n"
+
+
+@pytest.fixture(autouse=True)
+def admission_only_when_the_test_runs_it(settings):
+    """The test runs the admission cycle itself, so the pending state can be seen first."""
+    settings.ADMISSION_ON_SUBMIT = False
+
+
+def log_in(page, email: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+
+
+def log_out(page) -> None:
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/accounts/login/")
+
+
+def state_is(page, label: str) -> None:
+    """Wait until the job page (polling every 3 s) shows this state."""
+    page.get_by_role("heading", name=f"State: {label}").wait_for(timeout=20_000)
+
+
+def test_a_member_submits_a_job_and_follows_it_to_completion(
+    page, screenshot, alice, alice_project, sim: SimulatorBackend,  # noqa: F811 (fixtures)
+):  # fmt: skip
+    log_in(page, "alice@uio.no")
+    page.get_by_role("cell", name="NorLLM").wait_for()  # "My projects and jobs", by htmx
+    screenshot("jobs-01-dashboard")
+
+    page.get_by_role("link", name="Jobs", exact=True).click()
+    page.get_by_text("You have no jobs yet.").wait_for()
+    page.get_by_role("link", name="Submit your first job").click()
+    page.get_by_role("heading", name="Submit a job").wait_for()
+    page.wait_for_load_state()  # htmx binds its triggers once the page has loaded
+
+    # The budget preview follows the input: too big first, then a job that fits.
+    assert page.get_by_label("Project").input_value() == str(alice_project.pk)
+    page.get_by_label("GPU type").select_option("H100")
+    page.get_by_label("GPUs", exact=True).fill("64")
+    page.get_by_label("Walltime").fill("48h")
+    page.get_by_text("Would exceed the allocation.").wait_for()
+    assert "This job needs 3,072 GPU-hours of H100" in page.locator("#budget-preview").inner_text()
+    screenshot("jobs-02-submit-would-exceed")
+    page.get_by_label("GPUs", exact=True).fill("4")
+    page.get_by_label("Walltime").fill("2h")
+    page.get_by_text("this job holds 8 GPU-hours of H100").wait_for()
+    preview = page.locator("#budget-preview").inner_text()
+    assert "Within budget." in preview
+    assert "992 GPU-hours" in preview  # available after admission
+    page.get_by_label("Name").fill("norllm-pretrain")
+    page.get_by_label("Batch script").fill(SCRIPT)
+    page.get_by_label("Environment").fill("EPOCHS=3\nWANDB_MODE=offline")
+    screenshot("jobs-03-submit-within-budget")
+    page.get_by_role("button", name="Submit the job").click()
+
+    # Pending: why it waits, its position, and nothing held yet.
+    page.get_by_text("Your job is queued.").wait_for()
+    state_is(page, "Pending")
+    main = page.inner_text("main")
+    assert "Why it waits: It is first in the H100 queue" in main
+    assert "Position in the H100 queue\n1" in main
+    assert "Nothing held or charged yet." in main
+    job = Job.objects.get()
+    assert (job.gpus, job.walltime_minutes, job.environment) == (
+        4, 120, {"EPOCHS": "3", "WANDB_MODE": "offline"},
+    )  # fmt: skip
+    screenshot("jobs-04-job-pending")
+
+    # The admission cycle admits it, the simulator starts it; the page follows by itself.
+    cycle()
+    reconcile()
+    state_is(page, "Running")
+    assert f"job-{job.uuid}-hold" in page.locator("table.ledger").inner_text()
+    screenshot("jobs-05-job-running")
+
+    # Its scripted 30 minutes pass on the simulated cluster.
+    sim.advance(timedelta(minutes=31))
+    reconcile()
+    state_is(page, "Completed")
+    ledger = page.locator("table.ledger").inner_text()
+    for kind, hours in (("Hold", "8"), ("Release", "-8"), ("Charge", "2")):
+        assert f"{kind}\t{hours}\tjob-{job.uuid}-{kind.lower()}" in ledger
+    main = page.inner_text("main")
+    assert "Runtime\n30 min" in main
+    assert "Cancel the job" not in main
+    screenshot("jobs-06-job-completed")
+    entries = LedgerEntry.objects.filter(idempotency_key__startswith=f"job-{job.uuid}-")
+    assert sorted(entries.values_list("kind", "gpu_hours")) == [
+        ("charge", Decimal("2.0000")), ("hold", Decimal("8.0000")),
+        ("release", Decimal("-8.0000")),
+    ]  # fmt: skip
+
+    page.get_by_role("link", name="My jobs").click()
+    page.get_by_role("cell", name="Completed").wait_for()
+    screenshot("jobs-07-my-jobs")
+    page.goto(f"/projects/{alice_project.pk}/")
+    page.get_by_role("heading", name="Burn rate").wait_for()  # the jobs section, by htmx
+    assert "H100\t2\t2\t0.1\t0" in page.locator("table.burn-rate").inner_text()
+    screenshot("jobs-08-project-jobs-and-burn-rate")
+
+
+def test_staff_see_the_cluster_and_hold_a_waiting_job(
+    page, screenshot, alice, alice_project, charlie, charlie_project, staff,  # noqa: F811
+):  # fmt: skip
+    for name, gpus in (("big-run", 24), ("sweep", 8)):
+        job_submit(user=alice, project=alice_project, gpu_type_name="H100", gpus=gpus,
+                   walltime_minutes=240, name=name, script=SCRIPT)  # fmt: skip
+    cycle()
+    reconcile()
+    for user, project, name in ((alice, alice_project, "eval"), (charlie, charlie_project, "acme")):
+        job_submit(user=user, project=project, gpu_type_name="H100", gpus=16,
+                   walltime_minutes=120, name=name, script=SCRIPT)  # fmt: skip
+    cycle()
+
+    log_in(page, "staff@stargate.eu")
+    page.get_by_role("link", name="Console").click()
+    page.get_by_role("link", name="Cluster and queue").click()
+    page.get_by_role("heading", name="Cluster", exact=True).wait_for()
+    assert page.locator("svg.chart__svg rect").count() >= 3
+    assert "32 of 32 GPUs in use, 0 free; 2 jobs pending." in page.inner_text("main")
+    screenshot("jobs-09-console-cluster")
+
+    page.get_by_role("link", name="Queue", exact=True).click()
+    row = page.locator("tr", has=page.get_by_role("link", name="acme"))
+    row.get_by_label("Reason to Hold").fill("Export control check")
+    row.get_by_role("button", name="Hold acme").click()
+    page.get_by_text("The job is held.").wait_for()
+    assert Job.objects.get(name="acme").state == JobState.HELD
+    screenshot("jobs-10-console-queue")
+
+    page.get_by_role("link", name="Fair share").click()
+    page.get_by_role("link", name="Acme LLM").wait_for()
+    screenshot("jobs-11-console-fair-share")
