@@ -280,7 +280,8 @@ def job_hold(*, job: Job, staff: User, reason: str) -> Job:
     with transaction.atomic():
         locked = _lock(job)
         _require_state(locked, (JobState.PENDING,))
-        message = _("Held by staff: %(r)s") % {"r": reason.strip() or _("no reason given")}
+        _require_reason(reason)
+        message = _("Held by staff: %(r)s") % {"r": reason.strip()}
         _transition(locked, JobState.HELD, message=message, actor=staff, reason="held_by_staff")
     return locked
 
@@ -303,6 +304,7 @@ def job_requeue(*, job: Job, staff: User, reason: str) -> Job:
     with transaction.atomic():
         locked = _lock(job)
         _require_state(locked, REQUEUEABLE)
+        _require_reason(reason)
         now = cluster_backend().now()
         note = _stop_active(locked, now)
         locked.attempt += 1
@@ -311,7 +313,7 @@ def job_requeue(*, job: Job, staff: User, reason: str) -> Job:
                      "runtime_seconds", "exit_code", "estimated_start"):  # fmt: skip
             setattr(locked, name, None)
         message = _("Requeued by staff as attempt %(n)s: %(r)s") % {
-            "n": locked.attempt, "r": reason.strip() or _("no reason given")
+            "n": locked.attempt, "r": reason.strip()
         } + note  # fmt: skip
         _transition(
             locked, JobState.PENDING, message=message, actor=staff, at=now, reason="priority"
@@ -468,6 +470,12 @@ def _require_state(job: Job, allowed: tuple[str, ...]) -> None:
             code="invalid_state",
             details={"state": job.state, "allowed": list(allowed)},
         )
+
+
+def _require_reason(reason: str) -> None:
+    """Staff interventions on someone's job say why: the owner reads it in the history."""
+    if not reason.strip():
+        raise ValidationFailed.on_field("reason", _("Give a reason; the job's owner sees it."))
 
 
 def _require_staff(user: User) -> None:

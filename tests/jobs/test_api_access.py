@@ -125,6 +125,19 @@ def test_staff_actions_refuse_the_wrong_state_and_non_staff(
     assert_error(api(staff).post(f"/api/v1/staff/jobs/{job.pk}/requeue/"), 409, "invalid_state")
 
 
+def test_staff_must_say_why_they_hold_a_job(
+    api: Api, alice: User, staff: User, alice_project: Project, submit: Callable[..., Job]
+) -> None:
+    job = submit(alice, alice_project)
+
+    refused = api(staff).post(f"/api/v1/staff/jobs/{job.pk}/hold/", {"reason": "  "})
+
+    assert_error(refused, 400, "invalid")
+    assert "reason" in refused.json()["details"]
+    job.refresh_from_db()
+    assert job.state == "pending"
+
+
 def test_the_queue_overview_counts_jobs_and_gpus_by_state_and_tier(
     api: Api, alice: User, charlie: User, alice_project: Project, charlie_project: Project,
     submit: Callable[..., Job],
