@@ -252,6 +252,26 @@ def admission_request() -> None:
         admission_cycle_run.apply_async(countdown=debounce)
 
 
+def jobs_requeue_after_top_up(*, project: Project, gpu_type: GpuType) -> int:
+    """Put jobs held for ``budget_exhausted`` back in the queue once the project has more hours.
+
+    They keep their submit order; the cycle holds them again if they still cannot fit.
+    """
+    with transaction.atomic():
+        held = list(
+            Job.objects.select_for_update()
+            .filter(project=project, gpu_type=gpu_type, state=JobState.HELD,
+                    reason="budget_exhausted")
+            .order_by("submitted_at", "pk")
+        )  # fmt: skip
+        message = _("Back in the queue: the project received more GPU-hours.")
+        for job in held:
+            _transition(job, JobState.PENDING, message=message, reason="priority")
+    if held:
+        transaction.on_commit(admission_request)
+    return len(held)
+
+
 # -- cancel and staff actions ----------------------------------------------------------------
 
 

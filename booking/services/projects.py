@@ -106,16 +106,19 @@ def _keep_a_pi(member: ProjectMember) -> None:
 def project_top_up(
     *, project: Project, staff: User, gpu_type: GpuType, gpu_hours: Decimal, reason: str, key: str
 ) -> Movement:
-    """Staff add GPU-hours to an existing allocation."""
+    """Staff add GPU-hours to an existing allocation; jobs held for budget queue again."""
     _require_staff(staff)
-    return ledger_grant(
-        project=project,
-        gpu_type=gpu_type,
-        gpu_hours=gpu_hours,
-        key=key,
-        actor=staff,
-        reason=reason,
-    )
+    with transaction.atomic():
+        movement = ledger_grant(
+            project=project,
+            gpu_type=gpu_type,
+            gpu_hours=gpu_hours,
+            key=key,
+            actor=staff,
+            reason=reason,
+        )
+        _requeue_budget_held(project, gpu_type)
+    return movement
 
 
 def project_adjust(
@@ -123,14 +126,24 @@ def project_adjust(
 ) -> Movement:
     """Staff correct granted hours up or down, with a reason."""
     _require_staff(staff)
-    return ledger_adjust(
-        project=project,
-        gpu_type=gpu_type,
-        gpu_hours=gpu_hours,
-        key=key,
-        actor=staff,
-        reason=reason,
-    )
+    with transaction.atomic():
+        movement = ledger_adjust(
+            project=project,
+            gpu_type=gpu_type,
+            gpu_hours=gpu_hours,
+            key=key,
+            actor=staff,
+            reason=reason,
+        )
+        if gpu_hours > 0:
+            _requeue_budget_held(project, gpu_type)
+    return movement
+
+
+def _requeue_budget_held(project: Project, gpu_type: GpuType) -> None:
+    from booking.services.jobs import jobs_requeue_after_top_up  # jobs import this module
+
+    jobs_requeue_after_top_up(project=project, gpu_type=gpu_type)
 
 
 def allocation_extend(*, allocation: Allocation, staff: User, ends_on: date) -> Allocation:

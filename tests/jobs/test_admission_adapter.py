@@ -27,6 +27,7 @@ from booking.models import (
 )
 from booking.selectors.ledger import balance_of
 from booking.services.jobs import job_cancel
+from booking.services.projects import project_top_up
 from tests.jobs.conftest import cycle, project_for, reconcile
 
 pytestmark = pytest.mark.django_db
@@ -134,6 +135,31 @@ def test_a_queue_head_that_can_never_get_its_budget_is_held_and_unblocks_the_que
     assert JobEvent.objects.filter(job=big, to_state="held").exists()
     cycle()
     assert state_of(small)[0] == "admitted"
+
+
+def test_a_top_up_puts_jobs_held_for_budget_back_in_the_queue(
+    alice: User, alice_org: Any, staff: User, h100: GpuType, submit: Callable[..., Job],
+    sim: SimulatorBackend, clock: time_machine.Traveller,
+) -> None:  # fmt: skip
+    project = project_for(alice, alice_org, h100, gpu_hours=20)
+    first = submit(
+        alice, project, gpus=8, walltime_minutes=120, script="#!/bin/sh\n# sim: runtime=2h\n"
+    )
+    big = submit(alice, project, gpus=5, walltime_minutes=60)
+    cycle()
+    reconcile()
+    sim.advance(timedelta(hours=2))
+    reconcile()
+    cycle()
+    assert state_of(first)[0] == "completed"
+    assert state_of(big) == ("held", "budget_exhausted")
+
+    project_top_up(project=project, staff=staff, gpu_type=h100, gpu_hours=Decimal(10),
+                   reason="More hours", key="top-up-1")  # fmt: skip
+
+    assert state_of(big) == ("pending", "priority")
+    cycle()
+    assert state_of(big)[0] == "admitted"
 
 
 def test_jobs_of_a_suspended_project_wait_with_that_reason(
