@@ -228,14 +228,22 @@ def work_ahead(job: Job, *, now: datetime) -> WorkAhead:
     )
 
 
-def queue_position(job: Job, *, now: datetime) -> int | None:
+def queue_standing(job: Job, *, now: datetime) -> tuple[int | None, datetime | None]:
+    """Queue position and estimated start together, walking the work ahead once."""
+    if job.state != JobState.PENDING:
+        return None, None
+    ahead = work_ahead(job, now=now)
+    return queue_position(job, now=now, ahead=ahead), estimated_start(job, now=now, ahead=ahead)
+
+
+def queue_position(job: Job, *, now: datetime, ahead: WorkAhead | None = None) -> int | None:
     """1 for the next job of its GPU type to be considered; None unless pending."""
     if job.state != JobState.PENDING:
         return None
-    return work_ahead(job, now=now).jobs + 1
+    return (ahead or work_ahead(job, now=now)).jobs + 1
 
 
-def estimated_start(job: Job, *, now: datetime) -> datetime | None:
+def estimated_start(job: Job, *, now: datetime, ahead: WorkAhead | None = None) -> datetime | None:
     """When the running jobs' walltimes free enough GPUs for this job and those ahead of it.
 
     The job holding its GPU type's backfill reservation has the policy's own shadow time.
@@ -249,7 +257,7 @@ def estimated_start(job: Job, *, now: datetime) -> datetime | None:
     nodes = cluster_backend().capacity().get(job.gpu_type.name)
     if nodes is None or nodes.usable_gpus <= 0:
         return None
-    ahead = work_ahead(job, now=now)
+    ahead = ahead or work_ahead(job, now=now)
     active = Job.objects.filter(state__in=ACTIVE_STATES, gpu_type_id=job.gpu_type_id).order_by()
     used = active.aggregate(gpu_count=Sum("gpus"))["gpu_count"] or 0
     short = ahead.gpus + job.gpus - (nodes.usable_gpus - used)

@@ -20,7 +20,7 @@ from accounts.models import User
 from booking.api.jobs import serializers as s
 from booking.backends import cluster_backend
 from booking.models import Job, JobEvent, JobState
-from booking.selectors.jobs import estimated_start, jobs_of, queue_overview, queue_position
+from booking.selectors.jobs import jobs_of, queue_overview, queue_standing
 from booking.selectors.projects import project_of
 from booking.services import jobs as job_services
 from stargate_portal.api.views import UserScopedMixin
@@ -52,11 +52,8 @@ def detail(job: Job) -> dict[str, Any]:
         .prefetch_related(history)
         .get(pk=job.pk)
     )
-    now = cluster_backend().now()
-    context = {
-        "queue_position": queue_position(fresh, now=now),
-        "estimated_start": estimated_start(fresh, now=now),
-    }
+    position, start = queue_standing(fresh, now=cluster_backend().now())
+    context = {"queue_position": position, "estimated_start": start}
     return dict(s.JobDetailSerializer(fresh, context=context).data)
 
 

@@ -34,7 +34,7 @@ from booking.selectors.cluster import (
     project_burn_rates,
     project_live_jobs,
 )
-from booking.selectors.jobs import estimated_start, job_history, job_of, queue_position
+from booking.selectors.jobs import job_history, job_of, queue_standing
 from booking.selectors.ledger import Balance
 from booking.selectors.projects import project_of
 from booking.services.jobs import CANCELLABLE, job_cancel, job_submit
@@ -203,11 +203,11 @@ def job_live(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 def _job_context(request: AuthenticatedRequest, job: Job) -> dict[str, Any]:
-    now = cluster_backend().now()
+    position, start = queue_standing(job, now=cluster_backend().now())
     return {
         "job": job,
-        "position": queue_position(job, now=now),
-        "estimated_start": estimated_start(job, now=now),
+        "position": position,
+        "estimated_start": start,
         "history": job_history(job),
         "ledger_entries": job_ledger_entries(job),
         "can_cancel": job.state in CANCELLABLE and _may_cancel(request.user, job),
