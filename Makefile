@@ -47,7 +47,7 @@ test: lint typecheck migrations-check pytest
 # database next to it (created and dropped by the benchmark).
 bench: $(STAMP)
 	$(BIN)/python -m booking.scheduler.benchmark
-	$(BIN)/python -m booking.bench_admission
+	$(BIN)/python -m booking.admission.benchmark
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -8,4 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stargate_portal.settings")
 
 app = Celery("stargate_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Each Django app's tasks.py, and those of the feature packages inside booking/ (which are
+# packages of one app, not apps of their own).
 app.autodiscover_tasks()
+app.autodiscover_tasks(["booking.ledger", "booking.admission"])

@@ -69,7 +69,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "booking.portal.context.grants_navigation",
+                "booking.grants.portal.navigation.grants_navigation",
             ],
         },
     },
@@ -286,17 +286,17 @@ SIMULATOR_SITE = env.dict("SIMULATOR_SITE", cast={"value": int}, default={"H100"
 CELERY_BEAT_SCHEDULE.update(
     {
         "booking-admission-cycle": {
-            "task": "booking.tasks.admission_cycle_run",
+            "task": "booking.admission.tasks.admission_cycle_run",
             "schedule": timedelta(seconds=ADMISSION_CYCLE_SECONDS),
             "options": {"expires": ADMISSION_CYCLE_SECONDS},
         },
         "booking-jobs-reconcile": {
-            "task": "booking.tasks.jobs_reconcile",
+            "task": "booking.admission.tasks.jobs_reconcile",
             "schedule": timedelta(seconds=JOBS_RECONCILE_SECONDS),
             "options": {"expires": JOBS_RECONCILE_SECONDS},
         },
         "booking-admission-cycles-prune": {
-            "task": "booking.tasks.admission_cycles_prune",
+            "task": "booking.admission.tasks.admission_cycles_prune",
             "schedule": timedelta(hours=1),
         },
     }

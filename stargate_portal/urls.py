@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from booking.admission.console.urls import legacy_urlpatterns as moved_cluster_pages
 from stargate_portal.health import healthz
 
 urlpatterns = [
@@ -9,14 +10,18 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("accounts.api.urls")),
-    path("api/v1/", include("booking.api.jobs.urls")),
-    path("api/v1/", include("booking.api.grants.urls")),
+    path("api/v1/", include("booking.jobs.api.urls")),
+    path("api/v1/", include("booking.grants.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("console/grants/", include("booking.console.urls")),
+    *moved_cluster_pages,
+    path("console/cluster/", include("booking.admission.console.urls")),
+    path("console/grants/", include("booking.grants.console.urls")),
     path("console/", include("accounts.console.urls")),
     path("", include("accounts.portal.urls")),
-    path("", include("booking.portal.urls")),
+    path("", include("booking.grants.portal.urls")),
+    path("", include("booking.jobs.portal.urls")),
+    path("", include("booking.notifications.portal.urls")),
 ]
 
 handler404 = "stargate_portal.errorpages.not_found"

@@ -19,13 +19,13 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from booking.admission.holds import HoldRequest, holds_place
 from booking.admission.rows import rows_update
 from booking.admission.snapshot import Site, policy_job_id
+from booking.jobs.selectors import ProjectFacts
+from booking.ledger.holds import HoldRequest, holds_place
 from booking.models import FairShareUsage, Job, JobEvent, JobState
 from booking.models.jobs import HOURS, ledger_key
 from booking.scheduler import Admission, CycleResult, Reservation, decayed
-from booking.selectors.jobs import ProjectFacts
 
 CHUNK = 2_000
 REFUSAL_REASONS = {
@@ -194,7 +194,7 @@ def _write_reasons(site: Site, reasons: Mapping[int, str]) -> None:
 
 def _write_estimates(site: Site, reservations: Iterable[Reservation]) -> None:
     """The job each GPU type reserves for starts at its shadow time; others are estimated
-    when read (``booking.selectors.jobs.estimated_start``)."""
+    when read (``booking.jobs.selectors.estimated_start``)."""
     new = {
         int(r.job_id): datetime.fromtimestamp(round(r.shadow_time), tz=UTC)
         for r in reservations

@@ -16,11 +16,11 @@ from booking.admission.apply import apply_decisions
 from booking.admission.dispatch import jobs_dispatch
 from booking.admission.lock import cycle_lock
 from booking.admission.snapshot import Site, SnapshotCache
-from booking.backends import cluster_backend
-from booking.backends.base import ClusterBackend
+from booking.cluster.base import ClusterBackend
+from booking.cluster.registry import cluster_backend
+from booking.jobs.selectors import ProjectFacts
 from booking.models import AdmissionCycle
 from booking.scheduler import PolicyConfig, Project, admission_cycle
-from booking.selectors.jobs import ProjectFacts
 
 logger = logging.getLogger(__name__)
 

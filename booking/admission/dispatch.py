@@ -8,11 +8,11 @@ from typing import Any
 from django.db import transaction
 
 from booking.admission.rows import rows_update
-from booking.backends import cluster_backend
-from booking.backends.base import ClusterBackend, JobSpec
+from booking.cluster.base import ClusterBackend, JobSpec
+from booking.cluster.registry import cluster_backend
+from booking.jobs.services import job_reject
 from booking.models import Job, JobState
 from booking.models.jobs import submission_key
-from booking.services.jobs import job_reject
 
 BATCH = 500
 

@@ -16,9 +16,9 @@ from datetime import date
 from decimal import Decimal
 
 from booking.admission.feed import FeedCursor
+from booking.jobs.selectors import ProjectFacts, ProjectStanding, project_facts, project_standings
+from booking.ledger.selectors import _SUMS, Balance, _balance, _sum
 from booking.models import GpuType, LedgerEntry
-from booking.selectors.jobs import ProjectFacts, ProjectStanding, project_facts, project_standings
-from booking.selectors.ledger import _SUMS, Balance, _balance, _sum
 
 STANDING_MAX_AGE_SECONDS = 30.0
 LEDGER_MAX_BEHIND = 200_000

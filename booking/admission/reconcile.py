@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from booking.admission.dispatch import jobs_dispatch
-from booking.backends import cluster_backend
-from booking.backends.base import BackendJob, BackendState, ClusterBackend
+from booking.cluster.base import BackendJob, BackendState, ClusterBackend
+from booking.cluster.registry import cluster_backend
+from booking.jobs.services import job_finish, job_start
 from booking.models import ACTIVE_STATES, Job, JobState
 from booking.models.jobs import submission_key
-from booking.services.jobs import job_finish, job_start
 
 CHUNK = 1_000
 _FINAL = {

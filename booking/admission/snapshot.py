@@ -27,7 +27,7 @@ from django.db.models.functions import Cast, Extract
 
 from booking.admission.feed import FeedCursor
 from booking.admission.projects import ProjectBook
-from booking.backends.base import GpuTypeNodes
+from booking.cluster.base import GpuTypeNodes
 from booking.models import ACTIVE_STATES, GpuType, Job, JobEvent, JobState
 from booking.scheduler import (
     GpuTypeCapacity,

@@ -15,9 +15,9 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from accounts.models import MembershipRole
+from booking.ledger.selectors import balances_of
+from booking.ledger.services import ledger_charge
 from booking.models import REVIEWERS_GROUP, Application, ApplicationState, GpuType, Project
-from booking.selectors.ledger import balances_of
-from booking.services.ledger import ledger_charge
 from tests.factories import (
     CallFactory,
     GpuTypeFactory,

@@ -13,9 +13,9 @@ from decimal import Decimal
 
 import pytest
 
-from booking.backends.simulator import SimulatorBackend
+from booking.cluster.simulator.backend import SimulatorBackend
+from booking.jobs.services import job_submit
 from booking.models import Job, JobState, LedgerEntry
-from booking.services.jobs import job_submit
 from tests.jobs.conftest import (  # noqa: F401  (fixtures)
     alice_project,
     charlie_project,

@@ -8,8 +8,8 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from accounts.models import User
+from booking.grants.services.applications import application_create, application_submit
 from booking.models import REVIEWERS_GROUP, Application, Call
-from booking.services.applications import application_create, application_submit
 from tests.factories import CallFactory, UserFactory
 
 COMPLETE = {

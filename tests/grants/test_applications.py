@@ -9,14 +9,14 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import User
-from booking.energy import request_energy_kwh
-from booking.models import Application, ApplicationState, Call, GpuType, Notification
-from booking.services.applications import (
+from booking.energy.estimates import request_energy_kwh
+from booking.grants.services.applications import (
     application_attach,
     application_submit,
     application_update,
     application_withdraw,
 )
+from booking.models import Application, ApplicationState, Call, GpuType, Notification
 from stargate_portal.errors import Conflict, ValidationFailed
 from tests.factories import CallFactory
 from tests.grants.conftest import draft_for
@@ -88,7 +88,7 @@ def test_an_organisation_of_a_tier_the_call_excludes_cannot_apply(charlie: User)
 def test_applicant_may_only_apply_for_their_own_organisation(
     alice: User, bob: User, call: Call
 ) -> None:
-    from booking.services.applications import application_create
+    from booking.grants.services.applications import application_create
 
     with pytest.raises(ValidationFailed) as refused:
         application_create(

@@ -8,9 +8,9 @@ from django.db import connection
 from django.db.models import Sum
 
 from accounts.models import User
+from booking.grants.services.applications import application_submit
+from booking.grants.services.decisions import application_award
 from booking.models import Application, ApplicationState, CallPool, LedgerEntry
-from booking.services.applications import application_submit
-from booking.services.decisions import application_award
 from stargate_portal.errors import Conflict
 from tests.factories import CallFactory
 from tests.grants.conftest import draft_for

@@ -8,6 +8,17 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.models import User
+from booking.grants.services.calls import call_close, call_create, call_open, call_update
+from booking.grants.services.projects import (
+    allocation_extend,
+    invitation_accept,
+    project_invite,
+    project_member_remove,
+    project_member_set_role,
+    project_set_state,
+)
+from booking.ledger.selectors import balance_of
+from booking.ledger.services import ledger_charge, ledger_grant, ledger_hold
 from booking.models import (
     Allocation,
     CallState,
@@ -16,17 +27,6 @@ from booking.models import (
     ProjectInvitation,
     ProjectMember,
     ProjectRole,
-)
-from booking.selectors.ledger import balance_of
-from booking.services.calls import call_close, call_create, call_open, call_update
-from booking.services.ledger import ledger_charge, ledger_grant, ledger_hold
-from booking.services.projects import (
-    allocation_extend,
-    invitation_accept,
-    project_invite,
-    project_member_remove,
-    project_member_set_role,
-    project_set_state,
 )
 from stargate_portal.errors import Conflict, PermissionDenied, ValidationFailed
 from tests.factories import AllocationFactory, CallFactory, GpuTypeFactory, UserFactory

@@ -6,6 +6,16 @@ import pytest
 from django.core import mail
 
 from accounts.models import MembershipRole, User
+from booking.grants.selectors.reviews import ranked_applications
+from booking.grants.services.applications import application_submit
+from booking.grants.services.decisions import application_award, application_reject
+from booking.grants.services.reviews import (
+    ScoreInput,
+    review_declare_conflict,
+    review_score,
+    reviewer_assign,
+)
+from booking.ledger.selectors import balances_of
 from booking.models import (
     Application,
     ApplicationDecision,
@@ -14,16 +24,6 @@ from booking.models import (
     LedgerEntry,
     ProjectInvitation,
     ProjectMember,
-)
-from booking.selectors.ledger import balances_of
-from booking.selectors.reviews import ranked_applications
-from booking.services.applications import application_submit
-from booking.services.decisions import application_award, application_reject
-from booking.services.reviews import (
-    ScoreInput,
-    review_declare_conflict,
-    review_score,
-    reviewer_assign,
 )
 from stargate_portal.errors import Conflict, PermissionDenied, ValidationFailed
 from tests.factories import MembershipFactory

@@ -12,10 +12,10 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import MembershipRole, Organisation, User
+from booking.grants.services.applications import application_submit
+from booking.grants.services.decisions import application_award
+from booking.grants.services.reviews import reviewer_assign
 from booking.models import REVIEWERS_GROUP, Application, Call, Project, ReviewAssignment
-from booking.services.applications import application_submit
-from booking.services.decisions import application_award
-from booking.services.reviews import reviewer_assign
 from tests.factories import CallFactory, GpuTypeFactory, MembershipFactory, UserFactory
 from tests.grants.conftest import draft_for
 

@@ -207,7 +207,7 @@ def test_a_malformed_team_email_is_refused_next_to_the_field(login, alice, draft
 def test_submitting_an_incomplete_draft_lists_what_is_missing_by_step(
     login, alice, alice_org, call
 ):
-    from booking.services.applications import application_create
+    from booking.grants.services.applications import application_create
 
     bare = application_create(user=alice, call=call, organisation=alice_org, title="Sketch")
 

@@ -9,6 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import MembershipRole
+from booking.grants.services.applications import application_submit
+from booking.grants.services.reviews import reviewer_assign
+from booking.ledger.selectors import balances_of
 from booking.models import (
     REVIEWERS_GROUP,
     Application,
@@ -21,9 +24,6 @@ from booking.models import (
     ReviewAssignment,
     ReviewScore,
 )
-from booking.selectors.ledger import balances_of
-from booking.services.applications import application_submit
-from booking.services.reviews import reviewer_assign
 from tests.factories import CallFactory, MembershipFactory, OrganisationFactory, UserFactory
 from tests.grants.conftest import draft_for
 from tests.portal.pages import field_errors, page_text

@@ -5,7 +5,7 @@ from django.urls import reverse
 from booking.models import Notification
 from tests.portal.pages import page_text
 
-LIST_URL = reverse("grants:notification_list")
+LIST_URL = reverse("notifications:notification_list")
 NAVIGATION_URL = reverse("grants:navigation")
 
 
@@ -32,7 +32,7 @@ def test_marking_one_as_read_clears_the_count(login, alice, submitted):
     notification = Notification.objects.get(user=alice)
 
     response = login(alice).post(
-        reverse("grants:notification_read", args=[notification.pk]), follow=True
+        reverse("notifications:notification_read", args=[notification.pk]), follow=True
     )
 
     notification.refresh_from_db()
@@ -45,7 +45,7 @@ def test_opening_one_marks_it_read_and_follows_its_link(login, alice, submitted)
     notification = Notification.objects.get(user=alice)
 
     response = login(alice).post(
-        reverse("grants:notification_read", args=[notification.pk]), {"open": "1"}
+        reverse("notifications:notification_read", args=[notification.pk]), {"open": "1"}
     )
 
     assert response["Location"] == f"/applications/{submitted.pk}/"
@@ -59,7 +59,7 @@ def test_a_link_to_another_site_is_not_followed(login, alice, db):
     )
 
     response = login(alice).post(
-        reverse("grants:notification_read", args=[notification.pk]), {"open": "1"}
+        reverse("notifications:notification_read", args=[notification.pk]), {"open": "1"}
     )
 
     assert response["Location"] == LIST_URL
@@ -68,7 +68,7 @@ def test_a_link_to_another_site_is_not_followed(login, alice, db):
 def test_mark_all_as_read(login, alice, db):
     Notification.objects.bulk_create(Notification(user=alice, subject=f"N{i}") for i in range(3))
 
-    login(alice).post(reverse("grants:notification_read_all"))
+    login(alice).post(reverse("notifications:notification_read_all"))
 
     assert not Notification.objects.filter(user=alice, read_at__isnull=True).exists()
 
@@ -76,7 +76,9 @@ def test_mark_all_as_read(login, alice, db):
 def test_charlie_cannot_mark_alices_notification(login, alice, charlie, submitted):
     notification = Notification.objects.get(user=alice)
 
-    response = login(charlie).post(reverse("grants:notification_read", args=[notification.pk]))
+    response = login(charlie).post(
+        reverse("notifications:notification_read", args=[notification.pk])
+    )
 
     assert response.status_code == 404
     notification.refresh_from_db()

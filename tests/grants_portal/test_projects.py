@@ -8,9 +8,9 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from booking.grants.services.projects import project_invite
+from booking.ledger.services import ledger_charge, ledger_hold
 from booking.models import GpuType, ProjectInvitation, ProjectMember, ProjectRole
-from booking.services.ledger import ledger_charge, ledger_hold
-from booking.services.projects import project_invite
 from tests.factories import AllocationFactory, ProjectFactory, UserFactory
 from tests.portal.pages import field_errors, form_errors, page_text
 
@@ -241,7 +241,7 @@ def test_my_projects_query_count_does_not_grow(
         ProjectMember.objects.create(project=project, user=alice, role=ProjectRole.PI)
         allocation = AllocationFactory(project=project)
         charge_key = f"grant-{i}"
-        from booking.services.ledger import ledger_grant
+        from booking.ledger.services import ledger_grant
 
         ledger_grant(
             project=project, gpu_type=allocation.gpu_type, gpu_hours=Decimal(10), key=charge_key

@@ -2,8 +2,8 @@
 
 from django.urls import reverse
 
+from booking.grants.services.reviews import reviewer_assign
 from booking.models import ReviewAssignment, ReviewScore
-from booking.services.reviews import reviewer_assign
 from tests.factories import UserFactory
 from tests.portal.pages import field_errors, page_text
 

@@ -4,8 +4,8 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Organisation, User
+from booking.ledger.selectors import balances_of
 from booking.models import LedgerEntry, Project
-from booking.selectors.ledger import balances_of
 
 
 @pytest.mark.django_db

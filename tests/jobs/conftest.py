@@ -13,9 +13,9 @@ from rest_framework.test import APIClient
 from accounts.models import Organisation, User
 from booking.admission.cycle import CycleReport, admission_run, snapshot_cache
 from booking.admission.reconcile import ReconcileReport, jobs_reconcile
-from booking.backends.simulator import SimulatorBackend
+from booking.cluster.simulator.backend import SimulatorBackend
+from booking.ledger.services import ledger_grant
 from booking.models import GpuType, Job, Project, ProjectMember, ProjectRole
-from booking.services.ledger import ledger_grant
 from tests.factories import AllocationFactory, GpuTypeFactory, ProjectFactory
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

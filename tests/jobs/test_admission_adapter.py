@@ -14,7 +14,10 @@ from accounts.models import User
 from booking.admission import apply as apply_module
 from booking.admission.cycle import admission_run, snapshot_cache
 from booking.admission.snapshot import load_site
-from booking.backends.simulator import SimulatorBackend
+from booking.cluster.simulator.backend import SimulatorBackend
+from booking.grants.services.projects import project_top_up
+from booking.jobs.services import job_cancel
+from booking.ledger.selectors import balance_of
 from booking.models import (
     AdmissionCycle,
     FairShareUsage,
@@ -25,9 +28,6 @@ from booking.models import (
     Project,
     ProjectState,
 )
-from booking.selectors.ledger import balance_of
-from booking.services.jobs import job_cancel
-from booking.services.projects import project_top_up
 from tests.jobs.conftest import cycle, project_for, reconcile
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ import time_machine
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from booking.backends.simulator import SimulatorBackend
+from booking.cluster.simulator.backend import SimulatorBackend
+from booking.ledger.selectors import balance_of
 from booking.models import Job, LedgerEntry, Project
-from booking.selectors.ledger import balance_of
 from tests.jobs.conftest import cycle, job_body, later, reconcile
 
 pytestmark = pytest.mark.django_db

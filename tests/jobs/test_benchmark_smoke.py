@@ -2,7 +2,7 @@
 
 import pytest
 
-from booking.bench_admission import main, run
+from booking.admission.benchmark import main, run
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from booking.admission.projects import ProjectBook
+from booking.ledger.selectors import balance_of
+from booking.ledger.services import ledger_charge, ledger_grant, ledger_hold, ledger_release
 from booking.models import GpuType, LedgerEntry, Project
-from booking.selectors.ledger import balance_of
-from booking.services.ledger import ledger_charge, ledger_grant, ledger_hold, ledger_release
 from tests.factories import AllocationFactory, GpuTypeFactory
 
 pytestmark = pytest.mark.django_db

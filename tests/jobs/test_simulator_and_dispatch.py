@@ -9,9 +9,9 @@ import time_machine
 
 from accounts.models import User
 from booking.admission.dispatch import job_spec, jobs_dispatch
-from booking.backends import cluster_backend
-from booking.backends.base import JobSpec
-from booking.backends.simulator import SimulatorBackend, scripted_outcome
+from booking.cluster.base import JobSpec
+from booking.cluster.registry import cluster_backend
+from booking.cluster.simulator.backend import SimulatorBackend, scripted_outcome
 from booking.models import Job, LedgerEntry, Project, SimulatedJob
 from tests.jobs.conftest import cycle, reconcile
 

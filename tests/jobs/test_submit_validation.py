@@ -11,8 +11,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from booking.ledger.services import ledger_hold
 from booking.models import Allocation, Job, Project, ProjectState
-from booking.services.ledger import ledger_hold
 from tests.api.error_shape import assert_error
 from tests.factories import GpuTypeFactory
 from tests.jobs.conftest import job_body

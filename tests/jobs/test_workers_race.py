@@ -24,7 +24,10 @@ from django.db.models import Count
 from django.test import override_settings
 
 from accounts.models import User
-from booking.backends.simulator import SimulatorBackend
+from booking.admission.tasks import admission_cycle_run, jobs_reconcile
+from booking.cluster.simulator.backend import SimulatorBackend
+from booking.jobs.services import job_submit
+from booking.ledger.selectors import balance_of
 from booking.models import (
     FINAL_STATES,
     Job,
@@ -34,9 +37,6 @@ from booking.models import (
     SimulatedJob,
 )
 from booking.models.jobs import HOURS
-from booking.selectors.ledger import balance_of
-from booking.services.jobs import job_submit
-from booking.tasks import admission_cycle_run, jobs_reconcile
 from stargate_portal.celery import app as celery_app
 from tests.factories import GpuTypeFactory, OrganisationFactory, UserFactory
 from tests.infra.test_celery_redis import _redis_reachable

@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
+from booking.jobs.services import job_submit
 from booking.models import Job, Project
-from booking.services.jobs import job_submit
 
 # The site (4 H100 nodes), the projects, the frozen clock: the same as the API tests.
 from tests.jobs.conftest import (  # noqa: F401
@@ -28,8 +28,8 @@ from tests.jobs.conftest import (  # noqa: F401
 # The signs the pages use: "4 TIMES H100", "granted MINUS held MINUS charged".
 TIMES = "\N{MULTIPLICATION SIGN}"
 MINUS = "\N{MINUS SIGN}"
-SUBMIT_URL = reverse("grants:job_submit")
-LIST_URL = reverse("grants:job_list")
+SUBMIT_URL = reverse("jobs:job_submit")
+LIST_URL = reverse("jobs:job_list")
 
 
 @pytest.fixture(autouse=True)
@@ -69,4 +69,4 @@ def queue(user: User, project: Project, **overrides: Any) -> Job:
 
 
 def job_url(job: Job, name: str = "job_detail") -> str:
-    return reverse(f"grants:{name}", args=[job.pk])
+    return reverse(f"jobs:{name}", args=[job.pk])

@@ -11,23 +11,23 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from booking.backends.simulator import SimulatorBackend
+from booking.cluster.simulator.backend import SimulatorBackend
+from booking.jobs.services import job_hold
 from booking.models import Job, JobEvent, JobState, Project
-from booking.services.jobs import job_hold
 from tests.jobs.conftest import cycle, later, reconcile
 from tests.jobs_portal.conftest import TIMES, queue
 from tests.portal.pages import error_is_linked_to_input, field_errors, form_errors, page_text
 
 pytestmark = pytest.mark.django_db
 Login = Callable[[User], Client]
-OVERVIEW = reverse("grants_console:cluster_overview")
-QUEUE = reverse("grants_console:cluster_queue")
-FAIR_SHARE = reverse("grants_console:cluster_fair_share")
-CYCLES = reverse("grants_console:cluster_cycles")
+OVERVIEW = reverse("admission_console:cluster_overview")
+QUEUE = reverse("admission_console:cluster_queue")
+FAIR_SHARE = reverse("admission_console:cluster_fair_share")
+CYCLES = reverse("admission_console:cluster_cycles")
 
 
 def action_url(job: Job, action: str) -> str:
-    return reverse("grants_console:cluster_job_action", args=[job.pk, action])
+    return reverse("admission_console:cluster_job_action", args=[job.pk, action])
 
 
 def first_row(response: Any) -> list[str]:

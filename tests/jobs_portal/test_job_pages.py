@@ -9,9 +9,9 @@ import time_machine
 from django.test import Client
 
 from accounts.models import User
-from booking.backends.simulator import SimulatorBackend
+from booking.cluster.simulator.backend import SimulatorBackend
+from booking.jobs.services import job_cancel, job_hold
 from booking.models import Job, JobState, Project, ProjectMember, ProjectRole
-from booking.services.jobs import job_cancel, job_hold
 from tests.factories import GpuTypeFactory
 from tests.jobs.conftest import cycle, later, reconcile
 from tests.jobs_portal.conftest import LIST_URL, TIMES, job_url, queue

@@ -13,20 +13,20 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from booking.backends.simulator import SimulatorBackend
+from booking.cluster.simulator.backend import SimulatorBackend
+from booking.ledger.services import ledger_charge
 from booking.models import GpuType, Project
-from booking.services.ledger import ledger_charge
 from tests.jobs.conftest import cycle, later, reconcile
 from tests.jobs_portal.conftest import TIMES, queue
 from tests.portal.pages import page_text
 
 pytestmark = pytest.mark.django_db
 Login = Callable[[User], Client]
-DASHBOARD_SECTION = reverse("grants:job_dashboard_section")
+DASHBOARD_SECTION = reverse("jobs:job_dashboard_section")
 
 
 def section_url(project: Project) -> str:
-    return reverse("grants:job_project_section", args=[project.pk])
+    return reverse("jobs:job_project_section", args=[project.pk])
 
 
 def test_the_project_page_loads_its_jobs_section(

@@ -8,16 +8,16 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Organisation, User
+from booking.ledger.services import ledger_hold
 from booking.models import GpuType, Job, Project, ProjectState
-from booking.services.ledger import ledger_hold
 from tests.factories import GpuTypeFactory, ProjectFactory
 from tests.jobs.conftest import project_for
 from tests.jobs_portal.conftest import MINUS, SUBMIT_URL, form_data, job_url
 from tests.portal.pages import error_is_linked_to_input, field_errors, form_errors, page_text
 
 pytestmark = pytest.mark.django_db
-BUDGET_URL = reverse("grants:job_budget")
-GPU_TYPES_URL = reverse("grants:job_gpu_types")
+BUDGET_URL = reverse("jobs:job_budget")
+GPU_TYPES_URL = reverse("jobs:job_gpu_types")
 
 
 def test_the_form_offers_only_my_projects_and_their_gpu_types(

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from booking.ledger.selectors import balance_of
+from booking.ledger.services import ledger_grant, ledger_hold
 from booking.models import Allocation, LedgerEntry
-from booking.selectors.ledger import balance_of
-from booking.services.ledger import ledger_grant, ledger_hold
 from stargate_portal.errors import Conflict
 from tests.factories import AllocationFactory
 

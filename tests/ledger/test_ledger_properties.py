@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from booking.ledger import services as ledger
+from booking.ledger.selectors import balance_of
 from booking.models import LedgerEntry
-from booking.selectors.ledger import balance_of
-from booking.services import ledger
 from stargate_portal.errors import Conflict
 from tests.factories import AllocationFactory
 

@@ -8,10 +8,8 @@ import pytest
 import time_machine
 from django.db import DatabaseError, connection, transaction
 
-from booking.models import Allocation, LedgerEntry, ProjectState
-from booking.models.ledger import AppendOnlyError
-from booking.selectors.ledger import Balance, balance_of, balances_of
-from booking.services.ledger import (
+from booking.ledger.selectors import Balance, balance_of, balances_of
+from booking.ledger.services import (
     Movement,
     ledger_adjust,
     ledger_charge,
@@ -20,6 +18,8 @@ from booking.services.ledger import (
     ledger_refund,
     ledger_release,
 )
+from booking.models import Allocation, LedgerEntry, ProjectState
+from booking.models.ledger import AppendOnlyError
 from stargate_portal.errors import Conflict, ValidationFailed
 from tests.factories import AllocationFactory, GpuTypeFactory
 

@@ -14,7 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from booking.backends.simulator import SimulatorBackend
+from booking.cluster.simulator.backend import SimulatorBackend
+from booking.ledger.services import ledger_grant
 from booking.models import (
     Allocation,
     GpuType,
@@ -23,7 +24,6 @@ from booking.models import (
     ProjectRole,
     SimulatedPartition,
 )
-from booking.services.ledger import ledger_grant
 
 GPU_TYPES = {"H100": (80, 700), "H200": (141, 700)}
 # (person, project name, GPU-hours per GPU type)

@@ -12,8 +12,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
+from booking.jobs.services import job_submit
 from booking.models import Allocation, ProjectMember, ProjectRole
-from booking.services.jobs import job_submit
 from stargate_portal.errors import DomainError
 
 SIZES = {1: 30, 2: 20, 4: 20, 8: 20, 16: 7, 32: 3}

@@ -11,10 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from booking.grants.services.applications import application_create, application_submit
+from booking.grants.services.calls import call_create, call_open
+from booking.grants.services.decisions import application_award
 from booking.models import REVIEWERS_GROUP, Application, Call, GpuType
-from booking.services.applications import application_create, application_submit
-from booking.services.calls import call_create, call_open
-from booking.services.decisions import application_award
 
 GPU_TYPES = [("H100", 80, 700), ("H200", 141, 700), ("GB200", 192, 1200)]
 PASSWORD = "stargate-demo-2026"  # noqa: S105 - printed demo login

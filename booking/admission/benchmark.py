@@ -1,0 +1,202 @@
+"""Whole admission cycles on PostgreSQL at full size: load the snapshot, decide, write.
+
+Run ``DATABASE_URL=postgres://… python -m booking.admission.benchmark [--cycles 20] [--scale 1]``.
+It creates a scratch database ``<name>_admission_bench`` next to the one DATABASE_URL names
+(dropped at the end unless ``--keep``), migrates it and fills it with bulk inserts: the site of
+``booking.scheduler.benchmark`` (12,500 nodes x 8 GPUs over three GPU types, 2,000 projects
+over four tiers, 100,000 pending and 60,000 running jobs with their ledger holds). Then it runs
+one cold cycle (full snapshot load) and ``--cycles`` warm ones exactly as a worker runs them
+(``admission_run``: lock, snapshot from the job-event feed, policy, holds and job writes,
+commit, then sending the admitted jobs to the simulator). Between cycles, untimed, the clock
+moves 300 s: jobs due end (with their events and ledger entries), admitted jobs start, and as
+many new jobs arrive as were admitted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlparse, urlunparse
+
+INTERVAL_SECONDS = 300.0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--cycles", type=int, default=20, help="warm cycles to time")
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full site")
+    parser.add_argument("--seed", type=int, default=7, help="random seed of the site")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = parser.parse_args(argv)
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        print("whole-cycle benchmark: skipped (set DATABASE_URL=postgres://… to run it)")
+        return 0
+    bench_url = _scratch_database(url)
+    os.environ.update(
+        DATABASE_URL=bench_url, CELERY_BROKER_URL="memory://localhost/",
+        ADMISSION_ON_SUBMIT="false", DJANGO_SETTINGS_MODULE="stargate_portal.settings",
+        LOG_LEVEL="WARNING",
+    )  # fmt: skip
+    os.environ.setdefault("SECRET_KEY", "admission-benchmark-only")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    try:
+        call_command("migrate", verbosity=0)
+        for line in run(cycles=args.cycles, scale=args.scale, seed=args.seed):
+            print(line, flush=True)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            _drop(url, bench_url)
+    return 0
+
+
+def run(*, cycles: int, scale: float, seed: int) -> list[str]:
+    """Build the site in the current database, time the cycles, return one line per figure."""
+    from booking.admission.bench_site import build_site
+
+    started = time.perf_counter()
+    site = build_site(scale=scale, seed=seed)
+    lines = [site.describe(), f"database build: {time.perf_counter() - started:.1f} s"]
+    cold = _timed_cycle()
+    lines.append(f"cold cycle (full snapshot load, {cold.report.pending_jobs:,} pending): "
+                 f"{cold.total_ms:.0f} ms (snapshot {cold.report.snapshot_ms:.0f} ms)")  # fmt: skip
+    warm: list[_Timed] = []
+    for _ in range(cycles):
+        site.advance(cold.report.admitted if not warm else warm[-1].report.admitted)
+        warm.append(_timed_cycle())
+    lines += _figures(warm)
+    site.advance(warm[-1].report.admitted)
+    lines += _saturated(site, cycles=max(cycles // 2, 3))
+    lines += _memory(site)
+    return lines
+
+
+class _Timed:
+    def __init__(self, report: Any, total_ms: float) -> None:
+        self.report, self.total_ms = report, total_ms
+
+
+def _timed_cycle() -> _Timed:
+    from booking.admission.cycle import admission_run
+    from booking.cluster.simulator.backend import SimulatorBackend
+
+    started = time.perf_counter()
+    report = admission_run(backend=SimulatorBackend())
+    if report is None:
+        raise RuntimeError("another admission cycle holds the lock")
+    return _Timed(report, (time.perf_counter() - started) * 1000)
+
+
+def _nearest_rank(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(math.ceil(fraction * len(ordered)) - 1, 0)]
+
+
+def _figures(warm: Sequence[_Timed]) -> list[str]:
+    cycle_ms = [t.report.duration_ms for t in warm]
+    total_ms = [t.total_ms for t in warm]
+    admitted = [len(t.report.admitted) for t in warm]
+    rate = sum(admitted) / (sum(total_ms) / 1000)
+
+    def part(name: str) -> str:
+        values = [getattr(t.report, f"{name}_ms") for t in warm]
+        return f"{statistics.median(values):.0f}"
+
+    return [
+        f"warm cycles: {len(warm)} (clock advances {INTERVAL_SECONDS:.0f} s between cycles)",
+        f"whole cycle p50: {_nearest_rank(cycle_ms, 0.5):.0f} ms",
+        f"whole cycle p99: {_nearest_rank(cycle_ms, 0.99):.0f} ms",
+        f"whole cycle + sending to the simulator p50: {_nearest_rank(total_ms, 0.5):.0f} ms",
+        f"whole cycle + sending to the simulator p99: {_nearest_rank(total_ms, 0.99):.0f} ms",
+        f"cycle parts (median): snapshot {part('snapshot')} ms, policy {part('policy')} ms, "
+        f"writes {part('apply')} ms",
+        f"admissions per cycle (mean): {statistics.fmean(admitted):.0f}",
+        f"admissions/s at this load (DB writes and sending included): {rate:.0f}",
+    ]
+
+
+def _saturated(site: Any, *, cycles: int) -> list[str]:
+    """Cycles with much to admit: before each, untimed, 1 % of the nodes are drained."""
+    timed: list[_Timed] = []
+    for _ in range(cycles):
+        site.end_running(node_fraction=0.01)
+        timed.append(_timed_cycle())
+        site.advance(timed[-1].report.admitted)
+    admitted = sum(len(t.report.admitted) for t in timed)
+    seconds = sum(t.total_ms for t in timed) / 1000
+    total_ms = [t.total_ms for t in timed]
+    return [
+        f"saturated cycles: {cycles} (1% of nodes drained before each), "
+        f"{admitted / cycles:.0f} admissions per cycle",
+        f"saturated cycle + sending p50: {_nearest_rank(total_ms, 0.5):.0f} ms, "
+        f"p99: {_nearest_rank(total_ms, 0.99):.0f} ms",
+        f"sustained admissions/s under saturation (DB writes and sending included): "
+        f"{admitted / seconds:.0f}",
+    ]
+
+
+def _memory(site: Any) -> list[str]:
+    from booking.admission.cycle import snapshot_cache
+
+    site.advance([])
+    warm_peak = _traced(_timed_cycle)
+    snapshot_cache.invalidate()
+    cold_peak = _traced(_timed_cycle)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return [
+        f"peak memory (tracemalloc) of a warm cycle: {warm_peak:.0f} MiB",
+        f"peak memory (tracemalloc) of a cold cycle incl. the snapshot: {cold_peak:.0f} MiB",
+        f"process max RSS (incl. building the site): {rss:.0f} MiB",
+    ]
+
+
+def _traced(action: Callable[[], object]) -> float:
+    tracemalloc.start()
+    try:
+        action()
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / 2**20
+
+
+def _scratch_database(url: str) -> str:
+    import psycopg
+
+    parsed = urlparse(url)
+    name = f"{parsed.path.lstrip('/') or 'postgres'}_admission_bench"
+    with psycopg.connect(_maintenance(parsed), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunparse(parsed._replace(path=f"/{name}"))
+
+
+def _drop(url: str, bench_url: str) -> None:
+    import psycopg
+
+    name = urlparse(bench_url).path.lstrip("/")
+    with psycopg.connect(_maintenance(urlparse(url)), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def _maintenance(parsed: Any) -> str:
+    return urlunparse(parsed._replace(scheme="postgresql", path="/postgres"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

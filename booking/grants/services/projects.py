@@ -1,0 +1,211 @@
+"""Project membership and staff operations on projects and their allocations."""
+
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from booking.ledger.selectors import balance_of
+from booking.ledger.services import Movement, ledger_adjust, ledger_grant
+from booking.models import (
+    Allocation,
+    GpuType,
+    Project,
+    ProjectInvitation,
+    ProjectMember,
+    ProjectRole,
+    ProjectState,
+)
+from booking.notifications.services import notify, notify_email
+from stargate_portal.errors import Conflict, PermissionDenied, ValidationFailed
+
+MANAGING = (ProjectRole.PI, ProjectRole.MANAGER)
+
+
+def can_manage_project(user: User, project: Project) -> bool:
+    return (
+        user.is_staff
+        or ProjectMember.objects.filter(project=project, user=user, role__in=MANAGING).exists()
+    )
+
+
+def project_invite(*, project: Project, actor: User, email: str, role: str) -> ProjectInvitation:
+    """Invite an e-mail; someone without an account is asked to sign up first."""
+    if not can_manage_project(actor, project):
+        raise PermissionDenied(_("Only the PI and managers invite members."))
+    email = email.strip().lower()
+    if ProjectMember.objects.filter(project=project, user__email__iexact=email).exists():
+        raise Conflict(_("%(e)s is already a member.") % {"e": email}, code="already_member")
+    invitation, created = ProjectInvitation.objects.get_or_create(
+        project=project,
+        email=email,
+        accepted_at=None,
+        defaults={"role": role, "invited_by": actor},
+    )
+    if created:
+        has_account = User.objects.filter(email__iexact=email).exists()
+        hint = "" if has_account else _("Sign up with this e-mail address first. ")
+        notify_email(
+            email=email,
+            subject=_("You are invited to the project %(p)s") % {"p": project.name},
+            body=hint
+            + _("Accept the invitation in the portal: /invitations/%(id)s/")
+            % {"id": invitation.pk},
+        )
+    return invitation
+
+
+def invitation_accept(*, invitation: ProjectInvitation, user: User) -> ProjectMember:
+    """Accept an invitation addressed to the user's e-mail."""
+    with transaction.atomic():
+        locked = ProjectInvitation.objects.select_for_update().get(pk=invitation.pk)
+        if locked.email.lower() != user.email.lower():
+            raise PermissionDenied(_("This invitation is for another e-mail address."))
+        if locked.accepted_at is not None:
+            raise Conflict(_("This invitation was already accepted."), code="already_accepted")
+        locked.accepted_at = timezone.now()
+        locked.save(update_fields=["accepted_at"])
+        member, _created = ProjectMember.objects.get_or_create(
+            project_id=locked.project_id, user=user, defaults={"role": locked.role}
+        )
+    return member
+
+
+def project_member_set_role(*, member: ProjectMember, actor: User, role: str) -> ProjectMember:
+    if not can_manage_project(actor, member.project):
+        raise PermissionDenied(_("Only the PI and managers change roles."))
+    with transaction.atomic():
+        locked = ProjectMember.objects.select_for_update().get(pk=member.pk)
+        if locked.role == ProjectRole.PI and role != ProjectRole.PI:
+            _keep_a_pi(locked)
+        locked.role = role
+        locked.save(update_fields=["role"])
+    return locked
+
+
+def project_member_remove(*, member: ProjectMember, actor: User) -> None:
+    if actor.pk != member.user_id and not can_manage_project(actor, member.project):
+        raise PermissionDenied(_("Only the PI and managers remove members."))
+    with transaction.atomic():
+        locked = ProjectMember.objects.select_for_update().get(pk=member.pk)
+        if locked.role == ProjectRole.PI:
+            _keep_a_pi(locked)
+        locked.delete()
+
+
+def _keep_a_pi(member: ProjectMember) -> None:
+    others = ProjectMember.objects.filter(project_id=member.project_id, role=ProjectRole.PI)
+    if not others.exclude(pk=member.pk).exists():
+        raise Conflict(_("A project must keep a PI."), code="last_pi")
+
+
+def project_top_up(
+    *, project: Project, staff: User, gpu_type: GpuType, gpu_hours: Decimal, reason: str, key: str
+) -> Movement:
+    """Staff add GPU-hours to an existing allocation; jobs held for budget queue again."""
+    _require_staff(staff)
+    with transaction.atomic():
+        movement = ledger_grant(
+            project=project,
+            gpu_type=gpu_type,
+            gpu_hours=gpu_hours,
+            key=key,
+            actor=staff,
+            reason=reason,
+        )
+        _requeue_budget_held(project, gpu_type)
+    return movement
+
+
+def project_adjust(
+    *, project: Project, staff: User, gpu_type: GpuType, gpu_hours: Decimal, reason: str, key: str
+) -> Movement:
+    """Staff correct granted hours up or down, with a reason."""
+    _require_staff(staff)
+    with transaction.atomic():
+        movement = ledger_adjust(
+            project=project,
+            gpu_type=gpu_type,
+            gpu_hours=gpu_hours,
+            key=key,
+            actor=staff,
+            reason=reason,
+        )
+        if gpu_hours > 0:
+            _requeue_budget_held(project, gpu_type)
+    return movement
+
+
+def _requeue_budget_held(project: Project, gpu_type: GpuType) -> None:
+    from booking.jobs.services import jobs_requeue_after_top_up  # jobs import this module
+
+    jobs_requeue_after_top_up(project=project, gpu_type=gpu_type)
+
+
+def allocation_extend(*, allocation: Allocation, staff: User, ends_on: date) -> Allocation:
+    _require_staff(staff)
+    if ends_on <= allocation.ends_on:
+        raise ValidationFailed.on_field("ends_on", _("An extension must end later."))
+    Allocation.objects.filter(pk=allocation.pk).update(ends_on=ends_on)
+    allocation.refresh_from_db()
+    return allocation
+
+
+def project_set_state(*, project: Project, staff: User, state: str, reason: str) -> Project:
+    """Suspend or unsuspend: a suspended project cannot hold or be charged GPU-hours."""
+    _require_staff(staff)
+    if not reason.strip():
+        raise ValidationFailed.on_field("reason", _("Give a reason."))
+    with transaction.atomic():
+        locked = Project.objects.select_for_update().get(pk=project.pk)
+        if locked.state == state:
+            raise Conflict(_("The project is already %(s)s.") % {"s": state}, code="no_change")
+        locked.state = state
+        locked.save(update_fields=["state"])
+        verb = _("suspended") if state == ProjectState.SUSPENDED else _("reactivated")
+        notify(
+            users=[m.user for m in locked.members.select_related("user").filter(role__in=MANAGING)],
+            subject=_("Project %(p)s %(verb)s") % {"p": locked.name, "verb": verb},
+            body=reason.strip(),
+            url=f"/projects/{locked.pk}/",
+        )
+    return locked
+
+
+def allocation_check_low_balance(*, allocation: Allocation) -> bool:
+    """Notify the PI and managers once when available < 10 % of the granted hours."""
+    with transaction.atomic():
+        locked = (
+            Allocation.objects.select_for_update()
+            .select_related("project", "gpu_type")
+            .get(pk=allocation.pk)
+        )
+        balance = balance_of(project=locked.project, gpu_type=locked.gpu_type)
+        threshold = balance.granted * Decimal(str(settings.LOW_BALANCE_FRACTION))
+        if balance.available >= threshold and locked.low_balance_notified:
+            # Topped up again: the next drop below the threshold notifies again.
+            locked.low_balance_notified = False
+            locked.save(update_fields=["low_balance_notified"])
+        if locked.low_balance_notified or balance.granted <= 0 or balance.available >= threshold:
+            return False
+        locked.low_balance_notified = True
+        locked.save(update_fields=["low_balance_notified"])
+        managers = locked.project.members.select_related("user").filter(role__in=MANAGING)
+        notify(
+            users=[m.user for m in managers],
+            subject=_("Low balance: %(p)s %(g)s")
+            % {"p": locked.project.name, "g": locked.gpu_type.name},
+            body=_("%(a)s of %(g)s GPU-hours left.")
+            % {"a": balance.available, "g": balance.granted},
+            url=f"/projects/{locked.project_id}/",
+        )
+    return True
+
+
+def _require_staff(user: User) -> None:
+    if not user.is_staff:
+        raise PermissionDenied(_("Only staff do this."))

@@ -1,0 +1,172 @@
+"""Jobs: submit (Idempotency-Key), list, detail with history, cancel; staff actions; queue."""
+
+import hashlib
+import json
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from booking.cluster.registry import cluster_backend
+from booking.grants.selectors.projects import project_of
+from booking.jobs import services as job_services
+from booking.jobs.api import serializers as s
+from booking.jobs.selectors import jobs_of, queue_overview, queue_standing
+from booking.models import Job, JobEvent, JobState
+from stargate_portal.api.views import UserScopedMixin
+from stargate_portal.errors import ValidationFailed
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Retrying with the same key returns the first response and creates nothing.",
+)
+
+
+class JobFilter(filters.FilterSet):
+    project = filters.NumberFilter(field_name="project_id")
+    state = filters.MultipleChoiceFilter(choices=JobState.choices)
+    gpu_type = filters.CharFilter(field_name="gpu_type__name", lookup_expr="iexact")
+
+    class Meta:
+        model = Job
+        fields = ("project", "state", "gpu_type")
+
+
+def detail(job: Job) -> dict[str, Any]:
+    """A job with its history, position and estimated start (fresh from the database)."""
+    history = Prefetch("events", queryset=JobEvent.objects.select_related("actor"))
+    fresh = (
+        Job.objects.select_related("project", "gpu_type", "submitted_by")
+        .prefetch_related(history)
+        .get(pk=job.pk)
+    )
+    position, start = queue_standing(fresh, now=cluster_backend().now())
+    context = {"queue_position": position, "estimated_start": start}
+    return dict(s.JobDetailSerializer(fresh, context=context).data)
+
+
+def _fingerprint(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class JobViewSet(
+    UserScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Jobs of my projects. Filter by ``project``, ``state`` (repeatable), ``gpu_type``."""
+
+    model = Job
+    serializer_class = s.JobSerializer
+    filterset_class = JobFilter
+    ordering_fields = ("submitted_at", "state", "gpus")
+    ordering = ("-submitted_at", "-pk")
+
+    def scoped_queryset(self, user: User) -> QuerySet[Job]:
+        return jobs_of(user)
+
+    @extend_schema(responses=s.JobDetailSerializer)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(detail(self.get_object()))
+
+    @extend_schema(
+        request=s.JobSubmitSerializer,
+        responses={201: s.JobDetailSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def create(self, request: Request) -> Response:
+        serializer = s.JobSubmitSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 200:
+            raise ValidationFailed(
+                "An Idempotency-Key has at most 200 characters.", code="invalid_idempotency_key"
+            )
+        project = project_of(request.user, data["project"])  # type: ignore[arg-type]
+        with transaction.atomic():
+            submission = job_services.job_submit(
+                user=request.user, project=project, gpu_type_name=data["gpu_type"],  # type: ignore[arg-type]
+                gpus=data["gpus"], walltime_minutes=data["walltime_minutes"], name=data["name"],
+                script=data["script"], container_image=data["container_image"],
+                command=data["command"], environment=data["environment"],
+                booking_reference=data["booking"], idempotency_key=key,
+                request_fingerprint=_fingerprint(data) if key else "",
+            )  # fmt: skip
+            job = submission.job
+            if not submission.created and job.submit_response is not None:
+                return Response(job.submit_response, status=status.HTTP_201_CREATED,
+                                headers={"Idempotent-Replayed": "true"})  # fmt: skip
+            body = detail(job)
+            if submission.created and key:
+                Job.objects.filter(pk=job.pk).update(submit_response=body)
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=s.JobDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        job = job_services.job_cancel(job=self.get_object(), user=request.user)  # type: ignore[arg-type]
+        return Response(detail(job))
+
+
+class StaffJobViewSet(viewsets.GenericViewSet):
+    """Staff: hold a pending job, release a held one, requeue one as a new attempt."""
+
+    permission_classes = (IsAdminUser,)
+    serializer_class = s.JobDetailSerializer
+
+    def get_queryset(self) -> QuerySet[Job]:
+        return Job.objects.select_related("project", "gpu_type", "submitted_by")
+
+    @extend_schema(request=s.JobReasonInputSerializer, responses=s.JobDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def hold(self, request: Request, pk: str) -> Response:
+        reason = _reason(request)
+        job = job_services.job_hold(job=self.get_object(), staff=request.user, reason=reason)  # type: ignore[arg-type]
+        return Response(detail(job))
+
+    @extend_schema(request=None, responses=s.JobDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def release(self, request: Request, pk: str) -> Response:
+        job = job_services.job_release(job=self.get_object(), staff=request.user)  # type: ignore[arg-type]
+        return Response(detail(job))
+
+    @extend_schema(request=s.JobReasonInputSerializer, responses=s.JobDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def requeue(self, request: Request, pk: str) -> Response:
+        reason = _reason(request)
+        job = job_services.job_requeue(job=self.get_object(), staff=request.user, reason=reason)  # type: ignore[arg-type]
+        return Response(detail(job))
+
+
+def _reason(request: Request) -> str:
+    serializer = s.JobReasonInputSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return str(serializer.validated_data["reason"])
+
+
+class QueueOverviewView(APIView):
+    """Per GPU type: capacity, and jobs and GPUs by state and tier (no tenant details)."""
+
+    @extend_schema(responses=s.GpuTypeQueueSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        today = cluster_backend().now().date()
+        rows = [
+            {
+                "gpu_type": queue.gpu_type, "total_gpus": queue.total_gpus,
+                "usable_gpus": queue.usable_gpus, "used_gpus": queue.used_gpus,
+                "free_gpus": queue.free_gpus, "jobs": queue.jobs, "gpus": queue.gpus,
+            }
+            for queue in queue_overview(today=today)
+        ]  # fmt: skip
+        return Response(s.GpuTypeQueueSerializer(rows, many=True).data)

@@ -1,0 +1,265 @@
+"""My jobs: submit (with a budget preview), the list with live states, a job's page, cancel;
+the jobs section of a project page and of the dashboard (htmx fragments)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from accounts.portal.access import AuthenticatedRequest
+from accounts.portal.pagination import page_of
+from booking.cluster.registry import cluster_backend
+from booking.grants.selectors.projects import project_of
+from booking.grants.services.projects import can_manage_project
+from booking.jobs.pages import (
+    BurnRate,
+    budget_of,
+    gpu_type_names,
+    gpu_types_allocated,
+    job_counts,
+    job_ledger_entries,
+    member_jobs,
+    member_projects,
+    project_burn_rates,
+    project_live_jobs,
+)
+from booking.jobs.portal.forms import JobFilterForm, JobSubmitForm, walltime_minutes
+from booking.jobs.selectors import job_history, job_of, queue_standing
+from booking.jobs.services import CANCELLABLE, job_cancel, job_submit
+from booking.ledger.selectors import Balance
+from booking.models import Job, Project
+from booking.models.jobs import HOURS
+from stargate_portal.errors import DomainError
+
+PROJECT_SECTION_JOBS = 10
+DASHBOARD_PROJECTS = 10
+
+
+def fragment(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``login_required`` for the parts htmx loads into a page: once logged out, htmx gets
+    "204 No Content" and leaves the page as it is (rather than the login page in a row)."""
+    protected = login_required(view)
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if getattr(request, "htmx", False) and not request.user.is_authenticated:
+            return HttpResponse(status=204)
+        return protected(request, *args, **kwargs)
+
+    return wrapped
+
+
+# -- my jobs ---------------------------------------------------------------------------------
+
+
+@login_required
+def job_list(request: AuthenticatedRequest) -> HttpResponse:
+    projects = list(member_projects(request.user).values_list("pk", "name"))
+    filters = JobFilterForm(request.GET or None, projects=projects, gpu_types=gpu_type_names())
+    chosen = filters.cleaned_data if filters.is_valid() else {}
+    jobs = member_jobs(request.user)
+    if project := chosen.get("project"):
+        jobs = jobs.filter(project_id=project)
+    if state := chosen.get("state"):
+        jobs = jobs.filter(state=state)
+    if gpu_type := chosen.get("gpu_type"):
+        jobs = jobs.filter(gpu_type__name=gpu_type)
+    context = {
+        "filters": filters,
+        "filtered": any(chosen.values()),
+        "page": page_of(request, jobs),
+        "has_projects": bool(projects),
+    }
+    return render(request, "jobs/job_list.html", context)
+
+
+@fragment
+def job_row(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """One row of my jobs (htmx polls it until the job is final)."""
+    job = job_of(request.user, pk)
+    return render(request, "jobs/includes/job_row.html", {"job": job})
+
+
+# -- submit ----------------------------------------------------------------------------------
+
+
+def _submit_form(request: AuthenticatedRequest) -> JobSubmitForm:
+    projects = member_projects(request.user)
+    initial: dict[str, Any] = {}
+    if (chosen := request.GET.get("project", "")).isdigit():
+        initial["project"] = int(chosen)
+    elif (only := projects.values_list("pk", flat=True)[:2]) and len(only) == 1:
+        initial["project"] = only[0]
+    data = request.POST if request.method == "POST" else None
+    return JobSubmitForm(
+        data, projects=projects, gpu_types=gpu_types_allocated(projects), initial=initial
+    )
+
+
+@login_required
+def job_submit_view(request: AuthenticatedRequest) -> HttpResponse:
+    form = _submit_form(request)
+    if request.method == "POST" and form.is_valid():
+        try:
+            submission = job_submit(user=request.user, **form.service_kwargs())
+        except DomainError as error:
+            form.add_service_error(error)
+        else:
+            if submission.created:
+                messages.success(request, _("Your job is queued."))
+            else:
+                messages.info(request, _("This job was already submitted; here it is."))
+            return redirect("jobs:job_detail", pk=submission.job.pk)
+    context = {"form": form, "budget": _budget(request, form.data or form.initial)}
+    return render(request, "jobs/job_submit.html", context)
+
+
+@fragment
+def job_gpu_types(request: AuthenticatedRequest) -> HttpResponse:
+    """The GPU type input for the chosen project (htmx, when the project changes)."""
+    form = _submit_form(request)
+    response = render(request, "jobs/includes/gpu_type_field.html", {"form": form})
+    response["HX-Trigger-After-Settle"] = "budget-inputs-changed"
+    return response
+
+
+@fragment
+def job_budget(request: AuthenticatedRequest) -> HttpResponse:
+    """The budget preview of the submit form (htmx, as the inputs change)."""
+    return render(request, "jobs/includes/budget.html", {"budget": _budget(request, request.GET)})
+
+
+@dataclass(frozen=True)
+class BudgetPreview:
+    """The hold a job will place (gpus x walltime) against its project's balance of a type."""
+
+    project: Project
+    gpu_type: str
+    hold_gpu_hours: Decimal
+    balance: Balance
+
+    @property
+    def unspent_gpu_hours(self) -> Decimal:
+        return self.balance.granted - self.balance.charged
+
+    @property
+    def after_gpu_hours(self) -> Decimal:
+        return self.balance.available - self.hold_gpu_hours
+
+    @property
+    def verdict(self) -> str:
+        """``fits``; ``waits`` for other jobs' holds to come back; ``refused`` beyond them."""
+        if self.hold_gpu_hours > self.unspent_gpu_hours:
+            return "refused"
+        return "waits" if self.hold_gpu_hours > self.balance.available else "fits"
+
+
+def _budget(request: AuthenticatedRequest, data: Any) -> BudgetPreview | None:
+    project_pk = _int(getattr(data.get("project"), "pk", data.get("project")))
+    gpus = _int(data.get("gpus"))
+    minutes = walltime_minutes(str(data.get("walltime") or ""))
+    gpu_type = str(data.get("gpu_type") or "")
+    if project_pk is None or not gpus or not minutes or not gpu_type:
+        return None
+    project = member_projects(request.user).filter(pk=project_pk).first()
+    balance = budget_of(project, gpu_type) if project is not None else None
+    if project is None or balance is None:
+        return None
+    hold = (Decimal(gpus * minutes) / 60).quantize(HOURS)
+    return BudgetPreview(project, gpu_type, hold, balance)
+
+
+def _int(value: Any) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and len(text) < 10 else None
+
+
+# -- a job -----------------------------------------------------------------------------------
+
+
+@login_required
+def job_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    job = job_of(request.user, pk)
+    return render(request, "jobs/job_detail.html", _job_context(request, job))
+
+
+@fragment
+def job_live(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The changing part of a job's page (htmx polls it until the job is final)."""
+    job = job_of(request.user, pk)
+    return render(request, "jobs/includes/job_live.html", _job_context(request, job))
+
+
+def _job_context(request: AuthenticatedRequest, job: Job) -> dict[str, Any]:
+    position, start = queue_standing(job, now=cluster_backend().now())
+    return {
+        "job": job,
+        "position": position,
+        "estimated_start": start,
+        "history": job_history(job),
+        "ledger_entries": job_ledger_entries(job),
+        "can_cancel": job.state in CANCELLABLE and _may_cancel(request.user, job),
+    }
+
+
+def _may_cancel(user: User, job: Job) -> bool:
+    """The submitter, the project's PI and managers, and staff (as ``job_cancel`` decides)."""
+    return job.submitted_by_id == user.pk or can_manage_project(user, job.project)
+
+
+@login_required
+@require_POST
+def job_cancel_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    job = job_of(request.user, pk)
+    try:
+        job_cancel(job=job, user=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("The job is cancelled."))
+    return redirect("jobs:job_detail", pk=job.pk)
+
+
+# -- sections of other pages -----------------------------------------------------------------
+
+
+@fragment
+def project_jobs(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The jobs section of a project page: running and waiting jobs, and the burn rate."""
+    project = project_of(request.user, pk)
+    context = {
+        "project": project,
+        "jobs": project_live_jobs(request.user, project, limit=PROJECT_SECTION_JOBS),
+        "counts": job_counts([project.pk]).get(project.pk),
+        "burn_rates": _burning(project_burn_rates(project, now=timezone.now())),
+        "is_member": member_projects(request.user).filter(pk=project.pk).exists(),
+    }
+    return render(request, "jobs/includes/project_jobs.html", context)
+
+
+def _burning(rates: list[BurnRate]) -> list[BurnRate]:
+    """The rates, unless nothing was charged in the week and nothing is held."""
+    return rates if any(r.charged_7d_gpu_hours or r.held_gpu_hours for r in rates) else []
+
+
+@fragment
+def job_dashboard(request: AuthenticatedRequest) -> HttpResponse:
+    """The "My projects and jobs" section of the dashboard."""
+    projects = list(member_projects(request.user)[: DASHBOARD_PROJECTS + 1])
+    counts = job_counts([project.pk for project in projects])
+    context = {
+        "rows": [(project, counts.get(project.pk)) for project in projects[:DASHBOARD_PROJECTS]],
+        "more_projects": len(projects) > DASHBOARD_PROJECTS,
+        "recent_jobs": list(member_jobs(request.user)[:5]),
+    }
+    return render(request, "jobs/includes/dashboard_jobs.html", context)

@@ -1,0 +1,16 @@
+"""Celery tasks of the ledger: thin, take ids, load fresh state, safe to run twice.
+
+Each task imports its service inside the body, so ledger services queue them without an
+import cycle.
+"""
+
+from celery import shared_task
+
+
+@shared_task
+def allocation_low_balance_check(allocation_id: int) -> bool:
+    from booking.grants.services.projects import allocation_check_low_balance
+    from booking.models import Allocation
+
+    allocation = Allocation.objects.filter(pk=allocation_id).first()
+    return allocation is not None and allocation_check_low_balance(allocation=allocation)
