@@ -81,14 +81,20 @@ def _lock_pending(decided: Mapping[int, Admission]) -> list[_Locked]:
         Job.objects.select_for_update(skip_locked=True)
         .filter(pk__in=list(decided), state=JobState.PENDING)
         .order_by("pk")
-        .values_list("pk", "project_id", "gpu_type_id", "gpus", "walltime_minutes", "uuid",
-                     "attempt")
-    )  # fmt: skip
+        .values_list(
+            "pk", "project_id", "gpu_type_id", "gpus", "walltime_minutes", "uuid", "attempt"
+        )
+    )
     locked = [
-        _Locked(pk, project, gpu_type, (Decimal(gpus * walltime) / 60).quantize(HOURS),
-                ledger_key(uuid, attempt, "hold"))
+        _Locked(
+            pk,
+            project,
+            gpu_type,
+            (Decimal(gpus * walltime) / 60).quantize(HOURS),
+            ledger_key(uuid, attempt, "hold"),
+        )
         for pk, project, gpu_type, gpus, walltime, uuid, attempt in rows
-    ]  # fmt: skip
+    ]
     # Admission order: the policy's priority order decides whose hold is tried first.
     order = {pk: index for index, pk in enumerate(decided)}
     return sorted(locked, key=lambda job: order[job.pk])
@@ -101,24 +107,34 @@ def _write_admissions(admitted: Sequence[tuple[_Locked, Admission]], now: dateti
         Job,
         ["placement", "expected_end"],
         [
-            (job.pk, [list(pair) for pair in admission.placement],
-             datetime.fromtimestamp(admission.expected_end, tz=UTC))
+            (
+                job.pk,
+                [list(pair) for pair in admission.placement],
+                datetime.fromtimestamp(admission.expected_end, tz=UTC),
+            )
             for job, admission in admitted
         ],
-        same={"state": JobState.ADMITTED, "admitted_at": now, "reason": "",
-              "estimated_start": None},
-    )  # fmt: skip
+        same={
+            "state": JobState.ADMITTED,
+            "admitted_at": now,
+            "reason": "",
+            "estimated_start": None,
+        },
+    )
     JobEvent.objects.bulk_create(
         [
             JobEvent(
-                job_id=job.pk, at=now, from_state=JobState.PENDING, to_state=JobState.ADMITTED,
+                job_id=job.pk,
+                at=now,
+                from_state=JobState.PENDING,
+                to_state=JobState.ADMITTED,
                 message=_("Admitted: %(h)s GPU-hours held; placed on %(n)s node(s).")
                 % {"h": job.hold_gpu_hours, "n": len(admission.placement)},
             )
             for job, admission in admitted
         ],
         batch_size=1000,
-    )  # fmt: skip
+    )
 
 
 def _fair_share_add(admitted: Sequence[_Locked], now: datetime) -> None:
@@ -171,11 +187,17 @@ def _hold_exhausted(
     message = _("Held: the job needs more GPU-hours than the allocation has left.")
     JobEvent.objects.bulk_create(
         [
-            JobEvent(job_id=pk, at=now, from_state=JobState.PENDING, to_state=JobState.HELD,
-                     reason="budget_exhausted", message=message)
+            JobEvent(
+                job_id=pk,
+                at=now,
+                from_state=JobState.PENDING,
+                to_state=JobState.HELD,
+                reason="budget_exhausted",
+                message=message,
+            )
             for pk in pks
         ]
-    )  # fmt: skip
+    )
     return set(pks)
 
 

@@ -116,9 +116,10 @@ class BenchSite:
         }
         running = Job.objects.filter(state="running").values_list("pk", "gpu_type_id", "placement")
         ending = [
-            pk for pk, type_id, placement in running
+            pk
+            for pk, type_id, placement in running
             if any(node in chosen[type_id] for node, _gpus in placement or ())
-        ]  # fmt: skip
+        ]
         with transaction.atomic():
             self._end(Job.objects.filter(pk__in=ending), now)
         return len(ending)
@@ -130,28 +131,38 @@ class BenchSite:
         _events(ids, "admitted", "running", "Started on the cluster.", now)
 
     def _end(self, jobs: Any, now: datetime) -> None:
-        rows = list(jobs.values_list("pk", "uuid", "project_id", "gpu_type_id", "gpus",
-                                     "walltime_minutes"))  # fmt: skip
+        rows = list(
+            jobs.values_list("pk", "uuid", "project_id", "gpu_type_id", "gpus", "walltime_minutes")
+        )
         ids = [row[0] for row in rows]
         for start in range(0, len(ids), BATCH):
             Job.objects.filter(pk__in=ids[start : start + BATCH]).update(
-                state="completed", ended_at=now, exit_code=0,
+                state="completed",
+                ended_at=now,
+                exit_code=0,
                 runtime_seconds=F("walltime_minutes") * 60,
-            )  # fmt: skip
+            )
         _events(ids, "running", "completed", "Completed.", now)
         entries = []
         for _pk, job_uuid, project_id, type_id, gpus, walltime in rows:
             hold = (Decimal(gpus * walltime) / 60).quantize(HOURS)
             for kind, amount in (("release", -hold), ("charge", hold)):
-                entries.append(LedgerEntry(
-                    project_id=project_id, gpu_type_id=type_id, kind=kind, gpu_hours=amount,
-                    idempotency_key=f"job-{job_uuid}-{kind}",
-                ))  # fmt: skip
+                entries.append(
+                    LedgerEntry(
+                        project_id=project_id,
+                        gpu_type_id=type_id,
+                        kind=kind,
+                        gpu_hours=amount,
+                        idempotency_key=f"job-{job_uuid}-{kind}",
+                    )
+                )
         LedgerEntry.objects.bulk_create(entries, batch_size=BATCH)
 
     def _submit(self, count: int, now: datetime, *, spread_seconds: float) -> None:
-        jobs = [self._pending(now - timedelta(seconds=self.rng.uniform(0, spread_seconds)))
-                for _ in range(count)]  # fmt: skip
+        jobs = [
+            self._pending(now - timedelta(seconds=self.rng.uniform(0, spread_seconds)))
+            for _ in range(count)
+        ]
         created = Job.objects.bulk_create(jobs, batch_size=BATCH)
         _events([job.pk for job in created], "", "pending", "Submitted.", now)
 
@@ -161,19 +172,27 @@ class BenchSite:
         gpu_type = rng.choices(types, weights=[PENDING_SHARE_BY_TYPE[t] for t in types])[0]
         self.made += 1
         return Job(
-            project_id=self.pick_project(), submitted_by_id=self.user_id,
-            gpu_type_id=self.type_ids[gpu_type], gpus=_weighted(rng, PENDING_SIZES),
-            walltime_minutes=60 * _weighted(rng, WALLTIME_HOURS), name=f"bench-{self.made}",
-            script=SCRIPT, state="pending", reason="priority", submitted_at=submitted_at,
-        )  # fmt: skip
+            project_id=self.pick_project(),
+            submitted_by_id=self.user_id,
+            gpu_type_id=self.type_ids[gpu_type],
+            gpus=_weighted(rng, PENDING_SIZES),
+            walltime_minutes=60 * _weighted(rng, WALLTIME_HOURS),
+            name=f"bench-{self.made}",
+            script=SCRIPT,
+            state="pending",
+            reason="priority",
+            submitted_at=submitted_at,
+        )
 
 
 def _events(ids: list[int], before: str, after: str, message: str, at: datetime) -> None:
     JobEvent.objects.bulk_create(
-        [JobEvent(job_id=pk, at=at, from_state=before, to_state=after, message=message)
-         for pk in ids],
+        [
+            JobEvent(job_id=pk, at=at, from_state=before, to_state=after, message=message)
+            for pk in ids
+        ],
         batch_size=BATCH,
-    )  # fmt: skip
+    )
 
 
 # -- building the site -----------------------------------------------------------------------
@@ -215,12 +234,15 @@ def _projects(rng: random.Random, count: int) -> list[Project]:
     for tier, facts in ORGANISATIONS.items():
         for index, (kind, country, founded, verified) in enumerate(facts):
             organisations[(tier, index)] = Organisation.objects.create(
-                name=f"Bench tier {tier} org {index}", kind=kind, country=country,
+                name=f"Bench tier {tier} org {index}",
+                kind=kind,
+                country=country,
                 founded_on=timezone.localdate() - timedelta(days=700)
-                if founded == "young" else founded,
+                if founded == "young"
+                else founded,
                 verification_state="verified" if verified else "pending",
                 verification_decided_at=timezone.now() if verified else None,
-            )  # fmt: skip
+            )
     projects = [
         Project(
             name=f"Bench project {n}",
@@ -250,11 +272,18 @@ def _running_jobs(site: BenchSite, scale: float, now: datetime) -> dict[tuple[in
             holds[(job.project_id, job.gpu_type_id)] += job.hold_gpu_hours
     Job.objects.bulk_create(jobs, batch_size=BATCH)
     LedgerEntry.objects.bulk_create(
-        [LedgerEntry(project_id=j.project_id, gpu_type_id=j.gpu_type_id, kind="hold",
-                     gpu_hours=j.hold_gpu_hours, idempotency_key=j.ledger_key("hold"))
-         for j in jobs],
+        [
+            LedgerEntry(
+                project_id=j.project_id,
+                gpu_type_id=j.gpu_type_id,
+                kind="hold",
+                gpu_hours=j.hold_gpu_hours,
+                idempotency_key=j.ledger_key("hold"),
+            )
+            for j in jobs
+        ],
         batch_size=BATCH,
-    )  # fmt: skip
+    )
     return holds
 
 
@@ -264,18 +293,31 @@ def _running(site: BenchSite, gpu_type: str, placement: Any, now: datetime) -> J
     start = end - timedelta(minutes=walltime)
     site.made += 1
     return Job(
-        uuid=uuid.uuid4(), project_id=site.pick_project(), submitted_by_id=site.user_id,
-        gpu_type_id=site.type_ids[gpu_type], gpus=sum(g for _n, g in placement),
-        walltime_minutes=walltime, name=f"bench-{site.made}", script=SCRIPT, state="running",
-        submitted_at=start, admitted_at=start, started_at=start, expected_end=end,
-        placement=[list(pair) for pair in placement], backend_job_id=f"bench-{site.made}",
-    )  # fmt: skip
+        uuid=uuid.uuid4(),
+        project_id=site.pick_project(),
+        submitted_by_id=site.user_id,
+        gpu_type_id=site.type_ids[gpu_type],
+        gpus=sum(g for _n, g in placement),
+        walltime_minutes=walltime,
+        name=f"bench-{site.made}",
+        script=SCRIPT,
+        state="running",
+        submitted_at=start,
+        admitted_at=start,
+        started_at=start,
+        expected_end=end,
+        placement=[list(pair) for pair in placement],
+        backend_job_id=f"bench-{site.made}",
+    )
 
 
 def _allocations(
-    rng: random.Random, projects: list[Project], type_ids: dict[str, int],
-    holds: dict[tuple[int, int], Decimal], now: datetime,
-) -> None:  # fmt: skip
+    rng: random.Random,
+    projects: list[Project],
+    type_ids: dict[str, int],
+    holds: dict[tuple[int, int], Decimal],
+    now: datetime,
+) -> None:
     """Allocations of every type; grants cover the running holds (10 % are nearly spent)."""
     allocations, grants, usage = [], [], []
     today = now.date()
@@ -285,19 +327,30 @@ def _allocations(
         for type_id in type_ids.values():
             held = holds.get((project.pk, type_id), Decimal(0))
             spare = rng.uniform(0, 40) if starved else allocated * rng.uniform(0.3, 1.0)
-            allocations.append(Allocation(
-                project=project, gpu_type_id=type_id, starts_on=today - timedelta(days=30),
-                ends_on=today + timedelta(days=335),
-            ))  # fmt: skip
-            grants.append(LedgerEntry(
-                project=project, gpu_type_id=type_id, kind="grant",
-                gpu_hours=(held + Decimal(spare) + 1).quantize(HOURS),
-                idempotency_key=f"bench-grant-{project.pk}-{type_id}",
-            ))  # fmt: skip
-        usage.append(FairShareUsage(
-            project=project, decayed_usage_gpu_hours=allocated * rng.uniform(0, 0.8),
-            as_of=now - timedelta(seconds=rng.uniform(0, DAY_SECONDS)),
-        ))  # fmt: skip
+            allocations.append(
+                Allocation(
+                    project=project,
+                    gpu_type_id=type_id,
+                    starts_on=today - timedelta(days=30),
+                    ends_on=today + timedelta(days=335),
+                )
+            )
+            grants.append(
+                LedgerEntry(
+                    project=project,
+                    gpu_type_id=type_id,
+                    kind="grant",
+                    gpu_hours=(held + Decimal(spare) + 1).quantize(HOURS),
+                    idempotency_key=f"bench-grant-{project.pk}-{type_id}",
+                )
+            )
+        usage.append(
+            FairShareUsage(
+                project=project,
+                decayed_usage_gpu_hours=allocated * rng.uniform(0, 0.8),
+                as_of=now - timedelta(seconds=rng.uniform(0, DAY_SECONDS)),
+            )
+        )
     Allocation.objects.bulk_create(allocations, batch_size=BATCH)
     LedgerEntry.objects.bulk_create(grants, batch_size=BATCH)
     FairShareUsage.objects.bulk_create(usage, batch_size=BATCH)

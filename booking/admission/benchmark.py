@@ -42,10 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     bench_url = _scratch_database(url)
     os.environ.update(
-        DATABASE_URL=bench_url, CELERY_BROKER_URL="memory://localhost/",
-        ADMISSION_ON_SUBMIT="false", DJANGO_SETTINGS_MODULE="stargate_portal.settings",
+        DATABASE_URL=bench_url,
+        CELERY_BROKER_URL="memory://localhost/",
+        ADMISSION_ON_SUBMIT="false",
+        DJANGO_SETTINGS_MODULE="stargate_portal.settings",
         LOG_LEVEL="WARNING",
-    )  # fmt: skip
+    )
     os.environ.setdefault("SECRET_KEY", "admission-benchmark-only")
     import django
 
@@ -73,8 +75,10 @@ def run(*, cycles: int, scale: float, seed: int) -> list[str]:
     site = build_site(scale=scale, seed=seed)
     lines = [site.describe(), f"database build: {time.perf_counter() - started:.1f} s"]
     cold = _timed_cycle()
-    lines.append(f"cold cycle (full snapshot load, {cold.report.pending_jobs:,} pending): "
-                 f"{cold.total_ms:.0f} ms (snapshot {cold.report.snapshot_ms:.0f} ms)")  # fmt: skip
+    lines.append(
+        f"cold cycle (full snapshot load, {cold.report.pending_jobs:,} pending): "
+        f"{cold.total_ms:.0f} ms (snapshot {cold.report.snapshot_ms:.0f} ms)"
+    )
     warm: list[_Timed] = []
     for _ in range(cycles):
         site.advance(cold.report.admitted if not warm else warm[-1].report.admitted)

@@ -88,11 +88,16 @@ def _cycle(backend: ClusterBackend) -> CycleReport:
     )
     ended = time.perf_counter()
     return CycleReport(
-        admitted=applied.admitted, skipped=applied.skipped, held=applied.held,
-        pending_jobs=len(site.pending), full_reload=full,
-        snapshot_ms=(loaded - started) * 1000, policy_ms=(decided - loaded) * 1000,
-        apply_ms=(ended - decided) * 1000, duration_ms=(ended - started) * 1000,
-    )  # fmt: skip
+        admitted=applied.admitted,
+        skipped=applied.skipped,
+        held=applied.held,
+        pending_jobs=len(site.pending),
+        full_reload=full,
+        snapshot_ms=(loaded - started) * 1000,
+        policy_ms=(decided - loaded) * 1000,
+        apply_ms=(ended - decided) * 1000,
+        duration_ms=(ended - started) * 1000,
+    )
 
 
 def _config(now: datetime) -> PolicyConfig:

@@ -37,9 +37,20 @@ def jobs_dispatch(
 
 
 _SPEC_FIELDS = (
-    "pk", "uuid", "attempt", "name", "project_id", "gpu_type__name", "gpus", "walltime_minutes",
-    "placement", "script", "container_image", "command", "environment",
-)  # fmt: skip
+    "pk",
+    "uuid",
+    "attempt",
+    "name",
+    "project_id",
+    "gpu_type__name",
+    "gpus",
+    "walltime_minutes",
+    "placement",
+    "script",
+    "container_image",
+    "command",
+    "environment",
+)
 
 
 def _dispatch_batch(
@@ -65,12 +76,18 @@ def _spec(row: tuple[Any, ...]) -> tuple[int, JobSpec]:
     pk, job_uuid, attempt, name, project_id, gpu_type, gpus, walltime = row[:8]
     placement, script, image, command, environment = row[8:]
     return pk, JobSpec(
-        key=submission_key(job_uuid, attempt), name=name, account=str(project_id),
-        gpu_type=gpu_type, gpus=gpus, walltime_minutes=walltime,
+        key=submission_key(job_uuid, attempt),
+        name=name,
+        account=str(project_id),
+        gpu_type=gpu_type,
+        gpus=gpus,
+        walltime_minutes=walltime,
         placement=tuple((int(node), int(share)) for node, share in placement or ()),
-        script=script, container_image=image, command=command,
+        script=script,
+        container_image=image,
+        command=command,
         environment=dict(environment or {}),
-    )  # fmt: skip
+    )
 
 
 def job_spec(job: Job) -> JobSpec:

@@ -23,8 +23,13 @@ from booking.models import GpuType, LedgerEntry
 STANDING_MAX_AGE_SECONDS = 30.0
 LEDGER_MAX_BEHIND = 200_000
 _COLUMN = {
-    "grant": 0, "adjustment": 0, "hold": 1, "release": 1, "charge": 2, "refund": 2,
-}  # fmt: skip
+    "grant": 0,
+    "adjustment": 0,
+    "hold": 1,
+    "release": 1,
+    "charge": 2,
+    "refund": 2,
+}
 Totals = list[Decimal]
 """``[granted, held, charged]`` of one (project, GPU type)."""
 
@@ -41,9 +46,11 @@ class ProjectBook:
     def facts(self, project_ids: Collection[int], *, today: date) -> dict[int, ProjectFacts]:
         ids = set(project_ids)
         return project_facts(
-            ids, today=today, standings=self._standings_of(ids, today),
+            ids,
+            today=today,
+            standings=self._standings_of(ids, today),
             balances=self._balances_of(ids),
-        )  # fmt: skip
+        )
 
     def _standings_of(self, ids: set[int], today: date) -> dict[int, ProjectStanding]:
         now = time.monotonic()
@@ -61,10 +68,12 @@ class ProjectBook:
         if missing:
             self._load_totals(missing)
         return {
-            pk: {name: _balance(dict(zip(_SUMS, totals, strict=True))) for name, totals in
-                 self.totals[pk].items()}
+            pk: {
+                name: _balance(dict(zip(_SUMS, totals, strict=True)))
+                for name, totals in self.totals[pk].items()
+            }
             for pk in ids
-        }  # fmt: skip
+        }
 
     def _follow_ledger(self) -> None:
         behind = self.ledger.behind(LedgerEntry) if self._started else None

@@ -46,8 +46,10 @@ def jobs_reconcile(*, backend: ClusterBackend | None = None) -> ReconcileReport:
     )
     rows = list(active)
     for start in range(0, len(rows), CHUNK):
-        chunk = {submission_key(uuid, attempt): (pk, state) for pk, uuid, attempt, state in
-                 rows[start : start + CHUNK]}  # fmt: skip
+        chunk = {
+            submission_key(uuid, attempt): (pk, state)
+            for pk, uuid, attempt, state in rows[start : start + CHUNK]
+        }
         reported = backend.poll(chunk)
         now = backend.now()
         for key, (pk, state) in chunk.items():
@@ -71,13 +73,18 @@ def _follow(pk: int, state: str, found: BackendJob | None, now: datetime) -> tup
         return 0, int(done)
     started = 0
     if state == JobState.ADMITTED and found.state != BackendState.QUEUED and found.started_at:
-        started = int(job_start(job_id=pk, started_at=found.started_at,
-                                backend_job_id=found.backend_job_id))  # fmt: skip
+        started = int(
+            job_start(job_id=pk, started_at=found.started_at, backend_job_id=found.backend_job_id)
+        )
     if not found.finished:
         return started, 0
     reason = "node_failure" if found.state == BackendState.NODE_FAIL else ""
     done = job_finish(
-        job_id=pk, state=_FINAL[found.state], started_at=found.started_at,
-        ended_at=found.ended_at or now, exit_code=found.exit_code, reason=reason,
-    )  # fmt: skip
+        job_id=pk,
+        state=_FINAL[found.state],
+        started_at=found.started_at,
+        ended_at=found.ended_at or now,
+        exit_code=found.exit_code,
+        reason=reason,
+    )
     return started, int(done)

@@ -16,9 +16,12 @@ CHUNK = 2_000
 
 
 def rows_update(
-    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]],
-    *, same: Mapping[str, Any] | None = None,
-) -> None:  # fmt: skip
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    same: Mapping[str, Any] | None = None,
+) -> None:
     """Set ``columns`` per row (each row is ``(pk, *values)``) and ``same`` on every row."""
     same = dict(same or {})
     if not rows:
@@ -35,9 +38,11 @@ def rows_update(
 
 
 def _update_chunk(
-    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]],
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
     same: Mapping[str, Any],
-) -> None:  # fmt: skip
+) -> None:
     meta = model._meta
     fields = [_concrete(model, name) for name in columns]
     pk = _concrete(model, "pk" if meta.pk is None else meta.pk.name)

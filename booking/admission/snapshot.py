@@ -51,12 +51,22 @@ Row = tuple[Any, ...]
 def job_rows(jobs: QuerySet[Job]) -> QuerySet[Any]:
     """Jobs as ``Site.apply`` reads them. Times are epoch seconds: read as floats on
     PostgreSQL, where parsing 160,000 datetimes would dominate a full load."""
-    return jobs.annotate(submit_epoch=_epoch("submitted_at"), end_epoch=_epoch("expected_end"))\
-        .values_list(
-            "pk", "state", "project_id", "gpu_type_id", "gpus", "walltime_minutes",
-            "submit_epoch", "booking_reference", "reason", "estimated_start", "end_epoch",
-            "placement",
-        )  # fmt: skip
+    return jobs.annotate(
+        submit_epoch=_epoch("submitted_at"), end_epoch=_epoch("expected_end")
+    ).values_list(
+        "pk",
+        "state",
+        "project_id",
+        "gpu_type_id",
+        "gpus",
+        "walltime_minutes",
+        "submit_epoch",
+        "booking_reference",
+        "reason",
+        "estimated_start",
+        "end_epoch",
+        "placement",
+    )
 
 
 def _epoch(name: str) -> Any:
@@ -135,9 +145,10 @@ class Site:
         gpu_type = self.type_names.get(type_id) or _type_name(self, type_id)
         if state == JobState.PENDING:
             self.pending.add(
-                PendingJob(job_id, project_id, gpu_type, gpus, walltime,
-                           _seconds(submitted_at), booking)
-            )  # fmt: skip
+                PendingJob(
+                    job_id, project_id, gpu_type, gpus, walltime, _seconds(submitted_at), booking
+                )
+            )
             self.reasons[pk] = reason
             if estimate is None:
                 self.estimates.pop(pk, None)
@@ -154,9 +165,13 @@ class Site:
         running = None
         if state in ACTIVE_STATES and placement and expected_end is not None:
             running = RunningJob(
-                job_id, project_id, gpu_type, gpus, _seconds(expected_end),
+                job_id,
+                project_id,
+                gpu_type,
+                gpus,
+                _seconds(expected_end),
                 tuple((int(node), int(share)) for node, share in placement),
-            )  # fmt: skip
+            )
         if tracked is not None and tracked == running:
             return None
         if tracked is not None:
@@ -228,9 +243,14 @@ def _pending_jobs(site: Site, rows: Iterable[Row]) -> Iterator[PendingJob]:
             site.estimates[pk] = estimate
         gpu_type = names.get(type_id) or _type_name(site, type_id)
         yield PendingJob(
-            policy_job_id(pk), project_id, gpu_type, gpus, walltime, _seconds(submitted_at),
+            policy_job_id(pk),
+            project_id,
+            gpu_type,
+            gpus,
+            walltime,
+            _seconds(submitted_at),
             booking,
-        )  # fmt: skip
+        )
 
 
 def _follow_feed(site: Site) -> bool:

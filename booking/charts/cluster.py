@@ -154,9 +154,14 @@ def cluster_chart(rows: Sequence[ClusterRow]) -> ClusterChart | None:
     ]
     height = int(y - BLOCK + 28)
     return ClusterChart(
-        bars=bars, names=names, ticks=ticks, legend=legend, height=height,
-        axis_y=height - 14, grid_bottom=y - BLOCK + 4,
-    )  # fmt: skip
+        bars=bars,
+        names=names,
+        ticks=ticks,
+        legend=legend,
+        height=height,
+        axis_y=height - 14,
+        grid_bottom=y - BLOCK + 4,
+    )
 
 
 def _capacity_bar(row: ClusterRow, y: float, width_of: Scale) -> Bar:
@@ -186,8 +191,9 @@ def _demand_bar(row: ClusterRow, y: float, width_of: Scale, scale: int) -> Bar:
     segments, x = _stack(parts, width_of)
     figure = _("%(n)s GPUs waiting") % {"n": f"{row.pending_gpus_total:,}"}
     clipped = row.pending_gpus_total > scale
-    return Bar(y=y, label=_("waiting"), segments=segments, figure=figure, figure_x=x + 6,
-               clipped=clipped)  # fmt: skip
+    return Bar(
+        y=y, label=_("waiting"), segments=segments, figure=figure, figure_x=x + 6, clipped=clipped
+    )
 
 
 def _stack(parts: list[tuple[int, str, str]], width_of: Scale) -> tuple[list[Segment], float]:

@@ -130,9 +130,15 @@ class ClusterBackend(abc.ABC):
 
     @abc.abstractmethod
     def create_reservation(
-        self, *, name: str, account: str, gpu_type: str, nodes: int,
-        starts_at: datetime, ends_at: datetime,
-    ) -> tuple[int, ...]:  # fmt: skip
+        self,
+        *,
+        name: str,
+        account: str,
+        gpu_type: str,
+        nodes: int,
+        starts_at: datetime,
+        ends_at: datetime,
+    ) -> tuple[int, ...]:
         """Set whole nodes aside for an account; returns the reserved node indices."""
 
     @abc.abstractmethod

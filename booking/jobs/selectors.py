@@ -99,10 +99,12 @@ class ProjectFacts:
 
 
 def project_facts(
-    project_ids: Collection[int], *, today: date,
+    project_ids: Collection[int],
+    *,
+    today: date,
     standings: dict[int, ProjectStanding] | None = None,
     balances: dict[int, dict[str, Balance]] | None = None,
-) -> dict[int, ProjectFacts]:  # fmt: skip
+) -> dict[int, ProjectFacts]:
     """Standing, balances per GPU type and decayed usage of these projects (1 to 4 queries;
     pass what is already known to skip reading it)."""
     ids = list(project_ids)
@@ -123,9 +125,12 @@ def project_facts(
             continue
         value, as_of = usage.get(pk, (0.0, None))
         facts[pk] = ProjectFacts(
-            project_id=pk, standing=standing, balances=balances.get(pk, {}),
-            decayed_usage_gpu_hours=value, usage_as_of=as_of,
-        )  # fmt: skip
+            project_id=pk,
+            standing=standing,
+            balances=balances.get(pk, {}),
+            decayed_usage_gpu_hours=value,
+            usage_as_of=as_of,
+        )
     return facts
 
 
@@ -162,18 +167,30 @@ def _project_rows(ids: list[int], today: date) -> list[tuple[int, bool, int | No
     """``(id, suspended, max running GPUs, tier)``; one tier computation per organisation."""
     region = european_region()
     rows = Project.objects.filter(pk__in=ids).values_list(
-        "pk", "state", "max_running_gpus", "organisation_id", "organisation__verification_state",
-        "organisation__country", "organisation__kind", "organisation__founded_on",
-    )  # fmt: skip
+        "pk",
+        "state",
+        "max_running_gpus",
+        "organisation_id",
+        "organisation__verification_state",
+        "organisation__country",
+        "organisation__kind",
+        "organisation__founded_on",
+    )
     tiers: dict[int, int] = {}
     result = []
     for pk, state, limit, organisation_id, verification, country, kind, founded_on in rows:
         if organisation_id not in tiers:
-            tiers[organisation_id] = int(tier_for(
-                verified=verification == "verified", country=str(country), kind=kind,
-                founded_on=founded_on, today=today, region=region,
-                startup_max_age_years=settings.STARTUP_MAX_AGE_YEARS,
-            ))  # fmt: skip
+            tiers[organisation_id] = int(
+                tier_for(
+                    verified=verification == "verified",
+                    country=str(country),
+                    kind=kind,
+                    founded_on=founded_on,
+                    today=today,
+                    region=region,
+                    startup_max_age_years=settings.STARTUP_MAX_AGE_YEARS,
+                )
+            )
         result.append((pk, state == "suspended", limit, tiers[organisation_id]))
     return result
 

@@ -47,9 +47,13 @@ ENV_MAX_VARIABLES = 100
 ENV_MAX_VALUE_CHARS = 4096
 CANCELLABLE = (JobState.PENDING, JobState.HELD, JobState.ADMITTED, JobState.RUNNING)
 REQUEUEABLE = (
-    JobState.ADMITTED, JobState.RUNNING, JobState.FAILED, JobState.TIMEOUT,
-    JobState.CANCELLED, JobState.REJECTED,
-)  # fmt: skip
+    JobState.ADMITTED,
+    JobState.RUNNING,
+    JobState.FAILED,
+    JobState.TIMEOUT,
+    JobState.CANCELLED,
+    JobState.REJECTED,
+)
 
 
 @dataclass(frozen=True)
@@ -62,11 +66,21 @@ class Submission:
 
 
 def job_submit(
-    *, user: User, project: Project, gpu_type_name: str, gpus: int, walltime_minutes: int,
-    name: str, script: str = "", container_image: str = "", command: str = "",
-    environment: dict[str, Any] | None = None, booking_reference: int | None = None,
-    idempotency_key: str = "", request_fingerprint: str = "",
-) -> Submission:  # fmt: skip
+    *,
+    user: User,
+    project: Project,
+    gpu_type_name: str,
+    gpus: int,
+    walltime_minutes: int,
+    name: str,
+    script: str = "",
+    container_image: str = "",
+    command: str = "",
+    environment: dict[str, Any] | None = None,
+    booking_reference: int | None = None,
+    idempotency_key: str = "",
+    request_fingerprint: str = "",
+) -> Submission:
     """Queue a job; a repeat with the same idempotency key returns the first job."""
     if idempotency_key:
         earlier = _earlier_submission(user, idempotency_key, request_fingerprint)
@@ -81,13 +95,22 @@ def job_submit(
     _check_project(user, project, gpu_type, hold)
     now = cluster_backend().now()
     fields = {
-        "project": project, "submitted_by": user, "gpu_type": gpu_type, "gpus": gpus,
-        "walltime_minutes": walltime_minutes, "name": name.strip()[:200] or "job",
-        "script": script, "container_image": container_image.strip(), "command": command,
-        "environment": environment, "booking_reference": booking_reference,
-        "submitted_at": now, "reason": "priority", "idempotency_key": idempotency_key,
+        "project": project,
+        "submitted_by": user,
+        "gpu_type": gpu_type,
+        "gpus": gpus,
+        "walltime_minutes": walltime_minutes,
+        "name": name.strip()[:200] or "job",
+        "script": script,
+        "container_image": container_image.strip(),
+        "command": command,
+        "environment": environment,
+        "booking_reference": booking_reference,
+        "submitted_at": now,
+        "reason": "priority",
+        "idempotency_key": idempotency_key,
         "request_fingerprint": request_fingerprint,
-    }  # fmt: skip
+    }
     try:
         with transaction.atomic():
             job = Job.objects.create(**fields)
@@ -188,8 +211,9 @@ def _clean_environment(environment: dict[str, Any]) -> dict[str, str]:
             problem = _("%(n)s is not a valid variable name.") % {"n": name}
         elif not isinstance(value, str) or len(value) > ENV_MAX_VALUE_CHARS or "\x00" in value:
             problem = _("The value of %(n)s must be text of at most %(c)s characters.") % {
-                "n": name, "c": ENV_MAX_VALUE_CHARS
-            }  # fmt: skip
+                "n": name,
+                "c": ENV_MAX_VALUE_CHARS,
+            }
         if problem:
             break
     if problem:
@@ -260,10 +284,11 @@ def jobs_requeue_after_top_up(*, project: Project, gpu_type: GpuType) -> int:
     with transaction.atomic():
         held = list(
             Job.objects.select_for_update()
-            .filter(project=project, gpu_type=gpu_type, state=JobState.HELD,
-                    reason="budget_exhausted")
+            .filter(
+                project=project, gpu_type=gpu_type, state=JobState.HELD, reason="budget_exhausted"
+            )
             .order_by("submitted_at", "pk")
-        )  # fmt: skip
+        )
         message = _("Back in the queue: the project received more GPU-hours.")
         for job in held:
             _transition(job, JobState.PENDING, message=message, reason="priority")
@@ -329,12 +354,22 @@ def job_requeue(*, job: Job, staff: User, reason: str) -> Job:
         note = _stop_active(locked, now)
         locked.attempt += 1
         locked.backend_job_id = ""
-        for name in ("placement", "admitted_at", "started_at", "expected_end", "ended_at",
-                     "runtime_seconds", "exit_code", "estimated_start"):  # fmt: skip
+        for name in (
+            "placement",
+            "admitted_at",
+            "started_at",
+            "expected_end",
+            "ended_at",
+            "runtime_seconds",
+            "exit_code",
+            "estimated_start",
+        ):
             setattr(locked, name, None)
-        message = _("Requeued by staff as attempt %(n)s: %(r)s") % {
-            "n": locked.attempt, "r": reason.strip()
-        } + note  # fmt: skip
+        message = (
+            _("Requeued by staff as attempt %(n)s: %(r)s")
+            % {"n": locked.attempt, "r": reason.strip()}
+            + note
+        )
         _transition(
             locked, JobState.PENDING, message=message, actor=staff, at=now, reason="priority"
         )
@@ -372,9 +407,14 @@ def job_start(*, job_id: int, started_at: datetime, backend_job_id: str = "") ->
 
 
 def job_finish(
-    *, job_id: int, state: str, started_at: datetime | None, ended_at: datetime,
-    exit_code: int | None, reason: str = "",
-) -> bool:  # fmt: skip
+    *,
+    job_id: int,
+    state: str,
+    started_at: datetime | None,
+    ended_at: datetime,
+    exit_code: int | None,
+    reason: str = "",
+) -> bool:
     """An admitted or running job ended on the cluster: settle its GPU-hours exactly once."""
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
@@ -504,9 +544,14 @@ def _require_staff(user: User) -> None:
 
 
 def _transition(
-    job: Job, state: str, *, message: str, actor: User | None = None,
-    at: datetime | None = None, reason: str = "",
-) -> None:  # fmt: skip
+    job: Job,
+    state: str,
+    *,
+    message: str,
+    actor: User | None = None,
+    at: datetime | None = None,
+    reason: str = "",
+) -> None:
     """Move a locked job to ``state``, save it and record the transition in its history."""
     previous = job.state
     job.state = state
@@ -518,13 +563,23 @@ def _transition(
 
 
 def _record(
-    job: Job, previous: str, *, message: str, actor: User | None = None,
-    at: datetime | None = None, reason: str = "",
-) -> JobEvent:  # fmt: skip
+    job: Job,
+    previous: str,
+    *,
+    message: str,
+    actor: User | None = None,
+    at: datetime | None = None,
+    reason: str = "",
+) -> JobEvent:
     return JobEvent.objects.create(
-        job=job, from_state=previous, to_state=job.state, reason=reason,
-        message=message[:500], actor=actor, at=at or cluster_backend().now(),
-    )  # fmt: skip
+        job=job,
+        from_state=previous,
+        to_state=job.state,
+        reason=reason,
+        message=message[:500],
+        actor=actor,
+        at=at or cluster_backend().now(),
+    )
 
 
 def _duration(seconds: int) -> str:

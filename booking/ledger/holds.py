@@ -68,11 +68,14 @@ def holds_place(requests: Sequence[HoldRequest]) -> dict[int, str]:
         balances[pair] = replace(balance, held=balance.held + request.gpu_hours)
         entries.append(
             LedgerEntry(
-                project_id=request.project_id, gpu_type_id=request.gpu_type_id,
-                kind=LedgerEntryKind.HOLD, gpu_hours=request.gpu_hours,
-                idempotency_key=request.key, reason=request.reason[:500],
+                project_id=request.project_id,
+                gpu_type_id=request.gpu_type_id,
+                kind=LedgerEntryKind.HOLD,
+                gpu_hours=request.gpu_hours,
+                idempotency_key=request.key,
+                reason=request.reason[:500],
             )
-        )  # fmt: skip
+        )
     LedgerEntry.objects.bulk_create(entries, batch_size=1000)
     touched = {(entry.project_id, entry.gpu_type_id) for entry in entries}
     _check_low_balances_after_commit(allocations, balances, touched)

@@ -57,8 +57,12 @@ def state_is(page, label: str) -> None:
 
 
 def test_a_member_submits_a_job_and_follows_it_to_completion(
-    page, screenshot, alice, alice_project, sim: SimulatorBackend,  # noqa: F811 (fixtures)
-):  # fmt: skip
+    page,
+    screenshot,
+    alice,
+    alice_project,  # noqa: F811 (fixtures)
+    sim: SimulatorBackend,  # noqa: F811 (fixtures)
+):
     log_in(page, "alice@uio.no")
     page.get_by_role("cell", name="NorLLM").wait_for()  # "My projects and jobs", by htmx
     screenshot("jobs-01-dashboard")
@@ -98,8 +102,10 @@ def test_a_member_submits_a_job_and_follows_it_to_completion(
     assert "Nothing held or charged yet." in main
     job = Job.objects.get()
     assert (job.gpus, job.walltime_minutes, job.environment) == (
-        4, 120, {"EPOCHS": "3", "WANDB_MODE": "offline"},
-    )  # fmt: skip
+        4,
+        120,
+        {"EPOCHS": "3", "WANDB_MODE": "offline"},
+    )
     screenshot("jobs-04-job-pending")
 
     # The admission cycle admits it, the simulator starts it; the page follows by itself.
@@ -122,9 +128,10 @@ def test_a_member_submits_a_job_and_follows_it_to_completion(
     screenshot("jobs-06-job-completed")
     entries = LedgerEntry.objects.filter(idempotency_key__startswith=f"job-{job.uuid}-")
     assert sorted(entries.values_list("kind", "gpu_hours")) == [
-        ("charge", Decimal("2.0000")), ("hold", Decimal("8.0000")),
+        ("charge", Decimal("2.0000")),
+        ("hold", Decimal("8.0000")),
         ("release", Decimal("-8.0000")),
-    ]  # fmt: skip
+    ]
 
     page.get_by_role("link", name="My jobs").click()
     page.get_by_role("cell", name="Completed").wait_for()
@@ -136,16 +143,36 @@ def test_a_member_submits_a_job_and_follows_it_to_completion(
 
 
 def test_staff_see_the_cluster_and_hold_a_waiting_job(
-    page, screenshot, alice, alice_project, charlie, charlie_project, staff,  # noqa: F811
-):  # fmt: skip
+    page,
+    screenshot,
+    alice,
+    alice_project,  # noqa: F811 (fixtures)
+    charlie,
+    charlie_project,  # noqa: F811 (fixtures)
+    staff,
+):
     for name, gpus in (("big-run", 24), ("sweep", 8)):
-        job_submit(user=alice, project=alice_project, gpu_type_name="H100", gpus=gpus,
-                   walltime_minutes=240, name=name, script=SCRIPT)  # fmt: skip
+        job_submit(
+            user=alice,
+            project=alice_project,
+            gpu_type_name="H100",
+            gpus=gpus,
+            walltime_minutes=240,
+            name=name,
+            script=SCRIPT,
+        )
     cycle()
     reconcile()
     for user, project, name in ((alice, alice_project, "eval"), (charlie, charlie_project, "acme")):
-        job_submit(user=user, project=project, gpu_type_name="H100", gpus=16,
-                   walltime_minutes=120, name=name, script=SCRIPT)  # fmt: skip
+        job_submit(
+            user=user,
+            project=project,
+            gpu_type_name="H100",
+            gpus=16,
+            walltime_minutes=120,
+            name=name,
+            script=SCRIPT,
+        )
     cycle()
 
     log_in(page, "staff@stargate.eu")

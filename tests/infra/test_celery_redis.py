@@ -52,11 +52,25 @@ def worker(redis_broker: str, tmp_path: Path) -> Iterator[Path]:
     }
     celery_app.control.purge()
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "stargate_portal", "worker",
-         "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-         f"--hostname=test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "stargate_portal",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            f"--hostname=test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         _wait(lambda: bool(celery_app.control.ping(timeout=0.5)), "worker answers ping", process)
         yield outbox
@@ -86,7 +100,7 @@ def test_signup_confirmation_is_sent_by_a_real_worker_through_redis(
     response = Client().post(
         "/accounts/signup/",
         {"email": "erin@uib.no", "password1": PASSWORD, "password2": PASSWORD},
-    )  # fmt: skip
+    )
     assert response.status_code == 302, response.content[:500]
 
     message = _wait_for_email(worker, seconds=30)

@@ -21,8 +21,11 @@ def test_seed_demo_is_idempotent_and_gives_the_personas_their_tiers() -> None:
 
     tiers = {o.name: int(o.priority_tier()) for o in Organisation.objects.all()}
     assert tiers == {
-        "University of Oslo": 1, "Fjord AI AS": 2, "Acme Compute Inc": 4, "NTNU": 4,
-    }  # fmt: skip
+        "University of Oslo": 1,
+        "Fjord AI AS": 2,
+        "Acme Compute Inc": 4,
+        "NTNU": 4,
+    }
     norllm = Project.objects.get(members__user__email="alice@uio.no")
     assert balances_of(project=norllm)["H100"].available == 40_000
     assert User.objects.get(email="staff@stargate.eu").check_password("stargate-demo-2026")

@@ -52,9 +52,13 @@ def h100(db: None, sim: SimulatorBackend) -> GpuType:
 
 
 def project_for(
-    user: User, organisation: Organisation, gpu_type: GpuType, *, gpu_hours: int = 1000,
+    user: User,
+    organisation: Organisation,
+    gpu_type: GpuType,
+    *,
+    gpu_hours: int = 1000,
     name: str | None = None,
-) -> Project:  # fmt: skip
+) -> Project:
     """A project of ``organisation`` with ``user`` as PI and ``gpu_hours`` of ``gpu_type``."""
     project = ProjectFactory.create(organisation=organisation, name=name or f"{user.email}")
     ProjectMember.objects.create(project=project, user=user, role=ProjectRole.PI)
@@ -63,9 +67,11 @@ def project_for(
     )
     if gpu_hours:
         ledger_grant(
-            project=project, gpu_type=gpu_type, gpu_hours=Decimal(gpu_hours),
+            project=project,
+            gpu_type=gpu_type,
+            gpu_hours=Decimal(gpu_hours),
             key=f"grant-{project.pk}-{gpu_type.pk}",
-        )  # fmt: skip
+        )
     return project
 
 
@@ -86,9 +92,14 @@ def charlie_project(charlie: User, charlie_org: Organisation, h100: GpuType) -> 
 
 def job_body(target: Project, **overrides: Any) -> dict[str, Any]:
     return {
-        "project": target.pk, "gpu_type": "H100", "gpus": 4, "walltime_minutes": 120,
-        "name": "train", "script": SCRIPT, "environment": {"EPOCHS": "3"},
-    } | overrides  # fmt: skip
+        "project": target.pk,
+        "gpu_type": "H100",
+        "gpus": 4,
+        "walltime_minutes": 120,
+        "name": "train",
+        "script": SCRIPT,
+        "environment": {"EPOCHS": "3"},
+    } | overrides
 
 
 @pytest.fixture

@@ -39,9 +39,13 @@ def state_of(job: Job) -> tuple[str, str]:
 
 
 def test_a_european_academic_job_goes_before_an_earlier_international_one(
-    alice: User, charlie: User, alice_project: Project, charlie_project: Project,
-    submit: Callable[..., Job], clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+    alice: User,
+    charlie: User,
+    alice_project: Project,
+    charlie_project: Project,
+    submit: Callable[..., Job],
+    clock: time_machine.Traveller,
+) -> None:
     international = submit(charlie, charlie_project, gpus=32)
     clock.shift(timedelta(minutes=5))
     academic = submit(alice, alice_project, gpus=32)
@@ -53,9 +57,12 @@ def test_a_european_academic_job_goes_before_an_earlier_international_one(
 
 
 def test_within_a_tier_the_project_that_used_less_of_its_allocation_goes_first(
-    alice: User, alice_org: Any, h100: GpuType, submit: Callable[..., Job],
+    alice: User,
+    alice_org: Any,
+    h100: GpuType,
+    submit: Callable[..., Job],
     clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+) -> None:
     busy = project_for(alice, alice_org, h100, name="Busy")
     quiet = project_for(alice, alice_org, h100, name="Quiet")
     FairShareUsage.objects.create(
@@ -69,9 +76,13 @@ def test_within_a_tier_the_project_that_used_less_of_its_allocation_goes_first(
 
 
 def test_fair_share_usage_decays_with_the_half_life(
-    alice: User, alice_org: Any, h100: GpuType, submit: Callable[..., Job],
-    clock: time_machine.Traveller, sim: SimulatorBackend,
-) -> None:  # fmt: skip
+    alice: User,
+    alice_org: Any,
+    h100: GpuType,
+    submit: Callable[..., Job],
+    clock: time_machine.Traveller,
+    sim: SimulatorBackend,
+) -> None:
     old = project_for(alice, alice_org, h100, name="Used a lot, long ago")
     recent = project_for(alice, alice_org, h100, name="Used a little, now")
     FairShareUsage.objects.create(
@@ -114,9 +125,13 @@ def test_a_job_waits_for_budget_held_by_the_projects_running_jobs(
 
 
 def test_a_queue_head_that_can_never_get_its_budget_is_held_and_unblocks_the_queue(
-    alice: User, alice_org: Any, h100: GpuType, submit: Callable[..., Job],
-    sim: SimulatorBackend, clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+    alice: User,
+    alice_org: Any,
+    h100: GpuType,
+    submit: Callable[..., Job],
+    sim: SimulatorBackend,
+    clock: time_machine.Traveller,
+) -> None:
     project = project_for(alice, alice_org, h100, gpu_hours=20)
     full_run = "#!/bin/sh\n# sim: runtime=2h\n"
     first = submit(alice, project, gpus=8, walltime_minutes=120, script=full_run)  # 16 h
@@ -138,9 +153,14 @@ def test_a_queue_head_that_can_never_get_its_budget_is_held_and_unblocks_the_que
 
 
 def test_a_top_up_puts_jobs_held_for_budget_back_in_the_queue(
-    alice: User, alice_org: Any, staff: User, h100: GpuType, submit: Callable[..., Job],
-    sim: SimulatorBackend, clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+    alice: User,
+    alice_org: Any,
+    staff: User,
+    h100: GpuType,
+    submit: Callable[..., Job],
+    sim: SimulatorBackend,
+    clock: time_machine.Traveller,
+) -> None:
     project = project_for(alice, alice_org, h100, gpu_hours=20)
     first = submit(
         alice, project, gpus=8, walltime_minutes=120, script="#!/bin/sh\n# sim: runtime=2h\n"
@@ -154,8 +174,14 @@ def test_a_top_up_puts_jobs_held_for_budget_back_in_the_queue(
     assert state_of(first)[0] == "completed"
     assert state_of(big) == ("held", "budget_exhausted")
 
-    project_top_up(project=project, staff=staff, gpu_type=h100, gpu_hours=Decimal(10),
-                   reason="More hours", key="top-up-1")  # fmt: skip
+    project_top_up(
+        project=project,
+        staff=staff,
+        gpu_type=h100,
+        gpu_hours=Decimal(10),
+        reason="More hours",
+        key="top-up-1",
+    )
 
     assert state_of(big) == ("pending", "priority")
     cycle()
@@ -173,9 +199,11 @@ def test_jobs_of_a_suspended_project_wait_with_that_reason(
 
 
 def test_a_job_cancelled_while_the_cycle_runs_is_skipped(
-    alice: User, alice_project: Project, submit: Callable[..., Job],
+    alice: User,
+    alice_project: Project,
+    submit: Callable[..., Job],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     job = submit(alice, alice_project)
     other = submit(alice, alice_project)
     original = apply_module.apply_decisions
@@ -194,9 +222,14 @@ def test_a_job_cancelled_while_the_cycle_runs_is_skipped(
 
 
 def test_every_pending_job_shows_why_it_waits_and_the_blocked_one_its_reservation(
-    api: Callable[..., Any], alice: User, bob: User, alice_project: Project,
-    bob_project: Project, submit: Callable[..., Job], clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+    api: Callable[..., Any],
+    alice: User,
+    bob: User,
+    alice_project: Project,
+    bob_project: Project,
+    submit: Callable[..., Job],
+    clock: time_machine.Traveller,
+) -> None:
     running = submit(bob, bob_project, gpus=24, walltime_minutes=60)
     cycle()
     big = submit(alice, alice_project, gpus=16, walltime_minutes=60)
@@ -219,10 +252,16 @@ def test_every_pending_job_shows_why_it_waits_and_the_blocked_one_its_reservatio
 
 
 def test_the_snapshot_kept_between_cycles_matches_a_fresh_load(
-    alice: User, bob: User, charlie: User, alice_project: Project, bob_project: Project,
-    charlie_project: Project, submit: Callable[..., Job], sim: SimulatorBackend,
+    alice: User,
+    bob: User,
+    charlie: User,
+    alice_project: Project,
+    bob_project: Project,
+    charlie_project: Project,
+    submit: Callable[..., Job],
+    sim: SimulatorBackend,
     clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+) -> None:
     projects = [(alice, alice_project), (bob, bob_project), (charlie, charlie_project)]
     jobs = [submit(u, p, gpus=g, walltime_minutes=60) for u, p in projects for g in (1, 4, 8)]
     cycle()
@@ -280,10 +319,15 @@ def test_only_one_cycle_runs_at_a_time(alice_project: Project) -> None:
 
 
 def test_a_snapshot_catching_up_frees_gpus_before_it_takes_them(
-    alice: User, charlie: User, alice_project: Project, charlie_project: Project,
-    submit: Callable[..., Job], sim: SimulatorBackend, h100: GpuType,
+    alice: User,
+    charlie: User,
+    alice_project: Project,
+    charlie_project: Project,
+    submit: Callable[..., Job],
+    sim: SimulatorBackend,
+    h100: GpuType,
     clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+) -> None:
     """Another worker's snapshot sees, in one batch, a job end and an older job start on the
     same node: the end must be applied first, whatever the order of the job ids."""
     from booking.admission.snapshot import SnapshotCache

@@ -31,9 +31,10 @@ def test_charlie_gets_404_on_alices_jobs(
 def test_anonymous_callers_are_refused(api: Api, alice_project: Project) -> None:
     assert_error(api(None).get("/api/v1/jobs/"), 401, "not_authenticated")
     assert_error(
-        api(None).post("/api/v1/jobs/", job_body(alice_project), format="json"), 401,
+        api(None).post("/api/v1/jobs/", job_body(alice_project), format="json"),
+        401,
         "not_authenticated",
-    )  # fmt: skip
+    )
 
 
 def test_a_project_member_sees_the_projects_jobs_but_only_managers_cancel_others(
@@ -51,9 +52,13 @@ def test_a_project_member_sees_the_projects_jobs_but_only_managers_cancel_others
 
 
 def test_the_list_filters_by_project_state_and_gpu_type(
-    api: Api, alice: User, alice_project: Project, alice_org: Any, h100: GpuType,
+    api: Api,
+    alice: User,
+    alice_project: Project,
+    alice_org: Any,
+    h100: GpuType,
     submit: Callable[..., Job],
-) -> None:  # fmt: skip
+) -> None:
     from tests.jobs.conftest import project_for
 
     other = project_for(alice, alice_org, h100, name="Second")
@@ -74,9 +79,12 @@ def test_the_list_filters_by_project_state_and_gpu_type(
 
 
 def test_the_job_list_costs_the_same_queries_for_many_jobs(
-    api: Api, alice: User, alice_project: Project, submit: Callable[..., Job],
+    api: Api,
+    alice: User,
+    alice_project: Project,
+    submit: Callable[..., Job],
     django_assert_max_num_queries: Any,
-) -> None:  # fmt: skip
+) -> None:
     for _ in range(3):
         submit(alice, alice_project)
     client = api(alice)
@@ -139,9 +147,13 @@ def test_staff_must_say_why_they_hold_a_job(
 
 
 def test_the_queue_overview_counts_jobs_and_gpus_by_state_and_tier(
-    api: Api, alice: User, charlie: User, alice_project: Project, charlie_project: Project,
+    api: Api,
+    alice: User,
+    charlie: User,
+    alice_project: Project,
+    charlie_project: Project,
     submit: Callable[..., Job],
-) -> None:  # fmt: skip
+) -> None:
     submit(alice, alice_project, gpus=8)
     submit(charlie, charlie_project, gpus=2)
     cycle()

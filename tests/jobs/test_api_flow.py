@@ -24,9 +24,12 @@ def ledger_of(job: Job) -> list[tuple[str, Decimal, str]]:
 
 
 def test_job_goes_pending_admitted_running_completed_with_hold_then_release_and_charge(
-    api: Api, alice: User, alice_project: Project, sim: SimulatorBackend,
+    api: Api,
+    alice: User,
+    alice_project: Project,
+    sim: SimulatorBackend,
     clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+) -> None:
     submitted = api(alice).post("/api/v1/jobs/", job_body(alice_project), format="json")
     assert submitted.status_code == 201, submitted.json()
     body = submitted.json()
@@ -58,9 +61,11 @@ def test_job_goes_pending_admitted_running_completed_with_hold_then_release_and_
 
     shown = api(alice).get(f"/api/v1/jobs/{job.pk}/").json()
     assert [(e["from_state"], e["to_state"]) for e in shown["history"]] == [
-        ("", "pending"), ("pending", "admitted"), ("admitted", "running"),
+        ("", "pending"),
+        ("pending", "admitted"),
+        ("admitted", "running"),
         ("running", "completed"),
-    ]  # fmt: skip
+    ]
     assert shown["runtime_seconds"] == 1800
     assert shown["queue_position"] is None
 
@@ -79,9 +84,12 @@ def test_cancelling_a_pending_job_holds_and_releases_nothing(
 
 
 def test_cancelling_an_admitted_job_releases_its_whole_hold_and_never_sends_it(
-    api: Api, alice: User, alice_project: Project, submit: Callable[..., Job],
+    api: Api,
+    alice: User,
+    alice_project: Project,
+    submit: Callable[..., Job],
     sim: SimulatorBackend,
-) -> None:  # fmt: skip
+) -> None:
     job = submit(alice, alice_project)
     cycle()
 
@@ -97,10 +105,14 @@ def test_cancelling_an_admitted_job_releases_its_whole_hold_and_never_sends_it(
 
 
 def test_cancelling_a_running_job_charges_what_ran_and_stops_it_on_the_cluster(
-    api: Api, alice: User, alice_project: Project, submit: Callable[..., Job],
-    sim: SimulatorBackend, clock: time_machine.Traveller,
+    api: Api,
+    alice: User,
+    alice_project: Project,
+    submit: Callable[..., Job],
+    sim: SimulatorBackend,
+    clock: time_machine.Traveller,
     django_capture_on_commit_callbacks: Callable[..., Any],
-) -> None:  # fmt: skip
+) -> None:
     job = submit(alice, alice_project)
     cycle()
     reconcile()
@@ -191,10 +203,17 @@ def test_idempotency_keys_belong_to_each_user(
     ],
 )
 def test_outcomes_are_charged_for_the_runtime_up_to_the_walltime(
-    alice: User, alice_project: Project, submit: Callable[..., Job], sim: SimulatorBackend,
-    clock: time_machine.Traveller, script: str, state: str, runtime: int,
-    exit_code: int | None, charged: Decimal,
-) -> None:  # fmt: skip
+    alice: User,
+    alice_project: Project,
+    submit: Callable[..., Job],
+    sim: SimulatorBackend,
+    clock: time_machine.Traveller,
+    script: str,
+    state: str,
+    runtime: int,
+    exit_code: int | None,
+    charged: Decimal,
+) -> None:
     job = submit(alice, alice_project, script=script)
     cycle()
     reconcile()
@@ -208,9 +227,12 @@ def test_outcomes_are_charged_for_the_runtime_up_to_the_walltime(
 
 
 def test_a_node_failure_fails_the_job_and_charges_until_the_failure(
-    alice: User, alice_project: Project, submit: Callable[..., Job], sim: SimulatorBackend,
+    alice: User,
+    alice_project: Project,
+    submit: Callable[..., Job],
+    sim: SimulatorBackend,
     clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+) -> None:
     job = submit(alice, alice_project)
     cycle()
     reconcile()
@@ -227,13 +249,19 @@ def test_a_node_failure_fails_the_job_and_charges_until_the_failure(
 
 
 def test_a_container_job_runs_its_command(
-    api: Api, alice: User, alice_project: Project, sim: SimulatorBackend,
+    api: Api,
+    alice: User,
+    alice_project: Project,
+    sim: SimulatorBackend,
     clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+) -> None:
     body = job_body(
-        alice_project, script="", container_image="nvcr.io/nvidia/pytorch:24.05-py3",
-        command="torchrun train.py", walltime_minutes=60,
-    )  # fmt: skip
+        alice_project,
+        script="",
+        container_image="nvcr.io/nvidia/pytorch:24.05-py3",
+        command="torchrun train.py",
+        walltime_minutes=60,
+    )
     created = api(alice).post("/api/v1/jobs/", body, format="json")
     assert created.status_code == 201, created.json()
     cycle()

@@ -21,8 +21,9 @@ def test_the_demo_site_and_workload_put_jobs_on_the_simulated_cluster() -> None:
 
     assert "submitted 30 jobs" in out.getvalue()
     assert dict(SimulatedPartition.objects.values_list("gpu_type__name", "nodes")) == {
-        "H100": 40, "H200": 20,
-    }  # fmt: skip
+        "H100": 40,
+        "H200": 20,
+    }
     assert Job.objects.filter(state="pending").count() == 30
     assert cycle().admitted
     reconcile()

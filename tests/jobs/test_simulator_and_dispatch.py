@@ -50,9 +50,15 @@ def test_the_clock_moves_only_when_advanced(
 
 def spec(key: str = "k-1", *, placement: tuple[tuple[int, int], ...] = ((0, 4),)) -> JobSpec:
     return JobSpec(
-        key=key, name="train", account="1", gpu_type="H100", gpus=4, walltime_minutes=60,
-        placement=placement, script="#!/bin/sh\n# sim: runtime=10m\n",
-    )  # fmt: skip
+        key=key,
+        name="train",
+        account="1",
+        gpu_type="H100",
+        gpus=4,
+        walltime_minutes=60,
+        placement=placement,
+        script="#!/bin/sh\n# sim: runtime=10m\n",
+    )
 
 
 def test_submitting_the_same_key_twice_starts_one_job(sim: SimulatorBackend, h100: object) -> None:
@@ -88,24 +94,43 @@ def test_a_job_placed_on_a_failed_node_fails_at_once(sim: SimulatorBackend, h100
 def test_reservations_take_whole_free_nodes(sim: SimulatorBackend, h100: object) -> None:
     now = sim.now()
     first = sim.create_reservation(
-        name="r1", account="1", gpu_type="H100", nodes=2, starts_at=now,
+        name="r1",
+        account="1",
+        gpu_type="H100",
+        nodes=2,
+        starts_at=now,
         ends_at=now + timedelta(hours=4),
-    )  # fmt: skip
+    )
     second = sim.create_reservation(
-        name="r2", account="2", gpu_type="H100", nodes=2, starts_at=now + timedelta(hours=1),
+        name="r2",
+        account="2",
+        gpu_type="H100",
+        nodes=2,
+        starts_at=now + timedelta(hours=1),
         ends_at=now + timedelta(hours=2),
-    )  # fmt: skip
+    )
 
     assert len(set(first) | set(second)) == 4
     with pytest.raises(ValueError, match="only 0 nodes"):
         sim.create_reservation(
-            name="r3", account="3", gpu_type="H100", nodes=1, starts_at=now,
+            name="r3",
+            account="3",
+            gpu_type="H100",
+            nodes=1,
+            starts_at=now,
             ends_at=now + timedelta(minutes=90),
-        )  # fmt: skip
-    assert sim.create_reservation(
-        name="r4", account="3", gpu_type="H100", nodes=2, starts_at=now,
-        ends_at=now + timedelta(hours=1),  # ends when r2 starts: r2's nodes are free
-    ) == second  # fmt: skip
+        )
+    assert (
+        sim.create_reservation(
+            name="r4",
+            account="3",
+            gpu_type="H100",
+            nodes=2,
+            starts_at=now,
+            ends_at=now + timedelta(hours=1),  # ends when r2 starts: r2's nodes are free
+        )
+        == second
+    )
     sim.delete_reservation("r1")
     sim.delete_reservation("unknown")
 
@@ -157,9 +182,12 @@ def test_a_job_the_cluster_lost_fails_and_is_not_run_again(
 
 
 def test_reconciling_twice_settles_a_job_once(
-    alice: User, alice_project: Project, submit: Callable[..., Job], sim: SimulatorBackend,
+    alice: User,
+    alice_project: Project,
+    submit: Callable[..., Job],
+    sim: SimulatorBackend,
     clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+) -> None:
     job = submit(alice, alice_project)
     cycle()
     reconcile()

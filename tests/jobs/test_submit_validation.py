@@ -40,22 +40,35 @@ def post(api: Api, user: User, to: Project, **overrides: Any) -> Any:
         ({"script": "#!/bin/sh\n" + "x" * 64 * 1024}, 400, "invalid_script"),
         ({"script": "#!/bin/sh\necho \x00"}, 400, "invalid"),  # DRF refuses NUL itself
         ({"script": ""}, 400, "script_or_container"),
-        ({"container_image": "nvcr.io/nvidia/pytorch:24.05", "command": "x"}, 400,
-         "script_or_container"),
-        ({"script": "", "container_image": "Not An Image!", "command": "x"}, 400,
-         "invalid_container"),
-        ({"script": "", "container_image": "pytorch/pytorch:2.3", "command": " "}, 400,
-         "invalid_container"),
+        (
+            {"container_image": "nvcr.io/nvidia/pytorch:24.05", "command": "x"},
+            400,
+            "script_or_container",
+        ),
+        (
+            {"script": "", "container_image": "Not An Image!", "command": "x"},
+            400,
+            "invalid_container",
+        ),
+        (
+            {"script": "", "container_image": "pytorch/pytorch:2.3", "command": " "},
+            400,
+            "invalid_container",
+        ),
         ({"environment": {"1BAD": "x"}}, 400, "invalid_environment"),
         ({"environment": {f"V{i}": "x" for i in range(101)}}, 400, "invalid_environment"),
         ({"booking": 7}, 400, "unknown_booking"),
         ({"project": 999_999}, 404, "not_found"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_refused_with_its_code(
-    api: Api, alice: User, alice_project: Project, overrides: dict[str, Any], status: int,
+    api: Api,
+    alice: User,
+    alice_project: Project,
+    overrides: dict[str, Any],
+    status: int,
     code: str,
-) -> None:  # fmt: skip
+) -> None:
     assert_error(post(api, alice, alice_project, **overrides), status, code)
     assert not Job.objects.exists()
 
@@ -113,9 +126,10 @@ def test_a_job_larger_than_the_unspent_allocation_is_refused(
     api: Api, alice: User, alice_project: Project
 ) -> None:
     body = assert_error(
-        post(api, alice, alice_project, gpus=24, walltime_minutes=48 * 60), 409,
+        post(api, alice, alice_project, gpus=24, walltime_minutes=48 * 60),
+        409,
         "budget_exhausted",
-    )  # fmt: skip
+    )
 
     assert body["details"]["hold_gpu_hours"] == "1152.0000"
     assert body["details"]["unspent_gpu_hours"] == "1000.0000"

@@ -81,11 +81,26 @@ def start_worker(queue: str, tmp_path: Path) -> Iterator[Callable[[str], subproc
     def start(name: str) -> subprocess.Popen[bytes]:
         log = (tmp_path / f"{name}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "stargate_portal", "worker", "--pool=solo",
-             "--loglevel=WARNING", "--without-gossip", "--without-mingle", "-Q", queue,
-             f"--hostname={name}@{queue}"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "stargate_portal",
+                "worker",
+                "--pool=solo",
+                "--loglevel=WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "-Q",
+                queue,
+                f"--hostname={name}@{queue}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         started.append(process)
         _wait(lambda: bool(celery_app.control.ping([f"{name}@{queue}"], timeout=0.5)), name)
         return process
@@ -113,16 +128,22 @@ def _wait(check: Callable[[], bool], what: str, seconds: float = 60) -> None:
 def _site() -> list[tuple[User, Project]]:
     gpu_type = GpuTypeFactory.create(name="H100")
     SimulatorBackend().set_partition(gpu_type, nodes=NODES)
-    facts = [("NO", "university"), ("DE", "startup"), ("FR", "company"), ("US", "company"),
-             ("SE", "research_institute")]  # fmt: skip
+    facts = [
+        ("NO", "university"),
+        ("DE", "startup"),
+        ("FR", "company"),
+        ("US", "company"),
+        ("SE", "research_institute"),
+    ]
     members = []
     for index, (country, kind) in enumerate(facts):
         organisation = OrganisationFactory.create(
             country=country, kind=kind, founded_on=date(2024, 1, 1)
         )
         user = UserFactory.create()
-        members.append((user, project_for(user, organisation, gpu_type, gpu_hours=30,
-                                          name=f"race-{index}")))  # fmt: skip
+        members.append(
+            (user, project_for(user, organisation, gpu_type, gpu_hours=30, name=f"race-{index}"))
+        )
     return members
 
 
@@ -130,10 +151,14 @@ def _submit_all(members: list[tuple[User, Project]]) -> None:
     for n in range(JOBS):
         user, project = members[n % len(members)]
         job_submit(
-            user=user, project=project, gpu_type_name="H100", gpus=(1, 2, 4, 8)[n % 4],
-            walltime_minutes=(30, 60, 90, 120)[(n // 4) % 4], name=f"race-{n}",
+            user=user,
+            project=project,
+            gpu_type_name="H100",
+            gpus=(1, 2, 4, 8)[n % 4],
+            walltime_minutes=(30, 60, 90, 120)[(n // 4) % 4],
+            name=f"race-{n}",
             script="#!/bin/sh\n# sim: runtime=1s\n",
-        )  # fmt: skip
+        )
 
 
 def _finished() -> int:

@@ -53,18 +53,29 @@ def login(client: Client) -> Callable[[User], Client]:
 def form_data(project: Project, **overrides: Any) -> dict[str, Any]:
     """What a person types into the submit form: 4 H100 GPUs for 2 hours, a batch script."""
     return {
-        "project": project.pk, "gpu_type": "H100", "gpus": 4, "walltime": "2h",
-        "name": "train", "script": SCRIPT, "container_image": "", "command": "",
-        "environment": "EPOCHS=3", "booking": "", "idempotency_key": "portal-test-1",
-    } | overrides  # fmt: skip
+        "project": project.pk,
+        "gpu_type": "H100",
+        "gpus": 4,
+        "walltime": "2h",
+        "name": "train",
+        "script": SCRIPT,
+        "container_image": "",
+        "command": "",
+        "environment": "EPOCHS=3",
+        "booking": "",
+        "idempotency_key": "portal-test-1",
+    } | overrides
 
 
 def queue(user: User, project: Project, **overrides: Any) -> Job:
     """A job submitted through the service (4 H100 GPUs for 2 hours unless told otherwise)."""
     fields: dict[str, Any] = {
-        "gpu_type_name": "H100", "gpus": 4, "walltime_minutes": 120, "name": "train",
+        "gpu_type_name": "H100",
+        "gpus": 4,
+        "walltime_minutes": 120,
+        "name": "train",
         "script": SCRIPT,
-    } | overrides  # fmt: skip
+    } | overrides
     return job_submit(user=user, project=project, **fields).job
 
 

@@ -69,9 +69,13 @@ def test_anonymous_visitors_are_asked_to_log_in(client: Client) -> None:
 
 
 def test_the_overview_shows_capacity_use_and_demand_by_tier_with_a_chart(
-    login: Login, staff: User, alice: User, alice_project: Project, charlie: User,
+    login: Login,
+    staff: User,
+    alice: User,
+    alice_project: Project,
+    charlie: User,
     charlie_project: Project,
-) -> None:  # fmt: skip
+) -> None:
     queue(alice, alice_project, gpus=16)
     cycle()
     queue(alice, alice_project, gpus=32)
@@ -105,9 +109,13 @@ def test_the_overview_without_gpus_says_what_to_check(login: Login, staff: User)
 
 
 def test_the_queue_lists_waiting_and_running_jobs_with_tier_and_actions(
-    login: Login, staff: User, alice: User, alice_project: Project, charlie: User,
+    login: Login,
+    staff: User,
+    alice: User,
+    alice_project: Project,
+    charlie: User,
     charlie_project: Project,
-) -> None:  # fmt: skip
+) -> None:
     running = queue(alice, alice_project, name="running-job")
     cycle()
     queue(charlie, charlie_project, name="charlies-job")
@@ -126,9 +134,13 @@ def test_the_queue_lists_waiting_and_running_jobs_with_tier_and_actions(
 
 
 def test_the_queue_filters_by_gpu_type_state_and_tier(
-    login: Login, staff: User, alice: User, alice_project: Project, charlie: User,
+    login: Login,
+    staff: User,
+    alice: User,
+    alice_project: Project,
+    charlie: User,
     charlie_project: Project,
-) -> None:  # fmt: skip
+) -> None:
     queue(alice, alice_project, name="alices-job")
     queue(charlie, charlie_project, name="charlies-job")
     done = queue(alice, alice_project, name="cancelled-job")
@@ -151,9 +163,13 @@ def test_the_queue_filters_by_gpu_type_state_and_tier(
 
 @pytest.mark.parametrize("jobs", [3, 30])
 def test_the_queue_takes_the_same_number_of_queries_however_many_jobs(
-    login: Login, staff: User, alice: User, alice_project: Project, jobs: int,
+    login: Login,
+    staff: User,
+    alice: User,
+    alice_project: Project,
+    jobs: int,
     django_assert_max_num_queries: Any,
-) -> None:  # fmt: skip
+) -> None:
     for n in range(jobs):
         queue(alice, alice_project, name=f"job-{n}")
     client = login(staff)
@@ -207,14 +223,20 @@ def test_staff_release_a_held_job(
     assert job.state == JobState.PENDING
     event = last_event(job)
     assert (event.from_state, event.to_state, event.message) == (
-        "held", "pending", "Released by staff.",
-    )  # fmt: skip
+        "held",
+        "pending",
+        "Released by staff.",
+    )
 
 
 def test_staff_cancel_a_running_job_and_its_hold_is_settled(
-    login: Login, staff: User, alice: User, alice_project: Project, sim: SimulatorBackend,
+    login: Login,
+    staff: User,
+    alice: User,
+    alice_project: Project,
+    sim: SimulatorBackend,
     clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+) -> None:
     job = queue(alice, alice_project)
     cycle()
     reconcile()
@@ -231,9 +253,13 @@ def test_staff_cancel_a_running_job_and_its_hold_is_settled(
 
 
 def test_staff_requeue_a_finished_job_with_a_reason_as_a_new_attempt(
-    login: Login, staff: User, alice: User, alice_project: Project, sim: SimulatorBackend,
+    login: Login,
+    staff: User,
+    alice: User,
+    alice_project: Project,
+    sim: SimulatorBackend,
     clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+) -> None:
     job = queue(alice, alice_project, script="#!/bin/sh\n# sim: runtime=10m exit=1\n")
     cycle()
     reconcile()
@@ -294,9 +320,15 @@ def test_after_an_action_staff_never_leave_the_site(
 
 
 def test_fair_share_lists_projects_by_tier_then_decayed_usage_over_allocation(
-    login: Login, staff: User, alice: User, alice_project: Project, bob: User,
-    bob_project: Project, charlie_project: Project, clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+    login: Login,
+    staff: User,
+    alice: User,
+    alice_project: Project,
+    bob: User,
+    bob_project: Project,
+    charlie_project: Project,
+    clock: time_machine.Traveller,
+) -> None:
     queue(bob, bob_project, gpus=8, walltime_minutes=600)
     cycle()  # bob's admission adds its hold (80 GPU-hours) to his usage
 
@@ -330,9 +362,13 @@ def test_fair_share_filters_by_tier_and_name(
 
 
 def test_fair_share_takes_the_same_number_of_queries_however_many_projects(
-    login: Login, staff: User, alice: User, alice_org: Any, h100: Any,
+    login: Login,
+    staff: User,
+    alice: User,
+    alice_org: Any,
+    h100: Any,
     django_assert_max_num_queries: Any,
-) -> None:  # fmt: skip
+) -> None:
     from tests.jobs.conftest import project_for
 
     for n in range(30):
@@ -347,9 +383,12 @@ def test_fair_share_takes_the_same_number_of_queries_however_many_projects(
 
 
 def test_the_last_admission_cycles_show_time_duration_and_admissions(
-    login: Login, staff: User, alice: User, alice_project: Project,
+    login: Login,
+    staff: User,
+    alice: User,
+    alice_project: Project,
     clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+) -> None:
     queue(alice, alice_project)
     queue(alice, alice_project)
     cycle()

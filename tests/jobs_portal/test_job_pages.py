@@ -31,9 +31,13 @@ def polls(body: str, job: Job, name: str) -> bool:
 
 
 def test_my_jobs_lists_the_jobs_of_my_projects_newest_first(
-    login: Login, alice: User, alice_project: Project, bob: User, bob_project: Project,
+    login: Login,
+    alice: User,
+    alice_project: Project,
+    bob: User,
+    bob_project: Project,
     clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+) -> None:
     queue(alice, alice_project, name="first")
     clock.shift(60)
     queue(alice, alice_project, name="second", gpus=8, walltime_minutes=90)
@@ -105,9 +109,12 @@ def test_my_jobs_has_an_empty_state_that_says_what_to_do(
 
 @pytest.mark.parametrize("jobs", [2, 20])
 def test_my_jobs_takes_the_same_number_of_queries_however_many_jobs(
-    login: Login, alice: User, alice_project: Project, jobs: int,
+    login: Login,
+    alice: User,
+    alice_project: Project,
+    jobs: int,
     django_assert_max_num_queries: Any,
-) -> None:  # fmt: skip
+) -> None:
     for n in range(jobs):
         queue(alice, alice_project, name=f"job-{n}")
     client = login(alice)
@@ -186,9 +193,12 @@ def test_a_job_held_by_staff_says_so(
 
 
 def test_a_job_page_follows_the_job_to_completion_with_its_ledger_entries(
-    login: Login, alice: User, alice_project: Project, sim: SimulatorBackend,
+    login: Login,
+    alice: User,
+    alice_project: Project,
+    sim: SimulatorBackend,
     clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+) -> None:
     job = queue(alice, alice_project)
     client = login(alice)
     assert polls(client.get(job_url(job)).content.decode(), job, "job_live")
@@ -243,9 +253,12 @@ def test_the_submitter_cancels_a_pending_job(
 
 
 def test_cancelling_a_running_job_charges_what_ran(
-    login: Login, alice: User, alice_project: Project, sim: SimulatorBackend,
+    login: Login,
+    alice: User,
+    alice_project: Project,
+    sim: SimulatorBackend,
     clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+) -> None:
     job = queue(alice, alice_project)
     cycle()
     reconcile()

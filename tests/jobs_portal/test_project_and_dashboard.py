@@ -38,9 +38,13 @@ def test_the_project_page_loads_its_jobs_section(
 
 
 def test_the_jobs_section_shows_running_and_waiting_jobs_and_the_burn_rate(
-    login: Login, alice: User, alice_project: Project, h100: GpuType, sim: SimulatorBackend,
+    login: Login,
+    alice: User,
+    alice_project: Project,
+    h100: GpuType,
+    sim: SimulatorBackend,
     clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+) -> None:
     with time_machine.travel(timezone.now() - timedelta(days=3), tick=False):
         ledger_charge(project=alice_project, gpu_type=h100, gpu_hours=Decimal(40), key="old")
     done = queue(alice, alice_project, name="short")

@@ -49,16 +49,21 @@ def test_a_container_image_and_command_run_instead_of_a_script(
     login: Any, alice: User, alice_project: Project
 ) -> None:
     data = form_data(
-        alice_project, script="", container_image="nvcr.io/nvidia/pytorch:24.05",
-        command="torchrun train.py", walltime="1h30m",
-    )  # fmt: skip
+        alice_project,
+        script="",
+        container_image="nvcr.io/nvidia/pytorch:24.05",
+        command="torchrun train.py",
+        walltime="1h30m",
+    )
 
     login(alice).post(SUBMIT_URL, data)
 
     job = Job.objects.get()
     assert (job.container_image, job.command, job.walltime_minutes) == (
-        "nvcr.io/nvidia/pytorch:24.05", "torchrun train.py", 90,
-    )  # fmt: skip
+        "nvcr.io/nvidia/pytorch:24.05",
+        "torchrun train.py",
+        90,
+    )
 
 
 def test_a_double_submit_with_the_same_idempotency_key_queues_one_job(
@@ -115,19 +120,26 @@ def test_the_same_key_with_other_input_is_refused_and_queues_nothing_more(
         ({"walltime": "soon"}, "walltime", "Write the walltime as 2h, 90m, 1h30m or 2:30."),
         ({"script": "python train.py"}, "script", "A batch script starts with an interpreter"),
         ({"script": ""}, "script", "Give either a batch script or a container image and"),
-        ({"script": "", "container_image": "Not An Image!", "command": "x"}, "container_image",
-         "Give a container image reference"),
+        (
+            {"script": "", "container_image": "Not An Image!", "command": "x"},
+            "container_image",
+            "Give a container image reference",
+        ),
         ({"environment": "EPOCHS 3"}, "environment", "Line 1 is not KEY=VALUE: EPOCHS 3"),
         ({"environment": "A=1\nA=2"}, "environment", "A is given twice (line 2)."),
         ({"environment": "1BAD=x"}, "environment", "1BAD is not a valid variable name."),
         ({"booking": 7}, "booking", "No capacity booking 7 for this project and GPU type."),
         ({"name": ""}, "name", "This field is required."),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_shown_next_to_its_field_and_queues_nothing(
-    login: Any, alice: User, alice_project: Project, overrides: dict[str, Any], field: str,
+    login: Any,
+    alice: User,
+    alice_project: Project,
+    overrides: dict[str, Any],
+    field: str,
     message: str,
-) -> None:  # fmt: skip
+) -> None:
     response = login(alice).post(SUBMIT_URL, form_data(alice_project, **overrides))
 
     assert response.status_code == 200

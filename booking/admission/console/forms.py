@@ -21,8 +21,9 @@ class QueueFilterForm(forms.Form):
         required=False,
         choices=[("", _("Pending, held, admitted, running")), *JobState.choices],
     )
-    tier = forms.TypedChoiceField(label=_("Tier"), required=False, coerce=int, empty_value=None,
-                                  choices=TIER_CHOICES)  # fmt: skip
+    tier = forms.TypedChoiceField(
+        label=_("Tier"), required=False, coerce=int, empty_value=None, choices=TIER_CHOICES
+    )
 
     def __init__(self, *args: Any, gpu_types: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -33,8 +34,9 @@ class QueueFilterForm(forms.Form):
 
 
 class FairShareFilterForm(forms.Form):
-    tier = forms.TypedChoiceField(label=_("Tier"), required=False, coerce=int, empty_value=None,
-                                  choices=TIER_CHOICES)  # fmt: skip
+    tier = forms.TypedChoiceField(
+        label=_("Tier"), required=False, coerce=int, empty_value=None, choices=TIER_CHOICES
+    )
     q = forms.CharField(label=_("Project name contains"), required=False, max_length=200)
 
 

@@ -80,27 +80,39 @@ ACTIONS = {
     action.slug: action
     for action in (
         JobAction(
-            "hold", gettext_lazy("Hold"), gettext_lazy("The job is held."),
-            (JobState.PENDING,), True,
+            "hold",
+            gettext_lazy("Hold"),
+            gettext_lazy("The job is held."),
+            (JobState.PENDING,),
+            True,
             lambda job, staff, reason: job_hold(job=job, staff=staff, reason=reason),
         ),
         JobAction(
-            "release", gettext_lazy("Release"), gettext_lazy("The job is back in the queue."),
-            (JobState.HELD,), False,
+            "release",
+            gettext_lazy("Release"),
+            gettext_lazy("The job is back in the queue."),
+            (JobState.HELD,),
+            False,
             lambda job, staff, _reason: job_release(job=job, staff=staff),
         ),
         JobAction(
-            "cancel", gettext_lazy("Cancel"), gettext_lazy("The job is cancelled."),
-            CANCELLABLE, False,
+            "cancel",
+            gettext_lazy("Cancel"),
+            gettext_lazy("The job is cancelled."),
+            CANCELLABLE,
+            False,
             lambda job, staff, _reason: job_cancel(job=job, user=staff),
         ),
         JobAction(
-            "requeue", gettext_lazy("Requeue"),
-            gettext_lazy("The job is queued again as a new attempt."), REQUEUEABLE, True,
+            "requeue",
+            gettext_lazy("Requeue"),
+            gettext_lazy("The job is queued again as a new attempt."),
+            REQUEUEABLE,
+            True,
             lambda job, staff, reason: job_requeue(job=job, staff=staff, reason=reason),
         ),
     )
-}  # fmt: skip
+}
 
 
 @staff_required

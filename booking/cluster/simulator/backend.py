@@ -169,14 +169,22 @@ class SimulatorBackend(ClusterBackend):
         if on_down_node:
             runtime, outcome, exit_code = 0, SimulatedJobState.NODE_FAIL, None
         return SimulatedJob(
-            key=spec.key, name=spec.name[:200], account=spec.account, gpu_type=spec.gpu_type,
-            gpus=spec.gpus, placement=[list(pair) for pair in spec.placement],
-            walltime_seconds=walltime, runtime_seconds=runtime, outcome=outcome,
+            key=spec.key,
+            name=spec.name[:200],
+            account=spec.account,
+            gpu_type=spec.gpu_type,
+            gpus=spec.gpus,
+            placement=[list(pair) for pair in spec.placement],
+            walltime_seconds=walltime,
+            runtime_seconds=runtime,
+            outcome=outcome,
             exit_code=exit_code,
             state=SimulatedJobState.NODE_FAIL if on_down_node else SimulatedJobState.RUNNING,
-            submitted_at=now, started_at=now, ends_at=now + timedelta(seconds=runtime),
+            submitted_at=now,
+            started_at=now,
+            ends_at=now + timedelta(seconds=runtime),
             ended_at=now if on_down_node else None,
-        )  # fmt: skip
+        )
 
     def find(self, keys: Collection[str]) -> dict[str, BackendJob]:
         found: dict[str, BackendJob] = {}
@@ -204,9 +212,15 @@ class SimulatorBackend(ClusterBackend):
     # -- reservations ------------------------------------------------------------------------
 
     def create_reservation(
-        self, *, name: str, account: str, gpu_type: str, nodes: int,
-        starts_at: datetime, ends_at: datetime,
-    ) -> tuple[int, ...]:  # fmt: skip
+        self,
+        *,
+        name: str,
+        account: str,
+        gpu_type: str,
+        nodes: int,
+        starts_at: datetime,
+        ends_at: datetime,
+    ) -> tuple[int, ...]:
         partition = self.capacity()[gpu_type]
         overlapping = SimulatedReservation.objects.filter(
             gpu_type=gpu_type, starts_at__lt=ends_at, ends_at__gt=starts_at
@@ -221,9 +235,13 @@ class SimulatorBackend(ClusterBackend):
             raise ValueError(f"only {len(free)} nodes of {gpu_type} can be reserved")
         chosen = tuple(sorted(free[:nodes]))
         SimulatedReservation.objects.create(
-            name=name, account=account, gpu_type=gpu_type, node_indices=list(chosen),
-            starts_at=starts_at, ends_at=ends_at,
-        )  # fmt: skip
+            name=name,
+            account=account,
+            gpu_type=gpu_type,
+            node_indices=list(chosen),
+            starts_at=starts_at,
+            ends_at=ends_at,
+        )
         return chosen
 
     def delete_reservation(self, name: str) -> None:

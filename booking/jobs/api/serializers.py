@@ -32,9 +32,12 @@ class JobSubmitSerializer(serializers.Serializer):
         default=dict,
     )
     booking = serializers.IntegerField(
-        required=False, allow_null=True, default=None, min_value=1,
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
         help_text="A capacity booking of the project to run in (coming with bookings).",
-    )  # fmt: skip
+    )
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -47,11 +50,29 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields: tuple[str, ...] = (
-            "id", "uuid", "name", "project", "project_name", "gpu_type", "gpus",
-            "walltime_minutes", "hold_gpu_hours", "state", "reason", "submitted_by",
-            "submitted_at", "admitted_at", "started_at", "expected_end", "ended_at",
-            "runtime_seconds", "exit_code", "attempt", "backend_job_id", "booking",
-        )  # fmt: skip
+            "id",
+            "uuid",
+            "name",
+            "project",
+            "project_name",
+            "gpu_type",
+            "gpus",
+            "walltime_minutes",
+            "hold_gpu_hours",
+            "state",
+            "reason",
+            "submitted_by",
+            "submitted_at",
+            "admitted_at",
+            "started_at",
+            "expected_end",
+            "ended_at",
+            "runtime_seconds",
+            "exit_code",
+            "attempt",
+            "backend_job_id",
+            "booking",
+        )
         read_only_fields: tuple[str, ...] = fields
 
 
@@ -73,9 +94,15 @@ class JobDetailSerializer(JobSerializer):
 
     class Meta(JobSerializer.Meta):
         fields = (
-            *JobSerializer.Meta.fields, "estimated_start", "queue_position", "script",
-            "container_image", "command", "environment", "history",
-        )  # fmt: skip
+            *JobSerializer.Meta.fields,
+            "estimated_start",
+            "queue_position",
+            "script",
+            "container_image",
+            "command",
+            "environment",
+            "history",
+        )
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.DATETIME)

@@ -23,7 +23,7 @@ from booking.jobs import services as job_services
 from booking.jobs.api import serializers as s
 from booking.jobs.selectors import jobs_of, queue_overview, queue_standing
 from booking.models import Job, JobEvent, JobState
-from stargate_portal.api.views import UserScopedMixin
+from stargate_portal.api.views import UserScopedMixin, user_of
 from stargate_portal.errors import ValidationFailed
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -96,17 +96,27 @@ class JobViewSet(
         project = project_of(request.user, data["project"])  # type: ignore[arg-type]
         with transaction.atomic():
             submission = job_services.job_submit(
-                user=request.user, project=project, gpu_type_name=data["gpu_type"],  # type: ignore[arg-type]
-                gpus=data["gpus"], walltime_minutes=data["walltime_minutes"], name=data["name"],
-                script=data["script"], container_image=data["container_image"],
-                command=data["command"], environment=data["environment"],
-                booking_reference=data["booking"], idempotency_key=key,
+                user=user_of(request),
+                project=project,
+                gpu_type_name=data["gpu_type"],
+                gpus=data["gpus"],
+                walltime_minutes=data["walltime_minutes"],
+                name=data["name"],
+                script=data["script"],
+                container_image=data["container_image"],
+                command=data["command"],
+                environment=data["environment"],
+                booking_reference=data["booking"],
+                idempotency_key=key,
                 request_fingerprint=_fingerprint(data) if key else "",
-            )  # fmt: skip
+            )
             job = submission.job
             if not submission.created and job.submit_response is not None:
-                return Response(job.submit_response, status=status.HTTP_201_CREATED,
-                                headers={"Idempotent-Replayed": "true"})  # fmt: skip
+                return Response(
+                    job.submit_response,
+                    status=status.HTTP_201_CREATED,
+                    headers={"Idempotent-Replayed": "true"},
+                )
             body = detail(job)
             if submission.created and key:
                 Job.objects.filter(pk=job.pk).update(submit_response=body)
@@ -163,10 +173,14 @@ class QueueOverviewView(APIView):
         today = cluster_backend().now().date()
         rows = [
             {
-                "gpu_type": queue.gpu_type, "total_gpus": queue.total_gpus,
-                "usable_gpus": queue.usable_gpus, "used_gpus": queue.used_gpus,
-                "free_gpus": queue.free_gpus, "jobs": queue.jobs, "gpus": queue.gpus,
+                "gpu_type": queue.gpu_type,
+                "total_gpus": queue.total_gpus,
+                "usable_gpus": queue.usable_gpus,
+                "used_gpus": queue.used_gpus,
+                "free_gpus": queue.free_gpus,
+                "jobs": queue.jobs,
+                "gpus": queue.gpus,
             }
             for queue in queue_overview(today=today)
-        ]  # fmt: skip
+        ]
         return Response(s.GpuTypeQueueSerializer(rows, many=True).data)

@@ -114,9 +114,12 @@ class JobSubmitForm(ServiceErrorsForm):
     idempotency_key = forms.CharField(max_length=200, widget=forms.HiddenInput)
 
     def __init__(
-        self, *args: Any, projects: QuerySet[Project], gpu_types: dict[int, list[str]],
+        self,
+        *args: Any,
+        projects: QuerySet[Project],
+        gpu_types: dict[int, list[str]],
         **kwargs: Any,
-    ) -> None:  # fmt: skip
+    ) -> None:
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("idempotency_key", f"portal-{uuid.uuid4()}")
         super().__init__(*args, **kwargs)
@@ -181,12 +184,19 @@ class JobSubmitForm(ServiceErrorsForm):
         """The keyword arguments of ``job_submit`` (without the user)."""
         data = self.cleaned_data
         return {
-            "project": data["project"], "gpu_type_name": data["gpu_type"], "gpus": data["gpus"],
-            "walltime_minutes": data["walltime"], "name": data["name"], "script": data["script"],
-            "container_image": data["container_image"], "command": data["command"],
-            "environment": data["environment"], "booking_reference": data["booking"],
-            "idempotency_key": data["idempotency_key"], "request_fingerprint": self.fingerprint(),
-        }  # fmt: skip
+            "project": data["project"],
+            "gpu_type_name": data["gpu_type"],
+            "gpus": data["gpus"],
+            "walltime_minutes": data["walltime"],
+            "name": data["name"],
+            "script": data["script"],
+            "container_image": data["container_image"],
+            "command": data["command"],
+            "environment": data["environment"],
+            "booking_reference": data["booking"],
+            "idempotency_key": data["idempotency_key"],
+            "request_fingerprint": self.fingerprint(),
+        }
 
     def fingerprint(self) -> str:
         """What was asked for: the same key with other input is refused, not replayed."""

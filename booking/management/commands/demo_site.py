@@ -39,9 +39,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--nodes", nargs="*", default=[], metavar="TYPE=N",
+            "--nodes",
+            nargs="*",
+            default=[],
+            metavar="TYPE=N",
             help="Nodes per GPU type, e.g. H100=240 H200=120 (default: SIMULATOR_SITE).",
-        )  # fmt: skip
+        )
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
@@ -74,13 +77,18 @@ class Command(BaseCommand):
         for type_name, gpu_hours in hours.items():
             gpu_type = GpuType.objects.get(name=type_name)
             Allocation.objects.create(
-                project=project, gpu_type=gpu_type, starts_on=today - timedelta(days=1),
+                project=project,
+                gpu_type=gpu_type,
+                starts_on=today - timedelta(days=1),
                 ends_on=today + timedelta(days=365),
-            )  # fmt: skip
+            )
             ledger_grant(
-                project=project, gpu_type=gpu_type, gpu_hours=Decimal(gpu_hours),
-                key=f"demo-grant-{project.pk}-{type_name}", reason="Demo allocation.",
-            )  # fmt: skip
+                project=project,
+                gpu_type=gpu_type,
+                gpu_hours=Decimal(gpu_hours),
+                key=f"demo-grant-{project.pk}-{type_name}",
+                reason="Demo allocation.",
+            )
         self.stdout.write(f"  {user.email}: project {name!r} with {hours}")
 
 

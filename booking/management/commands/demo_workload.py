@@ -75,6 +75,10 @@ def _job(rng: random.Random, allocation: Allocation) -> dict[str, Any]:
         f"srun python {name.split('-')[0]}.py\n"
     )
     return {
-        "gpu_type_name": allocation.gpu_type.name, "gpus": gpus, "walltime_minutes": walltime,
-        "name": name, "script": script, "environment": {"WANDB_MODE": "offline"},
-    }  # fmt: skip
+        "gpu_type_name": allocation.gpu_type.name,
+        "gpus": gpus,
+        "walltime_minutes": walltime,
+        "name": name,
+        "script": script,
+        "environment": {"WANDB_MODE": "offline"},
+    }
