@@ -17,7 +17,8 @@ from accounts.models import (
 from accounts.registration_numbers import check_registration_number
 from accounts.tiers import european_region, organisation_tier
 from accounts.validation import claimed_domains
-from stargate_portal.errors import Conflict, PermissionDenied, ValidationFailed
+from stargate_portal.errors import Conflict, ValidationFailed
+from stargate_portal.permissions import require_staff
 
 
 def verification_evidence(organisation: Organisation) -> dict[str, Any]:
@@ -78,8 +79,7 @@ def organisation_reject(*, organisation: Organisation, staff: User, reason: str)
 def _decide(
     organisation: Organisation, *, staff: User, reason: str, state: VerificationState
 ) -> Organisation:
-    if not staff.is_staff:
-        raise PermissionDenied(_("Only staff decide on verification."))
+    require_staff(staff, _("Only staff decide on verification."))
     if not reason.strip():
         raise ValidationFailed.on_field("reason", _("Give a reason for the decision."))
     with transaction.atomic():

@@ -16,24 +16,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 
-from booking.admission.rows import rows_update
 from booking.admission.snapshot import Site, policy_job_id
-from booking.jobs.selectors import ProjectFacts
-from booking.ledger.holds import HoldRequest, holds_place
-from booking.models import FairShareUsage, Job, JobEvent, JobState
-from booking.models.jobs import HOURS, ledger_key
-from booking.scheduler import Admission, CycleResult, Reservation, decayed
+from booking.jobs.priority import ProjectFacts, fair_share_add
+from booking.jobs.transitions import job_events_record_many, jobs_move, require_transition
+from booking.ledger.budget import BudgetVerdict, budget_verdict
+from booking.ledger.hours import hold_gpu_hours
+from booking.ledger.selectors import Balance
+from booking.ledger.services import HoldRequest, ledger_hold_many
+from booking.models import Job, JobReason, JobState
+from booking.models.jobs import ledger_key
+from booking.scheduler import Admission, CycleResult, Reservation
+from stargate_portal.bulk_update import rows_update
 
 CHUNK = 2_000
 REFUSAL_REASONS = {
-    "insufficient_gpu_hours": "budget",
-    "project_suspended": "project_suspended",
-    "allocation_inactive": "allocation_inactive",
-    "no_allocation": "no_allocation",
+    "insufficient_gpu_hours": JobReason.BUDGET,
+    "project_suspended": JobReason.PROJECT_SUSPENDED,
+    "allocation_inactive": JobReason.ALLOCATION_INACTIVE,
+    "no_allocation": JobReason.NO_ALLOCATION,
 }
+"""Why a job waits when the ledger refused its hold (any other refusal: budget)."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ def apply_decisions(
     """Admit what can still be admitted, hold its budget, and note why the others wait."""
     decided = {int(admission.job_id): admission for admission in result.admissions}
     locked = _lock_pending(decided)
-    refused = holds_place(
+    refused = ledger_hold_many(
         [
             HoldRequest(j.pk, j.project_id, j.gpu_type_id, j.hold_gpu_hours, j.key, j.key)
             for j in locked
@@ -67,9 +71,14 @@ def apply_decisions(
     )
     admitted = [j for j in locked if j.pk not in refused]
     _write_admissions([(j, decided[j.pk]) for j in admitted], now)
-    _fair_share_add(admitted, now)
+    usage: dict[int, float] = defaultdict(float)
+    for job in admitted:
+        # The entry penalty: an admission counts as usage at once (corrected at the end).
+        usage[job.project_id] += float(job.hold_gpu_hours)
+    fair_share_add(gpu_hours=usage, now=now)
     reasons = {int(job_id): str(reason) for job_id, reason in result.waiting.items()}
-    reasons.update({pk: REFUSAL_REASONS.get(code, "budget") for pk, code in refused.items()})
+    for pk, code in refused.items():
+        reasons[pk] = REFUSAL_REASONS.get(code, JobReason.BUDGET)
     held = _hold_exhausted(site, facts, reasons, now)
     _write_reasons(site, {pk: r for pk, r in reasons.items() if pk not in held})
     _write_estimates(site, result.reservations.values())
@@ -90,7 +99,7 @@ def _lock_pending(decided: Mapping[int, Admission]) -> list[_Locked]:
             pk,
             project,
             gpu_type,
-            (Decimal(gpus * walltime) / 60).quantize(HOURS),
+            hold_gpu_hours(gpus, walltime),
             ledger_key(uuid, attempt, "hold"),
         )
         for pk, project, gpu_type, gpus, walltime, uuid, attempt in rows
@@ -103,6 +112,7 @@ def _lock_pending(decided: Mapping[int, Admission]) -> list[_Locked]:
 def _write_admissions(admitted: Sequence[tuple[_Locked, Admission]], now: datetime) -> None:
     if not admitted:
         return
+    require_transition(JobState.PENDING, JobState.ADMITTED)
     rows_update(
         Job,
         ["placement", "expected_end"],
@@ -121,84 +131,42 @@ def _write_admissions(admitted: Sequence[tuple[_Locked, Admission]], now: dateti
             "estimated_start": None,
         },
     )
-    JobEvent.objects.bulk_create(
-        [
-            JobEvent(
-                job_id=job.pk,
-                at=now,
-                from_state=JobState.PENDING,
-                to_state=JobState.ADMITTED,
-                message=_("Admitted: %(h)s GPU-hours held; placed on %(n)s node(s).")
-                % {"h": job.hold_gpu_hours, "n": len(admission.placement)},
-            )
+    job_events_record_many(
+        {
+            job.pk: _("Admitted: %(h)s GPU-hours held; placed on %(n)s node(s).")
+            % {"h": job.hold_gpu_hours, "n": len(admission.placement)}
             for job, admission in admitted
-        ],
-        batch_size=1000,
-    )
-
-
-def _fair_share_add(admitted: Sequence[_Locked], now: datetime) -> None:
-    """The entry penalty: an admission counts as usage at once (corrected at completion)."""
-    added: dict[int, float] = defaultdict(float)
-    for job in admitted:
-        added[job.project_id] += float(job.hold_gpu_hours)
-    if not added:
-        return
-    FairShareUsage.objects.bulk_create(
-        [FairShareUsage(project_id=pk, as_of=now) for pk in added], ignore_conflicts=True
-    )
-    half_life = settings.FAIR_SHARE_HALF_LIFE_DAYS * 86_400
-    rows = list(
-        FairShareUsage.objects.select_for_update().filter(project_id__in=list(added)).order_by("pk")
-    )
-    for row in rows:
-        current = decayed(
-            row.decayed_usage_gpu_hours, row.as_of.timestamp(), now.timestamp(), half_life
-        )
-        row.decayed_usage_gpu_hours = current + added[row.project_id]
-        row.as_of = max(row.as_of, now)
-    rows_update(
-        FairShareUsage,
-        ["decayed_usage_gpu_hours", "as_of"],
-        [(row.pk, row.decayed_usage_gpu_hours, row.as_of) for row in rows],
+        },
+        from_state=JobState.PENDING,
+        to_state=JobState.ADMITTED,
+        at=now,
     )
 
 
 def _hold_exhausted(
     site: Site, facts: Mapping[int, ProjectFacts], reasons: Mapping[int, str], now: datetime
 ) -> set[int]:
-    """Hold queue heads waiting for a budget they can never get (more than is not yet
-    charged): they would otherwise block their project's queue for good."""
+    """Hold queue heads waiting for a budget they can never get: they would otherwise block
+    their project's queue for good."""
     exhausted = set()
     for pk, reason in reasons.items():
-        job = site.pending.get(policy_job_id(pk)) if reason == "budget" else None
+        job = site.pending.get(policy_job_id(pk)) if reason == JobReason.BUDGET else None
         fact = facts.get(job.project_id) if job is not None else None
         if job is None or fact is None:
             continue
-        balance = fact.balances.get(job.gpu_type)
-        unspent = balance.granted - balance.charged if balance is not None else Decimal(0)
-        if (Decimal(job.gpus * job.walltime_minutes) / 60).quantize(HOURS) > unspent:
+        balance = fact.balances.get(job.gpu_type, Balance())
+        hold = hold_gpu_hours(job.gpus, job.walltime_minutes)
+        if budget_verdict(hold_gpu_hours=hold, balance=balance) == BudgetVerdict.REFUSED:
             exhausted.add(pk)
-    if not exhausted:
-        return exhausted
-    still_pending = Job.objects.filter(pk__in=exhausted, state=JobState.PENDING)
-    pks = list(still_pending.values_list("pk", flat=True))
-    Job.objects.filter(pk__in=pks).update(state=JobState.HELD, reason="budget_exhausted")
     message = _("Held: the job needs more GPU-hours than the allocation has left.")
-    JobEvent.objects.bulk_create(
-        [
-            JobEvent(
-                job_id=pk,
-                at=now,
-                from_state=JobState.PENDING,
-                to_state=JobState.HELD,
-                reason="budget_exhausted",
-                message=message,
-            )
-            for pk in pks
-        ]
+    moved = jobs_move(
+        dict.fromkeys(exhausted, message),
+        from_state=JobState.PENDING,
+        to_state=JobState.HELD,
+        at=now,
+        reason=JobReason.BUDGET_EXHAUSTED,
     )
-    return set(pks)
+    return set(moved)
 
 
 def _write_reasons(site: Site, reasons: Mapping[int, str]) -> None:
@@ -210,13 +178,15 @@ def _write_reasons(site: Site, reasons: Mapping[int, str]) -> None:
             changed[reason].append(pk)
     for reason, pks in changed.items():
         for chunk in _chunks(pks):
-            Job.objects.filter(pk__in=chunk, state=JobState.PENDING).update(reason=reason)
+            Job.objects.filter(pk__in=chunk, state=JobState.PENDING).update(
+                reason=JobReason(reason)
+            )
         site.reasons.update(dict.fromkeys(pks, reason))
 
 
 def _write_estimates(site: Site, reservations: Iterable[Reservation]) -> None:
     """The job each GPU type reserves for starts at its shadow time; others are estimated
-    when read (``booking.jobs.selectors.estimated_start``)."""
+    when read (``booking.jobs.queue.estimated_start``)."""
     new = {
         int(r.job_id): datetime.fromtimestamp(round(r.shadow_time), tz=UTC)
         for r in reservations

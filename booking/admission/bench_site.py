@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation, User
 from booking.cluster.simulator.backend import SimulatorBackend
+from booking.ledger.hours import hold_gpu_hours, quantise_hours
 from booking.models import (
     Allocation,
     FairShareUsage,
@@ -36,7 +37,6 @@ from booking.models import (
     Project,
     SimulatedPartition,
 )
-from booking.models.jobs import HOURS
 from booking.scheduler import NodePool
 from booking.scheduler.benchmark import (
     DAY_SECONDS,
@@ -145,7 +145,7 @@ class BenchSite:
         _events(ids, "running", "completed", "Completed.", now)
         entries = []
         for _pk, job_uuid, project_id, type_id, gpus, walltime in rows:
-            hold = (Decimal(gpus * walltime) / 60).quantize(HOURS)
+            hold = hold_gpu_hours(gpus, walltime)
             for kind, amount in (("release", -hold), ("charge", hold)):
                 entries.append(
                     LedgerEntry(
@@ -340,7 +340,7 @@ def _allocations(
                     project=project,
                     gpu_type_id=type_id,
                     kind="grant",
-                    gpu_hours=(held + Decimal(spare) + 1).quantize(HOURS),
+                    gpu_hours=quantise_hours(held + Decimal(spare) + 1),
                     idempotency_key=f"bench-grant-{project.pk}-{type_id}",
                 )
             )

@@ -18,7 +18,7 @@ from booking.admission.lock import cycle_lock
 from booking.admission.snapshot import Site, SnapshotCache
 from booking.cluster.base import ClusterBackend
 from booking.cluster.registry import cluster_backend
-from booking.jobs.selectors import ProjectFacts
+from booking.jobs.priority import ProjectFacts, fair_share_half_life_seconds
 from booking.models import AdmissionCycle
 from booking.scheduler import PolicyConfig, Project, admission_cycle
 
@@ -105,7 +105,7 @@ def _config(now: datetime) -> PolicyConfig:
         now=now.timestamp(),
         tier_caps={int(tier): float(cap) for tier, cap in settings.ADMISSION_TIER_CAPS.items()},
         backfill_max_job_test=settings.ADMISSION_BACKFILL_MAX_JOB_TEST,
-        fair_share_half_life_seconds=settings.FAIR_SHARE_HALF_LIFE_DAYS * 86_400,
+        fair_share_half_life_seconds=fair_share_half_life_seconds(),
     )
 
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from django.db import transaction
 
-from booking.admission.rows import rows_update
 from booking.cluster.base import ClusterBackend, JobSpec
 from booking.cluster.registry import cluster_backend
-from booking.jobs.services import job_reject
+from booking.jobs.settlement import job_reject
 from booking.models import Job, JobState
 from booking.models.jobs import submission_key
+from stargate_portal.bulk_update import rows_update
 
 BATCH = 500
 

@@ -13,31 +13,21 @@ import time
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import date
-from decimal import Decimal
 
 from booking.admission.feed import FeedCursor
-from booking.jobs.selectors import ProjectFacts, ProjectStanding, project_facts, project_standings
-from booking.ledger.selectors import _SUMS, Balance, _balance, _sum
+from booking.jobs.priority import ProjectFacts, ProjectStanding, project_facts, project_standings
+from booking.ledger.selectors import Balance, balances
 from booking.models import GpuType, LedgerEntry
 
 STANDING_MAX_AGE_SECONDS = 30.0
 LEDGER_MAX_BEHIND = 200_000
-_COLUMN = {
-    "grant": 0,
-    "adjustment": 0,
-    "hold": 1,
-    "release": 1,
-    "charge": 2,
-    "refund": 2,
-}
-Totals = list[Decimal]
-"""``[granted, held, charged]`` of one (project, GPU type)."""
 
 
 class ProjectBook:
     def __init__(self) -> None:
         self.ledger = FeedCursor()
-        self.totals: dict[int, dict[str, Totals]] = {}
+        self.totals: dict[int, dict[str, Balance]] = {}
+        """Project id → GPU type name → balance, as of the ledger cursor."""
         self._started = False
         self._type_names: dict[int, str] = {}
         self._standings: dict[int, ProjectStanding] = {}
@@ -67,13 +57,7 @@ class ProjectBook:
         missing = ids - self.totals.keys()
         if missing:
             self._load_totals(missing)
-        return {
-            pk: {
-                name: _balance(dict(zip(_SUMS, totals, strict=True)))
-                for name, totals in self.totals[pk].items()
-            }
-            for pk in ids
-        }
+        return {pk: dict(self.totals[pk]) for pk in ids}
 
     def _follow_ledger(self) -> None:
         behind = self.ledger.behind(LedgerEntry) if self._started else None
@@ -86,21 +70,14 @@ class ProjectBook:
         for _pk, project_id, type_id, kind, gpu_hours in rows:
             book = self.totals.get(project_id)
             if book is not None:
-                totals = book.setdefault(self._type_name(type_id), _zero())
-                totals[_COLUMN[kind]] += gpu_hours
+                name = self._type_name(type_id)
+                book[name] = book.get(name, Balance()).plus(kind, gpu_hours)
 
     def _load_totals(self, project_ids: set[int]) -> None:
-        sums = {name: _sum(condition) for name, condition in _SUMS.items()}
         passed = LedgerEntry.objects.filter(self.ledger.passed(), project_id__in=project_ids)
-        rows = (
-            passed.order_by()
-            .values("project_id", "gpu_type_id")
-            .annotate(**sums)
-            .values_list("project_id", "gpu_type_id", *_SUMS)
-        )
-        loaded: dict[int, dict[str, Totals]] = defaultdict(dict)
-        for project_id, type_id, *totals in rows:
-            loaded[project_id][self._type_name(type_id)] = [Decimal(t) for t in totals]
+        loaded: dict[int, dict[str, Balance]] = defaultdict(dict)
+        for (project_id, type_id), balance in balances(passed, "project_id", "gpu_type_id").items():
+            loaded[project_id][self._type_name(type_id)] = balance
         for pk in project_ids:
             self.totals[pk] = loaded.get(pk, {})
 
@@ -108,7 +85,3 @@ class ProjectBook:
         if type_id not in self._type_names:
             self._type_names = dict(GpuType.objects.values_list("pk", "name"))
         return self._type_names.get(type_id, f"gpu-type-{type_id}")
-
-
-def _zero() -> Totals:
-    return [Decimal(0), Decimal(0), Decimal(0)]

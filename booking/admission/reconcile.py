@@ -8,8 +8,8 @@ from datetime import datetime
 from booking.admission.dispatch import jobs_dispatch
 from booking.cluster.base import BackendJob, BackendState, ClusterBackend
 from booking.cluster.registry import cluster_backend
-from booking.jobs.services import job_finish, job_start
-from booking.models import ACTIVE_STATES, Job, JobState
+from booking.jobs.settlement import job_finish, job_start
+from booking.models import ACTIVE_STATES, Job, JobReason, JobState
 from booking.models.jobs import submission_key
 
 CHUNK = 1_000
@@ -68,7 +68,7 @@ def _follow(pk: int, state: str, found: BackendJob | None, now: datetime) -> tup
             started_at=None,
             ended_at=now,
             exit_code=None,
-            reason="lost",
+            reason=JobReason.LOST,
         )
         return 0, int(done)
     started = 0
@@ -78,7 +78,7 @@ def _follow(pk: int, state: str, found: BackendJob | None, now: datetime) -> tup
         )
     if not found.finished:
         return started, 0
-    reason = "node_failure" if found.state == BackendState.NODE_FAIL else ""
+    reason = JobReason.NODE_FAILURE if found.state == BackendState.NODE_FAIL else ""
     done = job_finish(
         job_id=pk,
         state=_FINAL[found.state],

@@ -8,11 +8,11 @@ capacity is drawn to the edge and its figure written next to it.
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from django.utils.translation import gettext as _
 
 from accounts.tiers import PriorityTier
-from booking.jobs.selectors import GpuTypeQueue
 
 TIERS = tuple(int(tier) for tier in PriorityTier)
 WIDTH = 720
@@ -22,6 +22,17 @@ BAR, GAP, BLOCK = 18, 6, 22
 USED, FREE, DOWN = "#0072b2", "#d7e6f2", "#999999"
 TIER_COLOURS = {1: "#009e73", 2: "#56b4e9", 3: "#e69f00", 4: "#cc79a7"}
 Scale = Callable[[int], float]
+
+
+class GpuTypeFigures(Protocol):
+    """What the chart reads of a GPU type's queue (``booking.jobs.queue.GpuTypeQueue``)."""
+
+    gpu_type: str
+    total_gpus: int
+    usable_gpus: int
+    used_gpus: int
+    jobs: dict[str, dict[int, int]]
+    gpus: dict[str, dict[int, int]]
 
 
 @dataclass(frozen=True)
@@ -60,7 +71,7 @@ class ClusterRow:
         return list(zip(TIERS, self.pending_jobs, self.pending_gpus, strict=True))
 
 
-def cluster_rows(queues: Sequence[GpuTypeQueue]) -> list[ClusterRow]:
+def cluster_rows(queues: Sequence[GpuTypeFigures]) -> list[ClusterRow]:
     def total(counts: dict[str, dict[int, int]], state: str) -> int:
         return sum(counts.get(state, {}).values())
 

@@ -1,24 +1,33 @@
-"""Balances derived from the ledger (the ledger is the truth; nothing is cached)."""
+"""Balances derived from the ledger (the ledger is the truth; nothing is cached), and the other
+reads of it: daily charges, burn rates, a job's entries.
+
+Every balance comes from ``balances``: one aggregate query, grouped by whatever the caller
+needs (one allocation, many allocations, the projects of a page).
+"""
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DecimalField, Q, Sum, Value
+from django.db.models import DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 
-from booking.models import GpuType, LedgerEntry, LedgerEntryKind, Project
+from booking.ledger.hours import ZERO, quantise_hours
+from booking.models import GpuType, Job, LedgerEntry, LedgerEntryKind, Project
 
-ZERO = Decimal("0.0000")
-HOURS = Decimal("0.0001")
-_SUMS = {
-    "granted": Q(kind__in=["grant", "adjustment"]),
-    "held": Q(kind__in=["hold", "release"]),
-    "charged": Q(kind__in=["charge", "refund"]),
+BALANCE_FIELDS = ("granted", "held", "charged")
+KIND_BALANCE_FIELD = {
+    LedgerEntryKind.GRANT: "granted",
+    LedgerEntryKind.ADJUSTMENT: "granted",
+    LedgerEntryKind.HOLD: "held",
+    LedgerEntryKind.RELEASE: "held",
+    LedgerEntryKind.CHARGE: "charged",
+    LedgerEntryKind.REFUND: "charged",
 }
+"""Which total each kind of entry moves (a release and a refund are stored negative)."""
 
 
 @dataclass(frozen=True)
@@ -29,32 +38,85 @@ class Balance:
 
     @property
     def available(self) -> Decimal:
+        """What a new hold may take now: granted - charged - held."""
         return self.granted - self.charged - self.held
 
+    @property
+    def unspent(self) -> Decimal:
+        """What is not yet charged: the most a hold can ever get, once other holds end."""
+        return self.granted - self.charged
 
-def _sum(condition: Q) -> Coalesce:
+    def plus(self, kind: str, gpu_hours: Decimal) -> "Balance":
+        """This balance after one more entry of ``kind`` (signed as stored)."""
+        moved = KIND_BALANCE_FIELD[LedgerEntryKind(kind)]
+        totals = {name: getattr(self, name) for name in BALANCE_FIELDS}
+        totals[moved] += gpu_hours
+        return Balance(**totals)
+
+
+def gpu_hours_sum(condition: Q) -> Coalesce:
+    """The sum of the entries' GPU-hours matching ``condition`` (zero when none), as stored."""
     field = DecimalField(max_digits=14, decimal_places=4)
     return Coalesce(Sum("gpu_hours", filter=condition), Value(ZERO), output_field=field)
 
 
+def balance_sums() -> dict[str, Coalesce]:
+    """The three totals of a balance as aggregates over ledger entries."""
+    kinds: dict[str, list[str]] = defaultdict(list)
+    for kind, name in KIND_BALANCE_FIELD.items():
+        kinds[name].append(kind)
+    return {name: gpu_hours_sum(Q(kind__in=kinds[name])) for name in BALANCE_FIELDS}
+
+
+def balance_from_row(row: Mapping[str, Any]) -> Balance:
+    """A balance from a row holding the three totals."""
+    # SQLite returns unscaled decimals; quantise so every backend reports the same figures.
+    return Balance(*(quantise_hours(row[name]) for name in BALANCE_FIELDS))
+
+
+def balances(entries: QuerySet[LedgerEntry], *group_by: str) -> dict[tuple[Any, ...], Balance]:
+    """Balances of ``entries`` per value of the ``group_by`` fields. One query."""
+    rows = entries.order_by().values(*group_by).annotate(**balance_sums())
+    return {tuple(row[name] for name in group_by): balance_from_row(row) for row in rows}
+
+
+def balances_by_project(project_ids: Collection[int]) -> dict[int, dict[str, Balance]]:
+    """Project id → GPU type name → balance, for many projects. One query."""
+    found = balances(
+        LedgerEntry.objects.filter(project_id__in=list(project_ids)), "project_id", "gpu_type__name"
+    )
+    result: dict[int, dict[str, Balance]] = {pk: {} for pk in project_ids}
+    for (project_id, name), balance in found.items():
+        result[project_id][name] = balance
+    return result
+
+
+def balances_by_allocation(
+    pairs: Collection[tuple[int, int]],
+) -> dict[tuple[int, int], Balance]:
+    """``(project id, GPU type id)`` → balance, for many allocations. One query."""
+    projects = {project for project, _type in pairs}
+    types = {gpu_type for _project, gpu_type in pairs}
+    entries = LedgerEntry.objects.filter(project_id__in=projects, gpu_type_id__in=types)
+    found = balances(entries, "project_id", "gpu_type_id")
+    return {pair: found.get(pair, Balance()) for pair in pairs}
+
+
 def balances_of(*, project: Project) -> dict[str, Balance]:
     """Per GPU type name: granted, held, charged (and available). One query."""
-    return balances_by_project([project])[project.pk]
+    return balances_by_project([project.pk])[project.pk]
 
 
-def balances_by_project(projects: Iterable[Project]) -> dict[int, dict[str, Balance]]:
-    """Project id -> GPU type name -> balance, for a page of projects. One query."""
-    ids = [project.pk for project in projects]
-    rows = (
-        LedgerEntry.objects.filter(project_id__in=ids)
-        .order_by()
-        .values("project_id", "gpu_type__name")
-        .annotate(**{name: _sum(condition) for name, condition in _SUMS.items()})
-    )
-    balances: dict[int, dict[str, Balance]] = {pk: {} for pk in ids}
-    for row in rows:
-        balances[row["project_id"]][row["gpu_type__name"]] = _balance(row)
-    return balances
+def balance_of(*, project: Project, gpu_type: GpuType) -> Balance:
+    """The balance of one (project, GPU type). One query."""
+    pair = (project.pk, gpu_type.pk)
+    return balances_by_allocation([pair])[pair]
+
+
+def budget_of(project: Project, gpu_type_name: str) -> Balance | None:
+    """The project's balance of one GPU type by name; None for an unknown type."""
+    gpu_type = GpuType.objects.filter(name=gpu_type_name).first()
+    return None if gpu_type is None else balance_of(project=project, gpu_type=gpu_type)
 
 
 def charged_per_day(project: Project) -> dict[str, list[tuple[date, Decimal]]]:
@@ -75,14 +137,51 @@ def charged_per_day(project: Project) -> dict[str, list[tuple[date, Decimal]]]:
     return dict(days)
 
 
-def balance_of(*, project: Project, gpu_type: GpuType) -> Balance:
-    """The balance of one (project, GPU type). One query."""
-    row = LedgerEntry.objects.filter(project=project, gpu_type=gpu_type).aggregate(
-        **{name: _sum(cond) for name, cond in _SUMS.items()}
+def job_ledger_entries(job: Job) -> QuerySet[LedgerEntry]:
+    """The job's holds, releases and charges, every attempt, oldest first."""
+    return (
+        LedgerEntry.objects.filter(project_id=job.project_id)
+        .filter(idempotency_key__startswith=f"job-{job.uuid}-")
+        .select_related("gpu_type", "actor")
+        .order_by("created_at", "pk")
     )
-    return _balance(row)
 
 
-def _balance(row: Mapping[str, Any]) -> Balance:
-    # SQLite returns unscaled decimals; quantise so every backend reports the same figures.
-    return Balance(*(Decimal(row[name]).quantize(HOURS) for name in ("granted", "held", "charged")))
+@dataclass(frozen=True)
+class BurnRate:
+    """GPU-hours of one GPU type charged in the last day and week, and held now."""
+
+    gpu_type: str
+    charged_24h_gpu_hours: Decimal
+    charged_7d_gpu_hours: Decimal
+    held_gpu_hours: Decimal
+
+    @property
+    def average_gpus_24h(self) -> Decimal:
+        """GPUs busy on average over the last 24 hours."""
+        return (self.charged_24h_gpu_hours / 24).quantize(Decimal("0.1"))
+
+
+def project_burn_rates(project: Project, *, now: datetime) -> list[BurnRate]:
+    """Per GPU type with ledger entries, by name (one query)."""
+    charged = Q(kind__in=[LedgerEntryKind.CHARGE, LedgerEntryKind.REFUND])
+    rows = (
+        LedgerEntry.objects.filter(project=project)
+        .order_by()
+        .values("gpu_type__name")
+        .annotate(
+            day=gpu_hours_sum(charged & Q(created_at__gte=now - timedelta(hours=24))),
+            week=gpu_hours_sum(charged & Q(created_at__gte=now - timedelta(days=7))),
+            held=balance_sums()["held"],
+        )
+        .order_by("gpu_type__name")
+    )
+    return [
+        BurnRate(
+            row["gpu_type__name"],
+            quantise_hours(row["day"]),
+            quantise_hours(row["week"]),
+            quantise_hours(row["held"]),
+        )
+        for row in rows
+    ]

@@ -9,7 +9,7 @@ from celery import shared_task
 
 @shared_task
 def allocation_low_balance_check(allocation_id: int) -> bool:
-    from booking.grants.services.projects import allocation_check_low_balance
+    from booking.ledger.low_balance import allocation_check_low_balance
     from booking.models import Allocation
 
     allocation = Allocation.objects.filter(pk=allocation_id).first()

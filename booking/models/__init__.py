@@ -48,7 +48,16 @@ __all__ = [
 ]
 
 from booking.models.admission import AdmissionCycle, FairShareUsage
-from booking.models.jobs import ACTIVE_STATES, FINAL_STATES, Job, JobEvent, JobState
+from booking.models.jobs import (
+    ACTIVE_STATES,
+    FINAL_STATES,
+    JOB_TRANSITIONS,
+    Job,
+    JobEvent,
+    JobReason,
+    JobState,
+    job_states_into,
+)
 from booking.models.simulator import (
     SimulatedClock,
     SimulatedJob,
@@ -60,14 +69,17 @@ from booking.models.simulator import (
 __all__ += [
     "ACTIVE_STATES",
     "FINAL_STATES",
+    "JOB_TRANSITIONS",
     "AdmissionCycle",
     "FairShareUsage",
     "Job",
     "JobEvent",
+    "JobReason",
     "JobState",
     "SimulatedClock",
     "SimulatedJob",
     "SimulatedJobState",
     "SimulatedPartition",
     "SimulatedReservation",
+    "job_states_into",
 ]

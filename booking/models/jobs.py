@@ -6,19 +6,18 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Mod
-from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from booking.ledger.hours import hold_gpu_hours
 from booking.models.gpu_types import GpuType
 from booking.models.projects import Project
+from booking.scheduler import WaitReason
 
-HOURS = Decimal("0.0001")
-# The database refuses anything beyond these; the configured limits (settings.JOBS_MAX_*) are
-# lower and checked by job_submit with a specific error code.
+# The database refuses anything beyond this; the configured limit (settings.JOBS_MAX_*) is
+# lower and checked by job_submit with a specific error code. GPUs per job depend on the GPU
+# type's GPUs per node, which the database cannot see from this table: job_submit checks them.
 HARD_MAX_WALLTIME_MINUTES = 14 * 24 * 60
-NODE_GPUS = 8
 
 
 def submission_key(job_uuid: uuid.UUID | str, attempt: int) -> str:
@@ -43,6 +42,29 @@ class JobState(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
 
 
+class JobReason(models.TextChoices):
+    """Why a job waits or is held (pending, held), or why it ended (in its history).
+
+    The admission policy's reasons (``booking.scheduler.WaitReason``) are the first seven,
+    with the same codes; every other code any service writes is here too.
+    """
+
+    PRIORITY = WaitReason.PRIORITY.value, _("Priority")
+    CAPACITY = WaitReason.CAPACITY.value, _("GPUs busy")
+    BUDGET = WaitReason.BUDGET.value, _("Budget")
+    TIER_CAP = WaitReason.TIER_CAP.value, _("Tier cap")
+    PROJECT_LIMIT = WaitReason.PROJECT_LIMIT.value, _("Project limit")
+    PROJECT_SUSPENDED = WaitReason.PROJECT_SUSPENDED.value, _("Project suspended")
+    BOOKING_NOT_STARTED = WaitReason.BOOKING_NOT_STARTED.value, _("Booking not started")
+    BUDGET_EXHAUSTED = "budget_exhausted", _("Budget exhausted")
+    ALLOCATION_INACTIVE = "allocation_inactive", _("Allocation not active")
+    NO_ALLOCATION = "no_allocation", _("No allocation")
+    HELD_BY_STAFF = "held_by_staff", _("Held by staff")
+    NODE_FAILURE = "node_failure", _("Node failure")
+    LOST = "lost", _("Lost by the cluster")
+    REJECTED = "rejected", _("Rejected by the cluster")
+
+
 ACTIVE_STATES = (JobState.ADMITTED, JobState.RUNNING)
 """States in which a job holds GPUs and GPU-hours."""
 FINAL_STATES = (
@@ -52,6 +74,24 @@ FINAL_STATES = (
     JobState.TIMEOUT,
     JobState.REJECTED,
 )
+_ENDINGS = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.TIMEOUT})
+JOB_TRANSITIONS: dict[str, frozenset[str]] = {
+    JobState.PENDING: frozenset({JobState.ADMITTED, JobState.HELD, JobState.CANCELLED}),
+    JobState.HELD: frozenset({JobState.PENDING, JobState.CANCELLED}),
+    JobState.ADMITTED: _ENDINGS | {JobState.RUNNING, JobState.REJECTED, JobState.PENDING},
+    JobState.RUNNING: _ENDINGS | {JobState.PENDING},
+    JobState.COMPLETED: frozenset(),
+    JobState.FAILED: frozenset({JobState.PENDING}),
+    JobState.CANCELLED: frozenset({JobState.PENDING}),
+    JobState.TIMEOUT: frozenset({JobState.PENDING}),
+    JobState.REJECTED: frozenset({JobState.PENDING}),
+}
+"""The state moves a job may make (a move back to pending is a staff requeue or release)."""
+
+
+def job_states_into(state: str) -> tuple[str, ...]:
+    """The states a job may move to ``state`` from."""
+    return tuple(source for source, targets in JOB_TRANSITIONS.items() if state in targets)
 
 
 class Job(models.Model):
@@ -74,7 +114,9 @@ class Job(models.Model):
     booking_reference = models.PositiveBigIntegerField(_("booking"), null=True, blank=True)
 
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.PENDING)
-    reason = models.CharField(_("why it waits"), max_length=32, blank=True)
+    reason = models.CharField(
+        _("why it waits"), max_length=32, choices=JobReason.choices, blank=True
+    )
     estimated_start = models.DateTimeField(null=True, blank=True)
     attempt = models.PositiveSmallIntegerField(default=1)
     backend_job_id = models.CharField(max_length=64, blank=True)
@@ -109,11 +151,7 @@ class Job(models.Model):
             models.Index(fields=["project", "-submitted_at"], name="job_project_recent"),
         ]
         constraints: ClassVar = [
-            models.CheckConstraint(
-                condition=models.Q(gpus__gte=1)
-                & (models.Q(gpus__lte=NODE_GPUS) | models.Q(Exact(Mod("gpus", NODE_GPUS), 0))),
-                name="job_gpus_one_node_or_whole_nodes",
-            ),
+            models.CheckConstraint(condition=models.Q(gpus__gte=1), name="job_gpus_positive"),
             models.CheckConstraint(
                 condition=models.Q(
                     walltime_minutes__gte=1, walltime_minutes__lte=HARD_MAX_WALLTIME_MINUTES
@@ -122,6 +160,9 @@ class Job(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(state__in=JobState.values), name="job_state_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reason__in=["", *JobReason.values]), name="job_reason_known"
             ),
             models.CheckConstraint(
                 condition=(~models.Q(script="") & models.Q(container_image=""))
@@ -151,7 +192,7 @@ class Job(models.Model):
     @property
     def hold_gpu_hours(self) -> Decimal:
         """GPU-hours held on admission: gpus x walltime."""
-        return (Decimal(self.gpus * self.walltime_minutes) / 60).quantize(HOURS)
+        return hold_gpu_hours(self.gpus, self.walltime_minutes)
 
     @property
     def submission_key(self) -> str:
@@ -174,7 +215,7 @@ class JobEvent(models.Model):
     at = models.DateTimeField(default=timezone.now)
     from_state = models.CharField(max_length=16, choices=JobState.choices, blank=True)
     to_state = models.CharField(max_length=16, choices=JobState.choices)
-    reason = models.CharField(max_length=32, blank=True)
+    reason = models.CharField(max_length=32, choices=JobReason.choices, blank=True)
     message = models.CharField(max_length=500)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -183,6 +224,12 @@ class JobEvent(models.Model):
     class Meta:
         ordering = ("at", "pk")
         indexes: ClassVar = [models.Index(fields=["job", "at"], name="job_event_history")]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=models.Q(reason__in=["", *JobReason.values]),
+                name="job_event_reason_known",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.job_id}: {self.from_state or '∅'} → {self.to_state}"

@@ -57,7 +57,6 @@ def post(api: Api, user: User, to: Project, **overrides: Any) -> Any:
         ),
         ({"environment": {"1BAD": "x"}}, 400, "invalid_environment"),
         ({"environment": {f"V{i}": "x" for i in range(101)}}, 400, "invalid_environment"),
-        ({"booking": 7}, 400, "unknown_booking"),
         ({"project": 999_999}, 404, "not_found"),
     ],
 )

@@ -62,7 +62,6 @@ def form_data(project: Project, **overrides: Any) -> dict[str, Any]:
         "container_image": "",
         "command": "",
         "environment": "EPOCHS=3",
-        "booking": "",
         "idempotency_key": "portal-test-1",
     } | overrides
 

@@ -128,7 +128,6 @@ def test_the_same_key_with_other_input_is_refused_and_queues_nothing_more(
         ({"environment": "EPOCHS 3"}, "environment", "Line 1 is not KEY=VALUE: EPOCHS 3"),
         ({"environment": "A=1\nA=2"}, "environment", "A is given twice (line 2)."),
         ({"environment": "1BAD=x"}, "environment", "1BAD is not a valid variable name."),
-        ({"booking": 7}, "booking", "No capacity booking 7 for this project and GPU type."),
         ({"name": ""}, "name", "This field is required."),
     ],
 )

@@ -20,16 +20,12 @@ from accounts.models import User
 from accounts.portal.pagination import PAGE_SIZE, page_of
 from accounts.tiers import PriorityTier
 from booking.admission.console.forms import FairShareFilterForm, JobActionForm, QueueFilterForm
+from booking.admission.selectors import admission_cycles_recent
 from booking.charts.cluster import cluster_chart, cluster_rows
 from booking.cluster.registry import cluster_backend
-from booking.jobs.pages import fair_share_table, gpu_type_names, staff_queue
-from booking.jobs.selectors import (
-    QUEUED_STATES,
-    admission_cycles_recent,
-    job_of,
-    project_tiers,
-    queue_overview,
-)
+from booking.jobs.priority import fair_share_table, project_tiers
+from booking.jobs.queue import queue_overview, staff_queue
+from booking.jobs.selectors import QUEUED_STATES, gpu_type_names, job_of
 from booking.jobs.services import (
     CANCELLABLE,
     REQUEUEABLE,

@@ -6,6 +6,7 @@ from typing import Any
 from rest_framework import serializers
 
 from booking.energy.estimates import request_energy_kwh
+from booking.grants.selectors.reviews import comments_for_applicant
 from booking.grants.services.applications import EDITABLE
 from booking.models import (
     AiActRisk,
@@ -144,15 +145,7 @@ class ApplicationSerializer(serializers.ModelSerializer):
 
     def get_comments_for_applicant(self, obj: Application) -> list[dict[str, Any]]:
         """Comments reviewers chose to share, without reviewer identities, after a decision."""
-        if obj.decided_at is None:
-            return []
-        return [
-            {"criterion": s.criterion.name, "score": s.score, "comment": s.comment}
-            for assignment in obj.assignments.all()
-            if assignment.is_active
-            for s in assignment.scores.all()
-            if s.for_applicant and s.comment
-        ]
+        return comments_for_applicant(obj)
 
 
 class ApplicationInputSerializer(serializers.ModelSerializer):

@@ -1,7 +1,13 @@
-"""Review reads: what a reviewer may see, and the staff ranking of a call."""
+"""Review reads: what a reviewer may see, the weighted scores, the staff ranking of a call,
+and the comments an applicant may read.
+
+Weighted score = sum (score x weight) / sum (weight) over the scores of active reviewers (a
+declared conflict of interest takes a reviewer's scores out), to two decimals.
+"""
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
@@ -10,6 +16,8 @@ from accounts.models import User
 from booking.models import Application, ApplicationState, Call, CallKind, ReviewAssignment
 
 RANKED_STATES = (ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW)
+ACTIVE = Q(assignments__conflict_declared_at__isnull=True)
+"""Scores count only from reviewers who did not declare a conflict of interest."""
 
 
 @dataclass(frozen=True)
@@ -33,19 +41,68 @@ def assignment_of(reviewer: User, pk: int) -> ReviewAssignment:
     return get_object_or_404(assignments_of(reviewer), pk=pk)
 
 
-def _scored(queryset: QuerySet[Application]) -> QuerySet[Application]:
-    active = Q(assignments__conflict_declared_at__isnull=True)
+def _score_sums(path: str, active: Q | None = None) -> tuple[Sum, Sum]:
+    """sum (score x weight) and sum (weight) of the scores under ``path`` (a relation prefix)."""
     weighted = ExpressionWrapper(
-        F("assignments__scores__score") * F("assignments__scores__criterion__weight"),
+        F(f"{path}scores__score") * F(f"{path}scores__criterion__weight"),
         output_field=DecimalField(max_digits=12, decimal_places=4),
     )
+    return (
+        Sum(weighted, filter=active),
+        Sum(f"{path}scores__criterion__weight", filter=active),
+    )
+
+
+def weighted_score(score_x_weight: Decimal | None, weight_total: int | None) -> Decimal | None:
+    """The weighted score from its two sums; None before any score."""
+    if not score_x_weight or not weight_total:
+        return None
+    return (Decimal(score_x_weight) / Decimal(weight_total)).quantize(Decimal("0.01"))
+
+
+def _scored(queryset: QuerySet[Application]) -> QuerySet[Application]:
+    score_x_weight, weight_total = _score_sums("assignments__", ACTIVE)
     return queryset.annotate(
-        score_x_weight=Sum(weighted, filter=active),
-        weight_total=Sum("assignments__scores__criterion__weight", filter=active),
+        score_x_weight=score_x_weight,
+        weight_total=weight_total,
         reviews=Count(
-            "assignments", filter=active & Q(assignments__scores__isnull=False), distinct=True
+            "assignments", filter=ACTIVE & Q(assignments__scores__isnull=False), distinct=True
         ),
     )
+
+
+def application_scores(
+    application: Application,
+) -> tuple[Decimal | None, dict[int, Decimal | None]]:
+    """The application's weighted score, and each assignment's own (conflicted ones too, for
+    staff). Two queries."""
+    total, weights = _score_sums("assignments__", ACTIVE)
+    row = Application.objects.filter(pk=application.pk).aggregate(
+        score_x_weight=total, weight_total=weights
+    )
+    score_x_weight, weight_total = _score_sums("")
+    per_assignment = (
+        ReviewAssignment.objects.filter(application=application)
+        .annotate(score_x_weight=score_x_weight, weight_total=weight_total)
+        .values_list("pk", "score_x_weight", "weight_total")
+    )
+    return (
+        weighted_score(row["score_x_weight"], row["weight_total"]),
+        {pk: weighted_score(total, weights) for pk, total, weights in per_assignment},
+    )
+
+
+def comments_for_applicant(application: Application) -> list[dict[str, Any]]:
+    """Comments reviewers chose to share, after the decision; never who wrote them."""
+    if application.decided_at is None:
+        return []
+    return [
+        {"criterion": score.criterion.name, "score": score.score, "comment": score.comment}
+        for assignment in application.assignments.all()
+        if assignment.is_active
+        for score in assignment.scores.all()
+        if score.for_applicant and score.comment
+    ]
 
 
 def ranked_applications(*, call: Call) -> list[Ranked]:
@@ -59,7 +116,7 @@ def ranked_applications(*, call: Call) -> list[Ranked]:
         Ranked(
             application=a,
             tier=int(a.organisation.priority_tier()),
-            weighted_score=_score(a.score_x_weight, a.weight_total),  # type: ignore[attr-defined]
+            weighted_score=weighted_score(a.score_x_weight, a.weight_total),  # type: ignore[attr-defined]
             reviews=a.reviews,  # type: ignore[attr-defined]
         )
         for a in applications
@@ -70,9 +127,3 @@ def ranked_applications(*, call: Call) -> list[Ranked]:
         ranked,
         key=lambda r: (r.tier, -(r.weighted_score or Decimal(-1)), r.application.submitted_at),
     )
-
-
-def _score(total: Decimal | None, weights: int | None) -> Decimal | None:
-    if not total or not weights:
-        return None
-    return (Decimal(total) / Decimal(weights)).quantize(Decimal("0.01"))

@@ -11,12 +11,8 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from booking.models import Call, CallKind, CallPool, CallState, GpuType, ReviewCriterion
 from booking.models.calls import DEFAULT_CRITERIA
-from stargate_portal.errors import Conflict, PermissionDenied, ValidationFailed
-
-
-def _require_staff(user: User) -> None:
-    if not user.is_staff:
-        raise PermissionDenied(_("Only staff manage calls."))
+from stargate_portal.errors import Conflict, ValidationFailed
+from stargate_portal.permissions import require_staff
 
 
 def call_create(
@@ -33,7 +29,7 @@ def call_create(
     criteria: list[tuple[str, int]] | None = None,
 ) -> Call:
     """Create a draft call with its GPU pools (by GPU type name) and weighted criteria."""
-    _require_staff(staff)
+    require_staff(staff, _("Only staff manage calls."))
     fields = {
         "title": title.strip(),
         "description": description,
@@ -59,7 +55,7 @@ def call_update(
     *, call: Call, staff: User, pools: dict[str, Decimal] | None = None, **changes: Any
 ) -> Call:
     """Edit a call that is not closed; a pool never shrinks below what it has awarded."""
-    _require_staff(staff)
+    require_staff(staff, _("Only staff manage calls."))
     allowed = {
         "title",
         "description",
@@ -93,7 +89,7 @@ def call_close(*, call: Call, staff: User) -> Call:
 
 
 def _set_state(call: Call, staff: User, state: str, *, from_states: tuple[str, ...]) -> Call:
-    _require_staff(staff)
+    require_staff(staff, _("Only staff manage calls."))
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=call.pk)
         if locked.state not in from_states:

@@ -23,7 +23,8 @@ from booking.models import (
     ProjectRole,
 )
 from booking.notifications.services import notify
-from stargate_portal.errors import Conflict, PermissionDenied, ValidationFailed
+from stargate_portal.errors import Conflict, ValidationFailed
+from stargate_portal.permissions import require_staff
 
 DECIDABLE = (ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW)
 
@@ -69,8 +70,7 @@ def application_reject(*, application: Application, staff: User, reason: str) ->
 
 
 def _lock_decidable(application: Application, staff: User, reason: str) -> Application:
-    if not staff.is_staff:
-        raise PermissionDenied(_("Only staff decide on applications."))
+    require_staff(staff, _("Only staff decide on applications."))
     if not reason.strip():
         raise ValidationFailed.on_field("reason", _("Give a reason for the decision."))
     locked = Application.objects.select_for_update().select_related("call").get(pk=application.pk)

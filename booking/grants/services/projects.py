@@ -3,13 +3,11 @@
 from datetime import date
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from booking.ledger.selectors import balance_of
 from booking.ledger.services import Movement, ledger_adjust, ledger_grant
 from booking.models import (
     Allocation,
@@ -21,16 +19,9 @@ from booking.models import (
     ProjectState,
 )
 from booking.notifications.services import notify, notify_email
+from booking.permissions import can_manage_project, project_managers
 from stargate_portal.errors import Conflict, PermissionDenied, ValidationFailed
-
-MANAGING = (ProjectRole.PI, ProjectRole.MANAGER)
-
-
-def can_manage_project(user: User, project: Project) -> bool:
-    return (
-        user.is_staff
-        or ProjectMember.objects.filter(project=project, user=user, role__in=MANAGING).exists()
-    )
+from stargate_portal.permissions import require_staff
 
 
 def project_invite(*, project: Project, actor: User, email: str, role: str) -> ProjectInvitation:
@@ -106,48 +97,36 @@ def _keep_a_pi(member: ProjectMember) -> None:
 def project_top_up(
     *, project: Project, staff: User, gpu_type: GpuType, gpu_hours: Decimal, reason: str, key: str
 ) -> Movement:
-    """Staff add GPU-hours to an existing allocation; jobs held for budget queue again."""
-    _require_staff(staff)
-    with transaction.atomic():
-        movement = ledger_grant(
-            project=project,
-            gpu_type=gpu_type,
-            gpu_hours=gpu_hours,
-            key=key,
-            actor=staff,
-            reason=reason,
-        )
-        _requeue_budget_held(project, gpu_type)
-    return movement
+    """Staff add GPU-hours to an existing allocation (jobs held for budget queue again: the
+    ledger announces every grant)."""
+    require_staff(staff)
+    return ledger_grant(
+        project=project,
+        gpu_type=gpu_type,
+        gpu_hours=gpu_hours,
+        key=key,
+        actor=staff,
+        reason=reason,
+    )
 
 
 def project_adjust(
     *, project: Project, staff: User, gpu_type: GpuType, gpu_hours: Decimal, reason: str, key: str
 ) -> Movement:
     """Staff correct granted hours up or down, with a reason."""
-    _require_staff(staff)
-    with transaction.atomic():
-        movement = ledger_adjust(
-            project=project,
-            gpu_type=gpu_type,
-            gpu_hours=gpu_hours,
-            key=key,
-            actor=staff,
-            reason=reason,
-        )
-        if gpu_hours > 0:
-            _requeue_budget_held(project, gpu_type)
-    return movement
-
-
-def _requeue_budget_held(project: Project, gpu_type: GpuType) -> None:
-    from booking.jobs.services import jobs_requeue_after_top_up  # jobs import this module
-
-    jobs_requeue_after_top_up(project=project, gpu_type=gpu_type)
+    require_staff(staff)
+    return ledger_adjust(
+        project=project,
+        gpu_type=gpu_type,
+        gpu_hours=gpu_hours,
+        key=key,
+        actor=staff,
+        reason=reason,
+    )
 
 
 def allocation_extend(*, allocation: Allocation, staff: User, ends_on: date) -> Allocation:
-    _require_staff(staff)
+    require_staff(staff)
     if ends_on <= allocation.ends_on:
         raise ValidationFailed.on_field("ends_on", _("An extension must end later."))
     Allocation.objects.filter(pk=allocation.pk).update(ends_on=ends_on)
@@ -157,7 +136,7 @@ def allocation_extend(*, allocation: Allocation, staff: User, ends_on: date) -> 
 
 def project_set_state(*, project: Project, staff: User, state: str, reason: str) -> Project:
     """Suspend or unsuspend: a suspended project cannot hold or be charged GPU-hours."""
-    _require_staff(staff)
+    require_staff(staff)
     if not reason.strip():
         raise ValidationFailed.on_field("reason", _("Give a reason."))
     with transaction.atomic():
@@ -168,44 +147,9 @@ def project_set_state(*, project: Project, staff: User, state: str, reason: str)
         locked.save(update_fields=["state"])
         verb = _("suspended") if state == ProjectState.SUSPENDED else _("reactivated")
         notify(
-            users=[m.user for m in locked.members.select_related("user").filter(role__in=MANAGING)],
+            users=project_managers(locked),
             subject=_("Project %(p)s %(verb)s") % {"p": locked.name, "verb": verb},
             body=reason.strip(),
             url=f"/projects/{locked.pk}/",
         )
     return locked
-
-
-def allocation_check_low_balance(*, allocation: Allocation) -> bool:
-    """Notify the PI and managers once when available < 10 % of the granted hours."""
-    with transaction.atomic():
-        locked = (
-            Allocation.objects.select_for_update()
-            .select_related("project", "gpu_type")
-            .get(pk=allocation.pk)
-        )
-        balance = balance_of(project=locked.project, gpu_type=locked.gpu_type)
-        threshold = balance.granted * Decimal(str(settings.LOW_BALANCE_FRACTION))
-        if balance.available >= threshold and locked.low_balance_notified:
-            # Topped up again: the next drop below the threshold notifies again.
-            locked.low_balance_notified = False
-            locked.save(update_fields=["low_balance_notified"])
-        if locked.low_balance_notified or balance.granted <= 0 or balance.available >= threshold:
-            return False
-        locked.low_balance_notified = True
-        locked.save(update_fields=["low_balance_notified"])
-        managers = locked.project.members.select_related("user").filter(role__in=MANAGING)
-        notify(
-            users=[m.user for m in managers],
-            subject=_("Low balance: %(p)s %(g)s")
-            % {"p": locked.project.name, "g": locked.gpu_type.name},
-            body=_("%(a)s of %(g)s GPU-hours left.")
-            % {"a": balance.available, "g": balance.granted},
-            url=f"/projects/{locked.project_id}/",
-        )
-    return True
-
-
-def _require_staff(user: User) -> None:
-    if not user.is_staff:
-        raise PermissionDenied(_("Only staff do this."))

@@ -8,7 +8,6 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Membership, User
 from booking.models import (
-    REVIEWERS_GROUP,
     Application,
     ApplicationState,
     ReviewAssignment,
@@ -16,7 +15,9 @@ from booking.models import (
     ReviewScore,
 )
 from booking.notifications.services import notify
+from booking.permissions import is_reviewer
 from stargate_portal.errors import Conflict, PermissionDenied, ValidationFailed
+from stargate_portal.permissions import require_staff
 
 REVIEWABLE = (ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW)
 
@@ -29,14 +30,9 @@ class ScoreInput:
     for_applicant: bool = False
 
 
-def is_reviewer(user: User) -> bool:
-    return user.groups.filter(name=REVIEWERS_GROUP).exists()
-
-
 def reviewer_assign(*, application: Application, reviewer: User, staff: User) -> ReviewAssignment:
     """Assign a reviewer; never one from the applicant's organisation."""
-    if not staff.is_staff:
-        raise PermissionDenied(_("Only staff assign reviewers."))
+    require_staff(staff, _("Only staff assign reviewers."))
     if not is_reviewer(reviewer):
         raise ValidationFailed.on_field(
             "reviewer", _("This person does not have the reviewer role.")

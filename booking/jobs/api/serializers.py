@@ -14,7 +14,9 @@ class JobSubmitSerializer(serializers.Serializer):
 
     project = serializers.IntegerField()
     gpu_type = serializers.CharField(max_length=32)
-    gpus = serializers.IntegerField(help_text="1 to 8 on one node, or a multiple of 8.")
+    gpus = serializers.IntegerField(
+        help_text="1 up to the GPU type's GPUs per node, or a multiple of them (whole nodes)."
+    )
     walltime_minutes = serializers.IntegerField()
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     script = serializers.CharField(
@@ -30,13 +32,6 @@ class JobSubmitSerializer(serializers.Serializer):
         child=serializers.CharField(allow_blank=True, trim_whitespace=False),
         required=False,
         default=dict,
-    )
-    booking = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        default=None,
-        min_value=1,
-        help_text="A capacity booking of the project to run in (coming with bookings).",
     )
 
 

@@ -1,7 +1,5 @@
 """Jobs: submit (Idempotency-Key), list, detail with history, cancel; staff actions; queue."""
 
-import hashlib
-import json
 from typing import Any
 
 from django.db import transaction
@@ -21,7 +19,8 @@ from booking.cluster.registry import cluster_backend
 from booking.grants.selectors.projects import project_of
 from booking.jobs import services as job_services
 from booking.jobs.api import serializers as s
-from booking.jobs.selectors import jobs_of, queue_overview, queue_standing
+from booking.jobs.queue import queue_overview, queue_standing
+from booking.jobs.selectors import jobs_of
 from booking.models import Job, JobEvent, JobState
 from stargate_portal.api.views import UserScopedMixin, user_of
 from stargate_portal.errors import ValidationFailed
@@ -55,10 +54,6 @@ def detail(job: Job) -> dict[str, Any]:
     position, start = queue_standing(fresh, now=cluster_backend().now())
     context = {"queue_position": position, "estimated_start": start}
     return dict(s.JobDetailSerializer(fresh, context=context).data)
-
-
-def _fingerprint(data: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class JobViewSet(
@@ -106,9 +101,7 @@ class JobViewSet(
                 container_image=data["container_image"],
                 command=data["command"],
                 environment=data["environment"],
-                booking_reference=data["booking"],
                 idempotency_key=key,
-                request_fingerprint=_fingerprint(data) if key else "",
             )
             job = submission.job
             if not submission.created and job.submit_response is not None:

@@ -1,8 +1,6 @@
 """Portal forms of the jobs: submit a job, filter my jobs. Input shapes only: the rules (GPU
 counts, walltime limit, script, budget) live in ``booking.jobs.services.job_submit``."""
 
-import hashlib
-import json
 import re
 import uuid
 from typing import Any, cast
@@ -104,13 +102,6 @@ class JobSubmitForm(ServiceErrorsForm):
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
         help_text=_("One KEY=VALUE per line, e.g. EPOCHS=3."),
     )
-    booking = forms.IntegerField(
-        label=_("Capacity booking"),
-        required=False,
-        min_value=1,
-        max_value=2**63 - 1,
-        help_text=_("The number of a capacity booking of the project to run in."),
-    )
     idempotency_key = forms.CharField(max_length=200, widget=forms.HiddenInput)
 
     def __init__(
@@ -136,7 +127,7 @@ class JobSubmitForm(ServiceErrorsForm):
         gpus = self.fields["gpus"]
         gpus.widget.attrs |= {"min": 1, "max": maximum}
         gpus.help_text = gettext(
-            "1 to 8 on one node, or a multiple of 8 (whole nodes) up to %(max)s."
+            "Up to the GPUs of one node (8 on most GPU types), or whole nodes up to %(max)s."
         ) % {"max": maximum}
         self.fields["walltime"].help_text = gettext(
             "How long the job may run, e.g. 2h, 90m, 1h30m or 2:30; at most %(h)s h. "
@@ -193,16 +184,8 @@ class JobSubmitForm(ServiceErrorsForm):
             "container_image": data["container_image"],
             "command": data["command"],
             "environment": data["environment"],
-            "booking_reference": data["booking"],
             "idempotency_key": data["idempotency_key"],
-            "request_fingerprint": self.fingerprint(),
         }
-
-    def fingerprint(self) -> str:
-        """What was asked for: the same key with other input is refused, not replayed."""
-        data = {k: v for k, v in self.cleaned_data.items() if k != "idempotency_key"}
-        data["project"] = data["project"].pk
-        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
     def add_service_error(self, error: DomainError) -> None:
         field = CODE_FIELDS.get(error.code)

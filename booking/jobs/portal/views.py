@@ -15,30 +15,32 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.models import User
 from accounts.portal.access import AuthenticatedRequest
 from accounts.portal.pagination import page_of
 from booking.cluster.registry import cluster_backend
-from booking.grants.selectors.projects import project_of
-from booking.grants.services.projects import can_manage_project
-from booking.jobs.pages import (
-    BurnRate,
-    budget_of,
+from booking.grants.selectors.projects import gpu_types_allocated, member_projects, project_of
+from booking.jobs.portal.forms import JobFilterForm, JobSubmitForm, walltime_minutes
+from booking.jobs.queue import queue_standing
+from booking.jobs.selectors import (
     gpu_type_names,
-    gpu_types_allocated,
     job_counts,
-    job_ledger_entries,
+    job_history,
+    job_of,
     member_jobs,
-    member_projects,
-    project_burn_rates,
     project_live_jobs,
 )
-from booking.jobs.portal.forms import JobFilterForm, JobSubmitForm, walltime_minutes
-from booking.jobs.selectors import job_history, job_of, queue_standing
 from booking.jobs.services import CANCELLABLE, job_cancel, job_submit
-from booking.ledger.selectors import Balance
+from booking.ledger.budget import BudgetVerdict, budget_verdict
+from booking.ledger.hours import hold_gpu_hours
+from booking.ledger.selectors import (
+    Balance,
+    BurnRate,
+    budget_of,
+    job_ledger_entries,
+    project_burn_rates,
+)
 from booking.models import Job, Project
-from booking.models.jobs import HOURS
+from booking.permissions import can_cancel_job
 from stargate_portal.errors import DomainError
 
 PROJECT_SECTION_JOBS = 10
@@ -149,19 +151,13 @@ class BudgetPreview:
     balance: Balance
 
     @property
-    def unspent_gpu_hours(self) -> Decimal:
-        return self.balance.granted - self.balance.charged
-
-    @property
     def after_gpu_hours(self) -> Decimal:
         return self.balance.available - self.hold_gpu_hours
 
     @property
-    def verdict(self) -> str:
-        """``fits``; ``waits`` for other jobs' holds to come back; ``refused`` beyond them."""
-        if self.hold_gpu_hours > self.unspent_gpu_hours:
-            return "refused"
-        return "waits" if self.hold_gpu_hours > self.balance.available else "fits"
+    def verdict(self) -> BudgetVerdict:
+        """What ``job_submit`` and the admission cycle will say of this hold."""
+        return budget_verdict(hold_gpu_hours=self.hold_gpu_hours, balance=self.balance)
 
 
 def _budget(request: AuthenticatedRequest, data: Any) -> BudgetPreview | None:
@@ -175,8 +171,7 @@ def _budget(request: AuthenticatedRequest, data: Any) -> BudgetPreview | None:
     balance = budget_of(project, gpu_type) if project is not None else None
     if project is None or balance is None:
         return None
-    hold = (Decimal(gpus * minutes) / 60).quantize(HOURS)
-    return BudgetPreview(project, gpu_type, hold, balance)
+    return BudgetPreview(project, gpu_type, hold_gpu_hours(gpus, minutes), balance)
 
 
 def _int(value: Any) -> int | None:
@@ -208,13 +203,8 @@ def _job_context(request: AuthenticatedRequest, job: Job) -> dict[str, Any]:
         "estimated_start": start,
         "history": job_history(job),
         "ledger_entries": job_ledger_entries(job),
-        "can_cancel": job.state in CANCELLABLE and _may_cancel(request.user, job),
+        "can_cancel": job.state in CANCELLABLE and can_cancel_job(request.user, job),
     }
-
-
-def _may_cancel(user: User, job: Job) -> bool:
-    """The submitter, the project's PI and managers, and staff (as ``job_cancel`` decides)."""
-    return job.submitted_by_id == user.pk or can_manage_project(user, job.project)
 
 
 @login_required

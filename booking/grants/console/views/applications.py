@@ -1,7 +1,5 @@
 """Staff: one application's review page: reviewers and scores, assignment, the decision."""
 
-from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -18,9 +16,10 @@ from booking.energy.estimates import request_energy_kwh
 from booking.grants.console.forms import AssignReviewerForm, AwardForm, RejectForm
 from booking.grants.portal.views.applications import attachment_response
 from booking.grants.selectors.calls import applications_for_staff
+from booking.grants.selectors.reviews import application_scores
 from booking.grants.services.decisions import DECIDABLE, application_award, application_reject
 from booking.grants.services.reviews import REVIEWABLE, reviewer_assign
-from booking.models import REVIEWERS_GROUP, Application, CallPool, ReviewAssignment
+from booking.models import REVIEWERS_GROUP, Application, CallPool
 from stargate_portal.errors import DomainError
 
 # Refusals because the application moved on (decided, withdrawn): its forms are gone from the
@@ -134,16 +133,6 @@ def _candidates(application: Application) -> list[tuple[int, str, bool]]:
     ]
 
 
-def _weighted_score(assignments: Iterable[ReviewAssignment]) -> Decimal | None:
-    """Sum of score x weight over sum of weights: as in the ranking of the call."""
-    scores = [s for a in assignments for s in a.scores.all()]
-    weights = sum(s.criterion.weight for s in scores)
-    if not weights:
-        return None
-    total = sum(s.score * s.criterion.weight for s in scores)
-    return (Decimal(total) / Decimal(weights)).quantize(Decimal("0.01"))
-
-
 def _pools(application: Application) -> list[CallPool]:
     return list(application.call.pools.select_related("gpu_type"))
 
@@ -152,15 +141,16 @@ def _page(request: StaffRequest, application: Application, **forms: Any) -> Any:
     candidates = _candidates(application)
     requests = list(application.requests.all())
     assignments = list(application.assignments.all())
+    weighted, per_assignment = application_scores(application)
     context = {
         "application": application,
         "organisation": application.organisation,
         "tier": application.organisation.priority_tier(),
-        "weighted_score": _weighted_score(a for a in assignments if a.is_active),
+        "weighted_score": weighted,
         "requests": requests,
         "energy_kwh": request_energy_kwh((r.gpu_type, r.gpu_hours) for r in requests),
         "team": [member.email for member in application.team.all()],
-        "assignments": [(a, _weighted_score([a])) for a in assignments],
+        "assignments": [(a, per_assignment.get(a.pk)) for a in assignments],
         "criteria": list(application.call.criteria.all()),
         "conflicted": [email for _pk, email, conflict in candidates if conflict],
         "pools": _pools(application),

@@ -42,7 +42,7 @@ def project_list(request: StaffRequest) -> HttpResponse:
     if search := chosen.get("q", "").strip():
         projects = projects.filter(name__icontains=search)
     page = page_of(request, projects)
-    balances = balances_by_project(page)
+    balances = balances_by_project([project.pk for project in page])
     rows = [(project, sorted(balances[project.pk].items())) for project in page]
     context = {"filters": filters, "page": page, "rows": rows}
     return render(request, "grants/console/project_list.html", context)

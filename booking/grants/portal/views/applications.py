@@ -28,6 +28,7 @@ from booking.grants.portal.steps import (
 )
 from booking.grants.selectors.calls import application_of, applications_of, call_of
 from booking.grants.selectors.projects import projects_of
+from booking.grants.selectors.reviews import comments_for_applicant
 from booking.grants.services.applications import (
     WITHDRAWABLE,
     application_attach,
@@ -192,7 +193,7 @@ def application_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "can_withdraw": application.state in WITHDRAWABLE,
         "decision": application.decisions.first() if application.decided_at else None,
         "project": projects_of(request.user).filter(application=application).first(),
-        "comments": _comments_for_applicant(application),
+        "comments": comments_for_applicant(application),
         **_details(application),
     }
     return render(request, "grants/application_detail.html", context)
@@ -209,19 +210,6 @@ def _details(application: Application) -> dict[str, Any]:
         "team": [member.email for member in application.team.all()],
         "attachment_name": (application.attachment.name or "").rsplit("/", 1)[-1],
     }
-
-
-def _comments_for_applicant(application: Application) -> list[dict[str, Any]]:
-    """Comments reviewers chose to share, after the decision; never who wrote them."""
-    if application.decided_at is None:
-        return []
-    return [
-        {"criterion": score.criterion.name, "score": score.score, "comment": score.comment}
-        for assignment in application.assignments.all()
-        if assignment.is_active
-        for score in assignment.scores.all()
-        if score.for_applicant and score.comment
-    ]
 
 
 @login_required

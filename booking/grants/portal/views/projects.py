@@ -21,7 +21,6 @@ from booking.charts.usage import usage_chart
 from booking.grants.portal.forms import InviteForm, LedgerFilterForm, ProjectRoleForm
 from booking.grants.selectors.projects import allocations_of, project_of, project_role, projects_of
 from booking.grants.services.projects import (
-    MANAGING,
     invitation_accept,
     project_invite,
     project_member_remove,
@@ -29,6 +28,7 @@ from booking.grants.services.projects import (
 )
 from booking.ledger.selectors import balances_by_project, balances_of, charged_per_day
 from booking.models import Project, ProjectInvitation, ProjectMember, ProjectRole
+from booking.permissions import can_manage_project
 from stargate_portal.errors import DomainError
 
 CHART_DAYS = 90
@@ -37,7 +37,7 @@ CHART_DAYS = 90
 @login_required
 def project_list(request: AuthenticatedRequest) -> HttpResponse:
     page = page_of(request, projects_of(request.user))
-    balances = balances_by_project(page)
+    balances = balances_by_project([project.pk for project in page])
     context = {
         "page": page,
         "rows": [(project, sorted(balances[project.pk].items())) for project in page],
@@ -99,7 +99,7 @@ def project_ledger(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @login_required
 def project_members(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     project = project_of(request.user, pk)
-    can_manage = request.user.is_staff or project_role(request.user, project) in MANAGING
+    can_manage = can_manage_project(request.user, project)
     form = InviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

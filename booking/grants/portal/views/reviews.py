@@ -16,8 +16,9 @@ from booking.energy.estimates import request_energy_kwh
 from booking.grants.portal.forms import ConflictForm, ScoreForm
 from booking.grants.portal.views.applications import attachment_response
 from booking.grants.selectors.reviews import assignment_of, assignments_of
-from booking.grants.services.reviews import is_reviewer, review_declare_conflict, review_score
+from booking.grants.services.reviews import review_declare_conflict, review_score
 from booking.models import ApplicationState, ReviewAssignment
+from booking.permissions import is_reviewer
 from stargate_portal.errors import DomainError
 
 

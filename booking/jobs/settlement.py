@@ -1,0 +1,130 @@
+"""What the cluster reports about admitted jobs (started, ended, refused), and settling a job's
+GPU-hours when it stops.
+
+Accounting is exactly once per job attempt whatever retries happen: the admission cycle holds
+gpus x walltime (ledger key ``job-<uuid>-hold``); the end of the job releases the whole hold
+(``job-<uuid>-release``) and charges gpus x runtime (``job-<uuid>-charge``), release first so
+the charge never fails for lack of balance.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from booking.cluster.registry import cluster_backend
+from booking.jobs.durations import seconds_text
+from booking.jobs.priority import fair_share_add
+from booking.jobs.transitions import job_transition
+from booking.ledger.hours import used_gpu_hours
+from booking.ledger.services import ledger_charge, ledger_release
+from booking.models import ACTIVE_STATES, Job, JobReason, JobState, LedgerEntry
+from stargate_portal.errors import Conflict
+
+logger = logging.getLogger(__name__)
+
+
+def job_start(*, job_id: int, started_at: datetime, backend_job_id: str = "") -> bool:
+    """An admitted job started on the cluster; False if it was not admitted any more."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.state != JobState.ADMITTED:
+            return False
+        job.started_at = started_at
+        job.expected_end = started_at + timedelta(minutes=job.walltime_minutes)
+        job.backend_job_id = backend_job_id or job.backend_job_id
+        message = _("Started on the cluster (job %(id)s).") % {"id": job.backend_job_id or "?"}
+        job_transition(job, JobState.RUNNING, message=message, at=started_at)
+    return True
+
+
+def job_finish(
+    *,
+    job_id: int,
+    state: str,
+    started_at: datetime | None,
+    ended_at: datetime,
+    exit_code: int | None,
+    reason: str = "",
+) -> bool:
+    """An admitted or running job ended on the cluster: settle its GPU-hours exactly once."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.state not in ACTIVE_STATES:
+            return False
+        start = job.started_at or started_at
+        runtime = job_runtime_seconds(job, start, ended_at) if start else 0
+        job.started_at, job.ended_at = start, ended_at
+        job.runtime_seconds, job.exit_code = runtime, exit_code
+        note = job_settle(job, runtime_seconds=runtime, now=ended_at)
+        message = _finish_message(state, runtime, exit_code, reason) + " " + note
+        job_transition(job, state, message=message, at=ended_at, reason=reason)
+    return True
+
+
+def job_reject(*, job_id: int, why: str) -> bool:
+    """The cluster refused an admitted job for good: release its hold."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.state != JobState.ADMITTED:
+            return False
+        now = cluster_backend().now()
+        job.ended_at, job.runtime_seconds = now, 0
+        note = job_settle(job, runtime_seconds=0, now=now)
+        message = _("Rejected by the cluster: %(w)s.") % {"w": why} + " " + note
+        job_transition(job, JobState.REJECTED, message=message, at=now, reason=JobReason.REJECTED)
+    return True
+
+
+def _finish_message(state: str, runtime: int, exit_code: int | None, reason: str) -> str:
+    ran = seconds_text(runtime)
+    if state == JobState.COMPLETED:
+        return _("Completed after %(t)s (exit code %(c)s).") % {"t": ran, "c": exit_code}
+    if state == JobState.TIMEOUT:
+        return _("Stopped at its walltime after %(t)s.") % {"t": ran}
+    if state == JobState.CANCELLED:
+        return _("Cancelled on the cluster after %(t)s.") % {"t": ran}
+    if reason == JobReason.NODE_FAILURE:
+        return _("Failed after %(t)s: a node failed.") % {"t": ran}
+    return _("Failed after %(t)s (exit code %(c)s).") % {"t": ran, "c": exit_code}
+
+
+def job_settle(job: Job, *, runtime_seconds: int, now: datetime) -> str:
+    """Release the whole hold, charge gpus x runtime, correct the fair-share usage by the
+    difference; returns a note for the job's history ("" when nothing was held)."""
+    if not LedgerEntry.objects.filter(idempotency_key=job.ledger_key("hold")).exists():
+        return ""
+    project, gpu_type = job.project, job.gpu_type
+    hold = job.hold_gpu_hours
+    ledger_release(
+        project=project,
+        gpu_type=gpu_type,
+        gpu_hours=hold,
+        key=job.ledger_key("release"),
+        reason=str(job.uuid),
+    )
+    charge = used_gpu_hours(job.gpus, runtime_seconds)
+    note = _("%(h)s GPU-hours released") % {"h": hold}
+    if charge > 0:
+        try:
+            ledger_charge(
+                project=project,
+                gpu_type=gpu_type,
+                gpu_hours=charge,
+                key=job.ledger_key("charge"),
+                reason=str(job.uuid),
+            )
+            note += _(", %(c)s charged") % {"c": charge}
+        except Conflict as refused:
+            # The project was suspended or its allocation ended while the job ran.
+            logger.warning("job %s not charged: %s", job.uuid, refused.code)
+            note += _(", not charged (%(why)s)") % {"why": refused.code}
+    fair_share_add(gpu_hours={job.project_id: float(charge - hold)}, now=now)
+    return note + "."
+
+
+def job_runtime_seconds(job: Job, started_at: datetime, ended_at: datetime) -> int:
+    """How long the job ran, capped by its walltime."""
+    seconds = int((ended_at - started_at).total_seconds())
+    return max(0, min(seconds, job.walltime_minutes * 60))
