@@ -7,7 +7,7 @@ from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from accounts.models import Organisation, User
-from tests.api.error_shape import assert_error
+from tests.error_shape import assert_error
 from tests.factories import OrganisationFactory
 
 Api = Callable[[User | None], APIClient]

@@ -15,7 +15,7 @@ from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from accounts import selectors
 from accounts.models import Organisation, User
 from stargate_portal import errorpages
-from tests.api.error_shape import assert_error
+from tests.error_shape import assert_error
 
 Api = Callable[[User | None], APIClient]
 

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import JoinRequest, Membership, Organisation, User
 from accounts.services.memberships import join_request_create
-from tests.api.error_shape import assert_error
+from tests.error_shape import assert_error
 from tests.factories import OrganisationFactory, UserFactory
 
 Api = Callable[[User | None], APIClient]

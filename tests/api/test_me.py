@@ -6,7 +6,7 @@ from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from accounts.models import MembershipRole, Organisation, User
-from tests.api.error_shape import assert_error
+from tests.error_shape import assert_error
 from tests.factories import MembershipFactory, OrganisationFactory
 
 Api = Callable[[User | None], APIClient]

@@ -17,7 +17,7 @@ from accounts.models import (
     User,
     VerificationDecision,
 )
-from tests.api.error_shape import assert_error
+from tests.error_shape import assert_error
 from tests.factories import MembershipFactory, OrganisationFactory
 
 Api = Callable[[User | None], APIClient]

@@ -7,7 +7,7 @@ from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from accounts.models import Organisation, User, VerificationDecision
-from tests.api.error_shape import assert_error
+from tests.error_shape import assert_error
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
 
 Api = Callable[[User | None], APIClient]

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, User
 from accounts.services.tokens import api_token_create
-from tests.api.error_shape import assert_error
+from tests.error_shape import assert_error
 
 Api = Callable[[User | None], APIClient]
 URL = "/api/v1/tokens/"

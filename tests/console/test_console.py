@@ -15,7 +15,7 @@ from accounts.models import (
     VerificationState,
 )
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
-from tests.portal.pages import field_errors, form_errors, page_text
+from tests.pages import field_errors, form_errors, page_text
 
 QUEUE_URL = reverse("console:verification_queue")
 CONSOLE_URLS = [

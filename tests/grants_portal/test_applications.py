@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from booking.models import Application, ApplicationRequest, ApplicationState
 from tests.factories import CallFactory
-from tests.grants.conftest import draft_for
-from tests.portal.pages import error_is_linked_to_input, field_errors, form_errors, page_text
+from tests.fixtures.grants import draft_for
+from tests.pages import error_is_linked_to_input, field_errors, form_errors, page_text
 
 
 def step_url(application, step: str) -> str:
@@ -26,9 +26,9 @@ def detail_url(application) -> str:
     return reverse("grants:application_detail", args=[application.pk])
 
 
-def test_step_one_creates_a_draft_for_one_of_my_organisations(login, alice, alice_org, call):
+def test_step_one_creates_a_draft_for_one_of_my_organisations(login, alice, alice_org, portal_call):
     response = login(alice).post(
-        reverse("grants:application_create", args=[call.pk]),
+        reverse("grants:application_create", args=[portal_call.pk]),
         {
             "organisation": alice_org.pk,
             "title": "NorLLM",
@@ -46,27 +46,29 @@ def test_step_one_creates_a_draft_for_one_of_my_organisations(login, alice, alic
     assert "Draft saved. Continue with the resources you need." in page_text(response)
 
 
-def test_step_one_lists_only_my_organisations(login, alice, charlie, call):
-    text = page_text(login(alice).get(reverse("grants:application_create", args=[call.pk])))
+def test_step_one_lists_only_my_organisations(login, alice, charlie, portal_call):
+    text = page_text(login(alice).get(reverse("grants:application_create", args=[portal_call.pk])))
 
     assert "University of Oslo · European academic" in text
     assert "Acme" not in text
 
 
-def test_someone_without_an_organisation_is_told_to_register_one(login, call, db):
+def test_someone_without_an_organisation_is_told_to_register_one(login, portal_call, db):
     from tests.factories import UserFactory
 
-    text = page_text(login(UserFactory()).get(reverse("grants:application_create", args=[call.pk])))
+    text = page_text(
+        login(UserFactory()).get(reverse("grants:application_create", args=[portal_call.pk]))
+    )
 
     assert "you are not in one yet" in text
     assert "Register your organisation" in text
 
 
 def test_organisation_outside_the_allowed_tiers_is_refused_and_nothing_is_created(
-    login, charlie, charlie_org, call
+    login, charlie, charlie_org, portal_call
 ):
     response = login(charlie).post(
-        reverse("grants:application_create", args=[call.pk]),
+        reverse("grants:application_create", args=[portal_call.pk]),
         {"organisation": charlie_org.pk, "title": "Acme LLM"},
     )
 
@@ -102,9 +104,9 @@ def test_resources_step_saves_requests_per_gpu_type_and_shows_the_energy(login, 
     assert f"H200: 1,000 GPU-hours {times} 1000 W {times} PUE 1.1 = 1,100.0 kWh" in text
 
 
-def test_energy_estimate_updates_live_from_the_form_being_edited(login, alice, call):
+def test_energy_estimate_updates_live_from_the_form_being_edited(login, alice, portal_call):
     response = login(alice).get(
-        reverse("grants:call_energy", args=[call.pk]),
+        reverse("grants:call_energy", args=[portal_call.pk]),
         {"gpu_hours_H100": "1000", "gpu_hours_H200": "not yet"},
         HTTP_HX_REQUEST="true",
     )
@@ -205,11 +207,11 @@ def test_a_malformed_team_email_is_refused_next_to_the_field(login, alice, draft
 
 
 def test_submitting_an_incomplete_draft_lists_what_is_missing_by_step(
-    login, alice, alice_org, call
+    login, alice, alice_org, portal_call
 ):
     from booking.grants.services.applications import application_create
 
-    bare = application_create(user=alice, call=call, organisation=alice_org, title="Sketch")
+    bare = application_create(user=alice, call=portal_call, organisation=alice_org, title="Sketch")
 
     response = login(alice).post(submit_url(bare))
 
@@ -234,10 +236,10 @@ def test_submitting_a_complete_draft_sends_it_to_review(login, alice, draft):
     assert "Reviewers are assessing the application." in text
 
 
-def test_late_submission_is_refused_and_the_draft_stays_a_draft(login, alice, draft, call):
-    call.opens_at = timezone.now() - timedelta(days=40)
-    call.closes_at = timezone.now() - timedelta(minutes=5)
-    call.save()
+def test_late_submission_is_refused_and_the_draft_stays_a_draft(login, alice, draft, portal_call):
+    portal_call.opens_at = timezone.now() - timedelta(days=40)
+    portal_call.closes_at = timezone.now() - timedelta(minutes=5)
+    portal_call.save()
 
     response = login(alice).post(submit_url(draft))
 
@@ -246,15 +248,19 @@ def test_late_submission_is_refused_and_the_draft_stays_a_draft(login, alice, dr
     assert draft.state == ApplicationState.DRAFT
 
 
-def test_a_submitted_application_can_no_longer_be_edited(login, alice, submitted):
-    response = login(alice).post(step_url(submitted, "basics"), {"title": "Changed"}, follow=True)
+def test_a_submitted_application_can_no_longer_be_edited(login, alice, portal_submitted):
+    response = login(alice).post(
+        step_url(portal_submitted, "basics"), {"title": "Changed"}, follow=True
+    )
 
     assert "Only drafts can be edited." in page_text(response)
-    submitted.refresh_from_db()
-    assert submitted.title == "NorLLM"
+    portal_submitted.refresh_from_db()
+    assert portal_submitted.title == "NorLLM"
 
 
-def test_my_applications_list_shows_each_with_its_state(login, alice, submitted, call):
+def test_my_applications_list_shows_each_with_its_state(
+    login, alice, portal_submitted, portal_call
+):
     draft_for(alice, CallFactory(title="Second call"))
 
     text = page_text(login(alice).get(reverse("grants:application_list")))
@@ -270,13 +276,13 @@ def test_empty_application_list_points_to_the_calls(login, alice):
     assert "You have no applications yet. Find an open call" in text
 
 
-def test_applicant_withdraws_before_a_decision(login, alice, submitted):
+def test_applicant_withdraws_before_a_decision(login, alice, portal_submitted):
     response = login(alice).post(
-        reverse("grants:application_withdraw", args=[submitted.pk]), follow=True
+        reverse("grants:application_withdraw", args=[portal_submitted.pk]), follow=True
     )
 
-    submitted.refresh_from_db()
-    assert submitted.state == ApplicationState.WITHDRAWN
+    portal_submitted.refresh_from_db()
+    assert portal_submitted.state == ApplicationState.WITHDRAWN
     assert "The application was withdrawn." in page_text(response)
 
 
@@ -360,9 +366,9 @@ def test_my_applications_query_count_does_not_grow(
 
 
 @pytest.mark.parametrize("typed", ["1e30", "-5", "NaN", "Infinity", "12,5"])
-def test_energy_estimate_ignores_what_cannot_be_a_request(login, alice, call, typed):
+def test_energy_estimate_ignores_what_cannot_be_a_request(login, alice, portal_call, typed):
     response = login(alice).get(
-        reverse("grants:call_energy", args=[call.pk]), {"gpu_hours_H100": typed}
+        reverse("grants:call_energy", args=[portal_call.pk]), {"gpu_hours_H100": typed}
     )
 
     assert response.status_code == 200

@@ -7,12 +7,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import CallFactory
-from tests.portal.pages import page_text
+from tests.pages import page_text
 
 LIST_URL = reverse("grants:call_list")
 
 
-def test_open_calls_come_before_closed_ones_and_drafts_are_hidden(login, alice, call):
+def test_open_calls_come_before_closed_ones_and_drafts_are_hidden(login, alice, portal_call):
     CallFactory(title="Closed call 2026", state="closed")
     CallFactory(title="Draft call 2028", state="draft")
 
@@ -24,8 +24,10 @@ def test_open_calls_come_before_closed_ones_and_drafts_are_hidden(login, alice, 
     assert "H100 (50,000 GPU-hours left)" in text
 
 
-def test_call_page_shows_pools_remaining_hours_criteria_tiers_and_deadline(login, alice, call):
-    response = login(alice).get(reverse("grants:call_detail", args=[call.pk]))
+def test_call_page_shows_pools_remaining_hours_criteria_tiers_and_deadline(
+    login, alice, portal_call
+):
+    response = login(alice).get(reverse("grants:call_detail", args=[portal_call.pk]))
 
     text = page_text(response)
     assert "Apply to this call" in text
@@ -34,16 +36,16 @@ def test_call_page_shows_pools_remaining_hours_criteria_tiers_and_deadline(login
     assert "Tier 1 · European academic" in text
     assert "Tier 4" not in text
     assert "10,000 GPU-hours per application" in text
-    assert call.closes_at.strftime("%Y") in text
+    assert portal_call.closes_at.strftime("%Y") in text
     assert "You have not applied yet." in text
 
 
-def test_closed_call_page_says_where_to_go_instead(login, alice, call):
-    call.closes_at = timezone.now() - timedelta(minutes=1)
-    call.opens_at = call.closes_at - timedelta(days=30)
-    call.save()
+def test_closed_call_page_says_where_to_go_instead(login, alice, portal_call):
+    portal_call.closes_at = timezone.now() - timedelta(minutes=1)
+    portal_call.opens_at = portal_call.closes_at - timedelta(days=30)
+    portal_call.save()
 
-    text = page_text(login(alice).get(reverse("grants:call_detail", args=[call.pk])))
+    text = page_text(login(alice).get(reverse("grants:call_detail", args=[portal_call.pk])))
 
     assert "Apply to this call" not in text
     assert "This call does not accept applications now." in text

@@ -25,8 +25,8 @@ from booking.models import (
     ReviewScore,
 )
 from tests.factories import CallFactory, MembershipFactory, OrganisationFactory, UserFactory
-from tests.grants.conftest import draft_for
-from tests.portal.pages import field_errors, page_text
+from tests.fixtures.grants import draft_for
+from tests.pages import field_errors, page_text
 
 CALLS_URL = reverse("grants_console:call_list")
 PROJECTS_URL = reverse("grants_console:project_list")
@@ -53,9 +53,9 @@ def test_non_staff_user_gets_403(login, alice, url):
     assert login(alice).get(url).status_code == 403
 
 
-def test_non_staff_cannot_award(login, alice, submitted):
+def test_non_staff_cannot_award(login, alice, portal_submitted):
     response = login(alice).post(
-        reverse("grants_console:application_award", args=[submitted.pk]),
+        reverse("grants_console:application_award", args=[portal_submitted.pk]),
         {"award_H100": "4000", "reason": "Me"},
     )
 
@@ -63,14 +63,14 @@ def test_non_staff_cannot_award(login, alice, submitted):
     assert not Project.objects.exists()
 
 
-def test_staff_see_calls_with_pools_and_counts(login, staff, submitted):
+def test_staff_see_calls_with_pools_and_counts(login, staff, portal_submitted):
     text = page_text(login(staff).get(CALLS_URL))
 
     assert "AI Factory call 2027" in text
     assert "H100: 50,000 / 50,000" in text
 
 
-def test_staff_create_a_call_with_pools_tiers_and_criteria(login, staff, call):
+def test_staff_create_a_call_with_pools_tiers_and_criteria(login, staff, portal_call):
     opens = timezone.now().replace(microsecond=0, second=0)
     response = login(staff).post(
         reverse("grants_console:call_create"),
@@ -100,7 +100,9 @@ def test_staff_create_a_call_with_pools_tiers_and_criteria(login, staff, call):
     assert "The call was created as a draft." in page_text(response)
 
 
-def test_a_call_that_closes_before_it_opens_shows_the_error_next_to_the_field(login, staff, call):
+def test_a_call_that_closes_before_it_opens_shows_the_error_next_to_the_field(
+    login, staff, portal_call
+):
     opens = timezone.now()
     response = login(staff).post(
         reverse("grants_console:call_create"),
@@ -120,14 +122,14 @@ def test_a_call_that_closes_before_it_opens_shows_the_error_next_to_the_field(lo
     assert not Call.objects.filter(title="Backwards").exists()
 
 
-def test_staff_edit_a_call_and_its_pools(login, staff, call):
+def test_staff_edit_a_call_and_its_pools(login, staff, portal_call):
     response = login(staff).post(
-        reverse("grants_console:call_edit", args=[call.pk]),
+        reverse("grants_console:call_edit", args=[portal_call.pk]),
         {
-            "title": call.title,
-            "description": call.description,
-            "opens_at": call.opens_at.strftime("%Y-%m-%dT%H:%M"),
-            "closes_at": call.closes_at.strftime("%Y-%m-%dT%H:%M"),
+            "title": portal_call.title,
+            "description": portal_call.description,
+            "opens_at": portal_call.opens_at.strftime("%Y-%m-%dT%H:%M"),
+            "closes_at": portal_call.closes_at.strftime("%Y-%m-%dT%H:%M"),
             "allowed_tiers": ["1", "2", "3", "4"],
             "max_request_gpu_hours": "12000",
             "pool_H100": "60000",
@@ -136,23 +138,23 @@ def test_staff_edit_a_call_and_its_pools(login, staff, call):
         follow=True,
     )
 
-    call.refresh_from_db()
-    assert call.allowed_tiers == [1, 2, 3, 4]
-    assert call.max_request_gpu_hours == 12000
-    assert call.pools.get(gpu_type__name="H100").gpu_hours == 60000
+    portal_call.refresh_from_db()
+    assert portal_call.allowed_tiers == [1, 2, 3, 4]
+    assert portal_call.max_request_gpu_hours == 12000
+    assert portal_call.pools.get(gpu_type__name="H100").gpu_hours == 60000
     assert "Saved." in page_text(response)
 
 
-def test_staff_close_and_reopen_a_call(login, staff, call):
+def test_staff_close_and_reopen_a_call(login, staff, portal_call):
     client = login(staff)
 
-    client.post(reverse("grants_console:call_close", args=[call.pk]))
-    call.refresh_from_db()
-    assert call.state == CallState.CLOSED
+    client.post(reverse("grants_console:call_close", args=[portal_call.pk]))
+    portal_call.refresh_from_db()
+    assert portal_call.state == CallState.CLOSED
 
-    response = client.post(reverse("grants_console:call_open", args=[call.pk]), follow=True)
-    call.refresh_from_db()
-    assert call.state == CallState.OPEN
+    response = client.post(reverse("grants_console:call_open", args=[portal_call.pk]), follow=True)
+    portal_call.refresh_from_db()
+    assert portal_call.state == CallState.OPEN
     assert "“AI Factory call 2027” is open." in page_text(response)
 
 
@@ -163,18 +165,18 @@ def _score(application, reviewer, staff, values):
 
 
 def test_ranking_orders_by_tier_then_weighted_score_and_shows_both(
-    login, staff, alice, bob, call, reviewer
+    login, staff, alice, bob, portal_call, reviewer
 ):
-    high = application_submit(application=draft_for(bob, call), user=bob)  # tier 2
-    mid = application_submit(application=draft_for(alice, call), user=alice)  # tier 1
+    high = application_submit(application=draft_for(bob, portal_call), user=bob)  # tier 2
+    mid = application_submit(application=draft_for(alice, portal_call), user=alice)  # tier 1
     other = UserFactory(email="kari@uio.no")
     MembershipFactory(user=other, organisation=alice.memberships.get().organisation)
-    low = application_submit(application=draft_for(other, call), user=other)  # tier 1
+    low = application_submit(application=draft_for(other, portal_call), user=other)  # tier 1
     _score(high, reviewer, staff, (5, 5, 5))
     _score(mid, reviewer, staff, (4, 4, 4))
     _score(low, reviewer, staff, (2, 2, 2))
 
-    response = login(staff).get(reverse("grants_console:call_detail", args=[call.pk]))
+    response = login(staff).get(reverse("grants_console:call_detail", args=[portal_call.pk]))
 
     rows = page_text(response).split("State ", 1)[1]
     assert rows.index("kari@uio.no") > rows.index("alice@uio.no")
@@ -184,13 +186,13 @@ def test_ranking_orders_by_tier_then_weighted_score_and_shows_both(
 
 
 def test_review_page_warns_about_reviewers_from_the_applicants_organisation(
-    login, staff, submitted, reviewer, alice_org
+    login, staff, portal_submitted, reviewer, alice_org
 ):
     colleague = UserFactory(email="olga@uio.no")
     colleague.groups.add(Group.objects.get(name=REVIEWERS_GROUP))
     MembershipFactory(user=colleague, organisation=alice_org, role=MembershipRole.MEMBER)
 
-    text = page_text(login(staff).get(review_url(submitted)))
+    text = page_text(login(staff).get(review_url(portal_submitted)))
 
     assert "Conflict of interest: these reviewers belong to University of Oslo" in text
     assert "olga@uio.no — conflict: the applicant's organisation" in text
@@ -198,14 +200,14 @@ def test_review_page_warns_about_reviewers_from_the_applicants_organisation(
 
 
 def test_assigning_a_conflicted_reviewer_is_refused_next_to_the_field(
-    login, staff, submitted, alice_org, reviewer
+    login, staff, portal_submitted, alice_org, reviewer
 ):
     colleague = UserFactory(email="olga@uio.no")
     colleague.groups.add(Group.objects.get(name=REVIEWERS_GROUP))
     MembershipFactory(user=colleague, organisation=alice_org, role=MembershipRole.MEMBER)
 
     response = login(staff).post(
-        reverse("grants_console:application_assign", args=[submitted.pk]),
+        reverse("grants_console:application_assign", args=[portal_submitted.pk]),
         {"reviewer": colleague.pk},
     )
 
@@ -215,16 +217,16 @@ def test_assigning_a_conflicted_reviewer_is_refused_next_to_the_field(
     assert not ReviewAssignment.objects.exists()
 
 
-def test_staff_assign_a_reviewer(login, staff, submitted, reviewer):
+def test_staff_assign_a_reviewer(login, staff, portal_submitted, reviewer):
     response = login(staff).post(
-        reverse("grants_console:application_assign", args=[submitted.pk]),
+        reverse("grants_console:application_assign", args=[portal_submitted.pk]),
         {"reviewer": reviewer.pk},
         follow=True,
     )
 
     assert ReviewAssignment.objects.get().reviewer == reviewer
-    submitted.refresh_from_db()
-    assert submitted.state == ApplicationState.UNDER_REVIEW
+    portal_submitted.refresh_from_db()
+    assert portal_submitted.state == ApplicationState.UNDER_REVIEW
     text = page_text(response)
     assert "rita@kth.se is assigned and notified." in text
     assert "rita@kth.se — —" not in text
@@ -436,18 +438,20 @@ def test_suspending_needs_a_reason(login, staff, project):
 
 @pytest.mark.parametrize("count", [1, 12])
 def test_console_ranking_query_count_does_not_grow(
-    login, staff, call, reviewer, django_assert_max_num_queries, count
+    login, staff, portal_call, reviewer, django_assert_max_num_queries, count
 ):
     for i in range(count):
         organisation = OrganisationFactory(name=f"University {i}")
         applicant = UserFactory()
         MembershipFactory(user=applicant, organisation=organisation, role=MembershipRole.OWNER)
-        draft = draft_for(applicant, call, requests={"H100": Decimal(10), "H200": Decimal(5)})
+        draft = draft_for(
+            applicant, portal_call, requests={"H100": Decimal(10), "H200": Decimal(5)}
+        )
         _score(application_submit(application=draft, user=applicant), reviewer, staff, (3, 4, 5))
     client = login(staff)
 
     with django_assert_max_num_queries(10):
-        response = client.get(reverse("grants_console:call_detail", args=[call.pk]))
+        response = client.get(reverse("grants_console:call_detail", args=[portal_call.pk]))
 
     assert page_text(response).count("Tier 1 3.70 1") == count
 

@@ -3,13 +3,13 @@
 from django.urls import reverse
 
 from booking.models import Notification
-from tests.portal.pages import page_text
+from tests.pages import page_text
 
 LIST_URL = reverse("notifications:notification_list")
 NAVIGATION_URL = reverse("grants:navigation")
 
 
-def test_submitting_notifies_the_applicant_in_the_portal(login, alice, submitted):
+def test_submitting_notifies_the_applicant_in_the_portal(login, alice, portal_submitted):
     response = login(alice).get(LIST_URL)
 
     text = page_text(response)
@@ -18,7 +18,7 @@ def test_submitting_notifies_the_applicant_in_the_portal(login, alice, submitted
     assert "Mark all as read" in text
 
 
-def test_every_page_loads_the_unread_count_into_the_navigation(login, alice, submitted):
+def test_every_page_loads_the_unread_count_into_the_navigation(login, alice, portal_submitted):
     client = login(alice)
 
     page = client.get(reverse("portal:dashboard")).content.decode()
@@ -28,7 +28,7 @@ def test_every_page_loads_the_unread_count_into_the_navigation(login, alice, sub
     assert page_text(fragment) == "Notifications 1 unread"
 
 
-def test_marking_one_as_read_clears_the_count(login, alice, submitted):
+def test_marking_one_as_read_clears_the_count(login, alice, portal_submitted):
     notification = Notification.objects.get(user=alice)
 
     response = login(alice).post(
@@ -41,14 +41,14 @@ def test_marking_one_as_read_clears_the_count(login, alice, submitted):
     assert page_text(login(alice).get(NAVIGATION_URL)) == "Notifications"
 
 
-def test_opening_one_marks_it_read_and_follows_its_link(login, alice, submitted):
+def test_opening_one_marks_it_read_and_follows_its_link(login, alice, portal_submitted):
     notification = Notification.objects.get(user=alice)
 
     response = login(alice).post(
         reverse("notifications:notification_read", args=[notification.pk]), {"open": "1"}
     )
 
-    assert response["Location"] == f"/applications/{submitted.pk}/"
+    assert response["Location"] == f"/applications/{portal_submitted.pk}/"
     notification.refresh_from_db()
     assert notification.read_at is not None
 
@@ -73,7 +73,7 @@ def test_mark_all_as_read(login, alice, db):
     assert not Notification.objects.filter(user=alice, read_at__isnull=True).exists()
 
 
-def test_charlie_cannot_mark_alices_notification(login, alice, charlie, submitted):
+def test_charlie_cannot_mark_alices_notification(login, alice, charlie, portal_submitted):
     notification = Notification.objects.get(user=alice)
 
     response = login(charlie).post(

@@ -12,7 +12,7 @@ from booking.grants.services.projects import project_invite
 from booking.ledger.services import ledger_charge, ledger_hold
 from booking.models import GpuType, ProjectInvitation, ProjectMember, ProjectRole
 from tests.factories import AllocationFactory, ProjectFactory, UserFactory
-from tests.portal.pages import field_errors, form_errors, page_text
+from tests.pages import field_errors, form_errors, page_text
 
 LIST_URL = reverse("grants:project_list")
 

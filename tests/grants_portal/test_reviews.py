@@ -5,7 +5,7 @@ from django.urls import reverse
 from booking.grants.services.reviews import reviewer_assign
 from booking.models import ReviewAssignment, ReviewScore
 from tests.factories import UserFactory
-from tests.portal.pages import field_errors, page_text
+from tests.pages import field_errors, page_text
 
 INBOX_URL = reverse("grants:review_inbox")
 
@@ -148,7 +148,7 @@ def test_scores_are_closed_after_the_decision(login, reviewer, project):
     assert "This application is Awarded: scores can no longer change." in text
 
 
-def test_applicant_cannot_review_their_own_application(login, alice, submitted, staff):
+def test_applicant_cannot_review_their_own_application(login, alice, portal_submitted, staff):
     from django.contrib.auth.models import Group
 
     from booking.models import REVIEWERS_GROUP
@@ -156,6 +156,6 @@ def test_applicant_cannot_review_their_own_application(login, alice, submitted, 
     alice.groups.add(Group.objects.get_or_create(name=REVIEWERS_GROUP)[0])
     other = UserFactory(email="nils@kth.se")
     other.groups.add(Group.objects.get(name=REVIEWERS_GROUP))
-    assignment = reviewer_assign(application=submitted, reviewer=other, staff=staff)
+    assignment = reviewer_assign(application=portal_submitted, reviewer=other, staff=staff)
 
     assert login(alice).get(review_url(assignment)).status_code == 404

@@ -28,7 +28,7 @@ from booking.models import (
     Project,
     ProjectState,
 )
-from tests.jobs.conftest import cycle, project_for, reconcile
+from tests.fixtures.jobs import cycle, project_for, reconcile
 
 pytestmark = pytest.mark.django_db
 

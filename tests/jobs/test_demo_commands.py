@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from booking.models import Job, SimulatedPartition
-from tests.jobs.conftest import cycle, reconcile
+from tests.fixtures.jobs import cycle, reconcile
 
 pytestmark = pytest.mark.django_db
 

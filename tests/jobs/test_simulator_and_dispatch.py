@@ -13,7 +13,7 @@ from booking.cluster.base import JobSpec
 from booking.cluster.registry import cluster_backend
 from booking.cluster.simulator.backend import SimulatorBackend, scripted_outcome
 from booking.models import Job, LedgerEntry, Project, SimulatedJob
-from tests.jobs.conftest import cycle, reconcile
+from tests.fixtures.jobs import cycle, reconcile
 
 pytestmark = pytest.mark.django_db
 

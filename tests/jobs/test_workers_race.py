@@ -39,8 +39,8 @@ from booking.models import (
 from booking.models.jobs import HOURS
 from stargate_portal.celery import app as celery_app
 from tests.factories import GpuTypeFactory, OrganisationFactory, UserFactory
+from tests.fixtures.jobs import project_for
 from tests.infra.test_celery_redis import _redis_reachable
-from tests.jobs.conftest import project_for
 
 ROOT = Path(__file__).resolve().parents[2]
 JOBS = 200

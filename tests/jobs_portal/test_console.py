@@ -14,9 +14,8 @@ from accounts.models import User
 from booking.cluster.simulator.backend import SimulatorBackend
 from booking.jobs.services import job_hold
 from booking.models import Job, JobEvent, JobState, Project
-from tests.jobs.conftest import cycle, later, reconcile
-from tests.jobs_portal.conftest import TIMES, queue
-from tests.portal.pages import error_is_linked_to_input, field_errors, form_errors, page_text
+from tests.fixtures.jobs import TIMES, cycle, later, project_for, queue, reconcile
+from tests.pages import error_is_linked_to_input, field_errors, form_errors, page_text
 
 pytestmark = pytest.mark.django_db
 Login = Callable[[User], Client]
@@ -369,8 +368,6 @@ def test_fair_share_takes_the_same_number_of_queries_however_many_projects(
     h100: Any,
     django_assert_max_num_queries: Any,
 ) -> None:
-    from tests.jobs.conftest import project_for
-
     for n in range(30):
         project_for(alice, alice_org, h100, name=f"Project {n:02}")
     client = login(staff)

@@ -13,9 +13,17 @@ from booking.cluster.simulator.backend import SimulatorBackend
 from booking.jobs.services import job_cancel, job_hold
 from booking.models import Job, JobState, Project, ProjectMember, ProjectRole
 from tests.factories import GpuTypeFactory
-from tests.jobs.conftest import cycle, later, reconcile
-from tests.jobs_portal.conftest import LIST_URL, TIMES, job_url, queue
-from tests.portal.pages import page_text
+from tests.fixtures.jobs import (
+    LIST_URL,
+    TIMES,
+    cycle,
+    job_url,
+    later,
+    project_for,
+    queue,
+    reconcile,
+)
+from tests.pages import page_text
 
 pytestmark = pytest.mark.django_db
 Login = Callable[[User], Client]
@@ -53,8 +61,6 @@ def test_my_jobs_lists_the_jobs_of_my_projects_newest_first(
 def test_my_jobs_filter_by_project_state_and_gpu_type(
     login: Login, alice: User, alice_project: Project, alice_org: Any, h100: Any
 ) -> None:
-    from tests.jobs.conftest import project_for
-
     other = project_for(alice, alice_org, h100, name="Second")
     GpuTypeFactory.create(name="H200")
     queue(alice, alice_project, name="norllm-job")

@@ -16,9 +16,8 @@ from accounts.models import User
 from booking.cluster.simulator.backend import SimulatorBackend
 from booking.ledger.services import ledger_charge
 from booking.models import GpuType, Project
-from tests.jobs.conftest import cycle, later, reconcile
-from tests.jobs_portal.conftest import TIMES, queue
-from tests.portal.pages import page_text
+from tests.fixtures.jobs import TIMES, cycle, later, queue, reconcile
+from tests.pages import page_text
 
 pytestmark = pytest.mark.django_db
 Login = Callable[[User], Client]

@@ -11,9 +11,8 @@ from accounts.models import Organisation, User
 from booking.ledger.services import ledger_hold
 from booking.models import GpuType, Job, Project, ProjectState
 from tests.factories import GpuTypeFactory, ProjectFactory
-from tests.jobs.conftest import project_for
-from tests.jobs_portal.conftest import MINUS, SUBMIT_URL, form_data, job_url
-from tests.portal.pages import error_is_linked_to_input, field_errors, form_errors, page_text
+from tests.fixtures.jobs import MINUS, SUBMIT_URL, form_data, job_url, project_for
+from tests.pages import error_is_linked_to_input, field_errors, form_errors, page_text
 
 pytestmark = pytest.mark.django_db
 BUDGET_URL = reverse("jobs:job_budget")

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from tests.factories import UserFactory
-from tests.portal.pages import error_is_linked_to_input, field_errors, form_errors, page_text
+from tests.pages import error_is_linked_to_input, field_errors, form_errors, page_text
 
 PASSWORD = "Stargate-narvik-2025"
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 from accounts.models import JoinRequest, MembershipRole
 from accounts.services.tokens import api_token_create
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
-from tests.portal.pages import page_text
+from tests.pages import page_text
 
 URL = reverse("portal:dashboard")
 

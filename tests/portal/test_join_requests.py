@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from accounts.models import JoinRequest, JoinRequestState, Membership, MembershipRole
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
-from tests.portal.pages import form_errors, page_text
+from tests.pages import form_errors, page_text
 
 DIRECTORY_URL = reverse("portal:directory")
 

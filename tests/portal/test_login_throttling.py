@@ -2,23 +2,14 @@
 
 from datetime import timedelta
 
-import pytest
 import time_machine
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import UserFactory
-from tests.portal.pages import form_errors
+from tests.pages import form_errors
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    cache.clear()  # allauth keeps its counters in the cache
-    yield
-    cache.clear()
 
 
 def _login(client, email: str, password: str):

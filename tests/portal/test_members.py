@@ -3,7 +3,7 @@
 from django.urls import reverse
 
 from accounts.models import Membership, MembershipRole
-from tests.portal.pages import page_text
+from tests.pages import page_text
 
 
 def members_url(organisation) -> str:

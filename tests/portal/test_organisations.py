@@ -14,7 +14,7 @@ from accounts.models import (
     VerificationState,
 )
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
-from tests.portal.pages import error_is_linked_to_input, field_errors, page_text
+from tests.pages import error_is_linked_to_input, field_errors, page_text
 
 CREATE_URL = reverse("portal:organisation_create")
 LIST_URL = reverse("portal:organisation_list")

@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from accounts.models import ApiToken
 from accounts.services.tokens import api_token_create
-from tests.portal.pages import field_errors, page_text
+from tests.pages import field_errors, page_text
 
 URL = reverse("portal:token_list")
 
