@@ -3,7 +3,7 @@
 Flow: alice (University of Oslo, tier 1, PI of NorLLM with 1,000 H100 GPU-hours) opens "Submit
 a job" → the budget preview follows her input (within budget; a too-large job "would exceed the
 allocation") → she submits → the job page shows it pending with the reason and position → the
-admission cycle admits it and the simulator runs it (as tests/jobs drive them) → the page, which
+admission cycle admits it and the simulator runs it (as the job tests drive them) → the page, which
 polls by itself, shows it running, then completed with its hold, release and charge.
 Staff then see the cluster and hold a waiting job from the console queue.
 """
