@@ -1,21 +1,32 @@
-"""Shared fixtures: the personas alice, bob, charlie and staff, and API clients for them.
+"""Shared fixtures: the personas alice, bob, charlie, dave and staff, API and logged-in clients,
+and a clean cache and media folder around every test.
+
+The fixtures of one feature live in ``tests/fixtures/`` and are registered here once, for every
+folder: the simulated site and its jobs (``jobs``), calls and applications (``grants``). Import
+only their plain helpers (``project_for``, ``draft_for``, ``cycle``…), never a fixture.
 
 Real services: a test marked ``postgres``, ``redis`` or ``browser`` fails (never skips) under
 ``CI=true`` when the service is missing, and skips with a reason elsewhere.
 """
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from dateutil.relativedelta import relativedelta
+from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
+from pytest_django import Settings
 from rest_framework.test import APIClient
 
 from accounts.models import MembershipRole, Organisation, OrganisationKind, User
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
+
+pytest_plugins = ["tests.fixtures.jobs", "tests.fixtures.grants"]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -41,6 +52,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item, "fixturenames", ()
         ):
             item.fixturenames.append("postgres")  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> Iterator[None]:
+    """allauth's rate limits, the API throttles and the job debounces count in the cache, and
+    user ids repeat between tests: every test starts and ends with it empty."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def media_in_tmp(settings: Settings, tmp_path: Path) -> None:
+    """Attachments go to a temporary folder, never to var/media."""
+    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.fixture
@@ -103,6 +129,15 @@ def charlie(charlie_org: Organisation) -> User:
 
 
 @pytest.fixture
+def dave(alice_org: Organisation) -> User:
+    """A plain member (not owner or admin) of alice's University of Oslo, and of none of her
+    projects."""
+    user = UserFactory(email="dave@uio.no")
+    MembershipFactory(user=user, organisation=alice_org, role=MembershipRole.MEMBER)
+    return user
+
+
+@pytest.fixture
 def staff(db: None) -> User:
     return UserFactory(email="staff@stargate.eu", is_staff=True)
 
@@ -118,3 +153,14 @@ def api() -> Callable[[User | None], APIClient]:
         return client
 
     return make
+
+
+@pytest.fixture
+def login(client: Client) -> Callable[[User], Client]:
+    """``login(user)``: the test client with ``user`` logged in."""
+
+    def log_in(user: User) -> Client:
+        client.force_login(user)
+        return client
+
+    return log_in

@@ -11,7 +11,7 @@ from accounts.models import ApiToken, User
 from accounts.services.tokens import api_token_create, api_token_revoke
 from accounts.tasks import api_tokens_purge_expired
 from stargate_portal.errors import NotFound, ValidationFailed
-from tests.api.error_shape import assert_error
+from tests.error_shape import assert_error
 
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
 

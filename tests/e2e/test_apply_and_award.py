@@ -32,11 +32,6 @@ PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's passw
 PDF = b"%PDF-1.4\n% NorLLM work plan\n"
 
 
-@pytest.fixture
-def media_in_tmp(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 def log_in(page, email: str) -> None:
     page.goto("/accounts/login/")
     page.get_by_label("Email").fill(email)

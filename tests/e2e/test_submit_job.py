@@ -3,7 +3,7 @@
 Flow: alice (University of Oslo, tier 1, PI of NorLLM with 1,000 H100 GPU-hours) opens "Submit
 a job" → the budget preview follows her input (within budget; a too-large job "would exceed the
 allocation") → she submits → the job page shows it pending with the reason and position → the
-admission cycle admits it and the simulator runs it (as tests/jobs drive them) → the page, which
+admission cycle admits it and the simulator runs it (as the job tests drive them) → the page, which
 polls by itself, shows it running, then completed with its hold, release and charge.
 Staff then see the cluster and hold a waiting job from the console queue.
 """
@@ -16,15 +16,7 @@ import pytest
 from booking.cluster.simulator.backend import SimulatorBackend
 from booking.jobs.services import job_submit
 from booking.models import Job, JobState, LedgerEntry
-from tests.jobs.conftest import (  # noqa: F401  (fixtures)
-    alice_project,
-    charlie_project,
-    cycle,
-    fresh_state,
-    h100,
-    reconcile,
-    sim,
-)
+from tests.fixtures.jobs import cycle, reconcile
 
 pytestmark = pytest.mark.browser
 
@@ -60,8 +52,8 @@ def test_a_member_submits_a_job_and_follows_it_to_completion(
     page,
     screenshot,
     alice,
-    alice_project,  # noqa: F811 (fixtures)
-    sim: SimulatorBackend,  # noqa: F811 (fixtures)
+    alice_project,
+    sim: SimulatorBackend,
 ):
     log_in(page, "alice@uio.no")
     page.get_by_role("cell", name="NorLLM").wait_for()  # "My projects and jobs", by htmx
@@ -146,9 +138,9 @@ def test_staff_see_the_cluster_and_hold_a_waiting_job(
     page,
     screenshot,
     alice,
-    alice_project,  # noqa: F811 (fixtures)
+    alice_project,
     charlie,
-    charlie_project,  # noqa: F811 (fixtures)
+    charlie_project,
     staff,
 ):
     for name, gpus in (("big-run", 24), ("sweep", 8)):

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from booking.models import REVIEWERS_GROUP
 from tests.factories import CallFactory, GpuTypeFactory, UserFactory
-from tests.grants.conftest import COMPLETE
+from tests.fixtures.grants import COMPLETE
 
 pytestmark = pytest.mark.django_db
 Api = Callable[[User | None], APIClient]

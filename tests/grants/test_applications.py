@@ -19,7 +19,7 @@ from booking.grants.services.applications import (
 from booking.models import Application, ApplicationState, Call, GpuType, Notification
 from stargate_portal.errors import Conflict, ValidationFailed
 from tests.factories import CallFactory
-from tests.grants.conftest import draft_for
+from tests.fixtures.grants import draft_for
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from booking.grants.services.decisions import application_award
 from booking.models import Application, ApplicationState, CallPool, LedgerEntry
 from stargate_portal.errors import Conflict
 from tests.factories import CallFactory
-from tests.grants.conftest import draft_for
+from tests.fixtures.grants import draft_for
 
 THREADS = 20
 

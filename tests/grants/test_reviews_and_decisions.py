@@ -27,7 +27,7 @@ from booking.models import (
 )
 from stargate_portal.errors import Conflict, PermissionDenied, ValidationFailed
 from tests.factories import MembershipFactory
-from tests.grants.conftest import draft_for
+from tests.fixtures.grants import draft_for
 
 pytestmark = pytest.mark.django_db
 

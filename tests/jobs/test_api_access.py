@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from booking.models import GpuType, Job, LedgerEntry, Project
-from tests.api.error_shape import assert_error
-from tests.jobs.conftest import cycle, job_body, reconcile
+from tests.error_shape import assert_error
+from tests.fixtures.jobs import cycle, job_body, project_for, reconcile
 
 pytestmark = pytest.mark.django_db
 Api = Callable[[User | None], APIClient]
@@ -59,8 +59,6 @@ def test_the_list_filters_by_project_state_and_gpu_type(
     h100: GpuType,
     submit: Callable[..., Job],
 ) -> None:
-    from tests.jobs.conftest import project_for
-
     other = project_for(alice, alice_org, h100, name="Second")
     first = submit(alice, alice_project)
     second = submit(alice, other)

@@ -12,7 +12,7 @@ from accounts.models import User
 from booking.cluster.simulator.backend import SimulatorBackend
 from booking.ledger.selectors import balance_of
 from booking.models import Job, LedgerEntry, Project
-from tests.jobs.conftest import cycle, job_body, later, reconcile
+from tests.fixtures.jobs import cycle, job_body, later, reconcile
 
 pytestmark = pytest.mark.django_db
 Api = Callable[[User | None], APIClient]

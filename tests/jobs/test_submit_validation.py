@@ -13,9 +13,9 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from booking.ledger.services import ledger_hold
 from booking.models import Allocation, Job, Project, ProjectState
-from tests.api.error_shape import assert_error
+from tests.error_shape import assert_error
 from tests.factories import GpuTypeFactory
-from tests.jobs.conftest import job_body
+from tests.fixtures.jobs import job_body
 
 pytestmark = pytest.mark.django_db
 Api = Callable[[User | None], APIClient]
