@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -52,9 +53,8 @@ def project_invite(*, project: Project, actor: User, email: str, role: str) -> P
         notify_email(
             email=email,
             subject=_("You are invited to the project %(p)s") % {"p": project.name},
-            body=hint
-            + _("Accept the invitation in the portal: /invitations/%(id)s/")
-            % {"id": invitation.pk},
+            body=hint + _("Accept the invitation in the portal:"),
+            url=reverse("grants:invitation_detail", args=[invitation.pk]),
         )
     return invitation
 
@@ -171,7 +171,7 @@ def project_set_state(*, project: Project, staff: User, state: str, reason: str)
             users=[m.user for m in locked.members.select_related("user").filter(role__in=MANAGING)],
             subject=_("Project %(p)s %(verb)s") % {"p": locked.name, "verb": verb},
             body=reason.strip(),
-            url=f"/projects/{locked.pk}/",
+            url=reverse("grants:project_detail", args=[locked.pk]),
         )
     return locked
 
@@ -201,7 +201,7 @@ def allocation_check_low_balance(*, allocation: Allocation) -> bool:
             % {"p": locked.project.name, "g": locked.gpu_type.name},
             body=_("%(a)s of %(g)s GPU-hours left.")
             % {"a": balance.available, "g": balance.granted},
-            url=f"/projects/{locked.project_id}/",
+            url=reverse("grants:project_detail", args=[locked.project_id]),
         )
     return True
 
