@@ -245,6 +245,7 @@ SPECTACULAR_SETTINGS = {
         "ProjectStateEnum": "booking.models.ProjectState",
         "ProjectRoleEnum": "booking.models.ProjectRole",
         "LedgerEntryKindEnum": "booking.models.LedgerEntryKind",
+        "ProjectAuditActionEnum": "booking.models.ProjectAuditAction",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

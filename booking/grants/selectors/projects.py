@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
-from booking.models import Allocation, Project, ProjectMember
+from booking.models import Allocation, Project, ProjectAuditEntry, ProjectMember
 
 
 def projects_of(user: User) -> QuerySet[Project]:
@@ -26,3 +26,10 @@ def project_role(user: User, project: Project) -> str | None:
 
 def allocations_of(project: Project) -> QuerySet[Allocation]:
     return project.allocations.select_related("gpu_type").order_by("gpu_type__name")
+
+
+def audit_trail_of(project: Project) -> QuerySet[ProjectAuditEntry]:
+    """Staff only: who extended, suspended or reactivated the project, when, why; newest first."""
+    return project.audit_entries.select_related("actor", "allocation__gpu_type").order_by(
+        "-created_at", "-pk"
+    )

@@ -16,6 +16,8 @@ from booking.models import (
     Allocation,
     GpuType,
     Project,
+    ProjectAuditAction,
+    ProjectAuditEntry,
     ProjectInvitation,
     ProjectMember,
     ProjectRole,
@@ -146,27 +148,61 @@ def _requeue_budget_held(project: Project, gpu_type: GpuType) -> None:
     jobs_requeue_after_top_up(project=project, gpu_type=gpu_type)
 
 
-def allocation_extend(*, allocation: Allocation, staff: User, ends_on: date) -> Allocation:
+def allocation_extend(
+    *, allocation: Allocation, staff: User, ends_on: date, reason: str
+) -> Allocation:
+    """Staff move an allocation's end later; who, why and both dates go in the audit trail."""
     _require_staff(staff)
-    if ends_on <= allocation.ends_on:
-        raise ValidationFailed.on_field("ends_on", _("An extension must end later."))
-    Allocation.objects.filter(pk=allocation.pk).update(ends_on=ends_on)
-    allocation.refresh_from_db()
-    return allocation
+    if not reason.strip():
+        raise ValidationFailed.on_field("reason", _("Give a reason."))
+    with transaction.atomic():
+        locked = Allocation.objects.select_for_update().get(pk=allocation.pk)
+        if ends_on <= locked.ends_on:
+            raise ValidationFailed.on_field("ends_on", _("An extension must end later."))
+        before = {"ends_on": locked.ends_on.isoformat()}
+        locked.ends_on = ends_on
+        locked.save(update_fields=["ends_on"])
+        ProjectAuditEntry.objects.create(
+            project_id=locked.project_id,
+            allocation=locked,
+            action=ProjectAuditAction.ALLOCATION_EXTENDED,
+            actor=staff,
+            reason=reason.strip(),
+            before=before,
+            after={"ends_on": ends_on.isoformat()},
+        )
+    return locked
 
 
 def project_set_state(*, project: Project, staff: User, state: str, reason: str) -> Project:
-    """Suspend or unsuspend: a suspended project cannot hold or be charged GPU-hours."""
+    """Suspend or unsuspend: a suspended project cannot hold or be charged GPU-hours.
+
+    The change, who made it and why go in the project's audit trail.
+    """
     _require_staff(staff)
+    if state not in ProjectState.values:
+        raise ValidationFailed.on_field("state", _("Not a project state."))
     if not reason.strip():
         raise ValidationFailed.on_field("reason", _("Give a reason."))
     with transaction.atomic():
         locked = Project.objects.select_for_update().get(pk=project.pk)
         if locked.state == state:
             raise Conflict(_("The project is already %(s)s.") % {"s": state}, code="no_change")
+        before = {"state": locked.state}
         locked.state = state
         locked.save(update_fields=["state"])
-        verb = _("suspended") if state == ProjectState.SUSPENDED else _("reactivated")
+        suspended = state == ProjectState.SUSPENDED
+        ProjectAuditEntry.objects.create(
+            project=locked,
+            action=ProjectAuditAction.PROJECT_SUSPENDED
+            if suspended
+            else ProjectAuditAction.PROJECT_REACTIVATED,
+            actor=staff,
+            reason=reason.strip(),
+            before=before,
+            after={"state": state},
+        )
+        verb = _("suspended") if suspended else _("reactivated")
         notify(
             users=[m.user for m in locked.members.select_related("user").filter(role__in=MANAGING)],
             subject=_("Project %(p)s %(verb)s") % {"p": locked.name, "verb": verb},
