@@ -12,6 +12,7 @@ from booking.models import (
     GpuType,
     LedgerEntry,
     Project,
+    ProjectAuditEntry,
     ProjectMember,
     ReviewAssignment,
 )
@@ -66,3 +67,10 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
 
 admin.site.register(ApplicationDecision, ReadOnlyAdmin)
+
+
+@admin.register(ProjectAuditEntry)
+class ProjectAuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "project", "action", "actor", "reason")
+    list_filter = ("action",)
+    list_select_related = ("project", "actor")

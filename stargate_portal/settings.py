@@ -19,6 +19,11 @@ if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
     raise ImproperlyConfigured("Set SECRET_KEY (the default key is accepted only with DEBUG=true).")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The portal's public address: e-mails have no request to take a host from, so their links are
+# built on it. The default suits `make run`; `check --deploy` warns while production keeps it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+if not SITE_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("SITE_URL must be a full address, e.g. https://portal.example.eu")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -240,6 +245,7 @@ SPECTACULAR_SETTINGS = {
         "ProjectStateEnum": "booking.models.ProjectState",
         "ProjectRoleEnum": "booking.models.ProjectRole",
         "LedgerEntryKindEnum": "booking.models.LedgerEntryKind",
+        "ProjectAuditActionEnum": "booking.models.ProjectAuditAction",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from booking.ledger.selectors import Balance, balance_of
@@ -46,6 +47,6 @@ def allocation_check_low_balance(*, allocation: Allocation) -> bool:
             % {"p": locked.project.name, "g": locked.gpu_type.name},
             body=_("%(a)s of %(g)s GPU-hours left.")
             % {"a": balance.available, "g": balance.granted},
-            url=f"/projects/{locked.project_id}/",
+            url=reverse("grants:project_detail", args=[locked.project_id]),
         )
     return True

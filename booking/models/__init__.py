@@ -13,6 +13,8 @@ from booking.models.notifications import Notification
 from booking.models.projects import (
     Allocation,
     Project,
+    ProjectAuditAction,
+    ProjectAuditEntry,
     ProjectInvitation,
     ProjectMember,
     ProjectRole,
@@ -38,6 +40,8 @@ __all__ = [
     "LedgerEntryKind",
     "Notification",
     "Project",
+    "ProjectAuditAction",
+    "ProjectAuditEntry",
     "ProjectInvitation",
     "ProjectMember",
     "ProjectRole",

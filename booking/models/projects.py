@@ -1,7 +1,10 @@
+from datetime import date
 from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.utils import formats
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organisation
@@ -114,3 +117,73 @@ class ProjectInvitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} → {self.project_id}"
+
+
+class ProjectAuditAction(models.TextChoices):
+    """What a staff member did to a project, as kept in its audit trail."""
+
+    ALLOCATION_EXTENDED = "allocation_extended", _("Allocation extended")
+    PROJECT_SUSPENDED = "project_suspended", _("Project suspended")
+    PROJECT_REACTIVATED = "project_reactivated", _("Project reactivated")
+
+
+class ProjectAuditEntry(models.Model):
+    """Audit trail of staff actions on a project that the ledger does not record.
+
+    Who, when, what (``before`` → ``after``) and why; hours moved are on the ledger instead.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="audit_entries")
+    allocation = models.ForeignKey(
+        Allocation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_entries",
+    )
+    action = models.CharField(max_length=32, choices=ProjectAuditAction.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField()
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ("-created_at", "-pk")
+        verbose_name_plural = _("project audit entries")
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=~models.Q(reason=""), name="project_audit_entry_has_a_reason"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(action="allocation_extended", allocation__isnull=False)
+                | (~models.Q(action="allocation_extended") & models.Q(allocation__isnull=True)),
+                name="project_audit_entry_allocation_iff_extension",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.action} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    def change_display(self) -> str:
+        """``before`` → ``after`` in words: an allocation's end dates, or the project's states."""
+        if self.allocation is not None:
+            return gettext("%(gpu)s ends on %(after)s instead of %(before)s") % {
+                "gpu": self.allocation.gpu_type.name,
+                "after": _date_display(self.after.get("ends_on")),
+                "before": _date_display(self.before.get("ends_on")),
+            }
+        return gettext("%(before)s → %(after)s") % {
+            "before": _state_display(self.before.get("state")),
+            "after": _state_display(self.after.get("state")),
+        }
+
+
+def _date_display(value: str | None) -> str:
+    return formats.date_format(date.fromisoformat(value)) if value else "—"
+
+
+def _state_display(value: str | None) -> str:
+    return str(ProjectState(value).label) if value in ProjectState.values else (value or "—")

@@ -36,7 +36,6 @@ from booking.models import (
     Project,
     SimulatedJob,
 )
-
 from stargate_portal.celery import app as celery_app
 from tests.factories import GpuTypeFactory, OrganisationFactory, UserFactory
 from tests.fixtures.jobs import project_for
@@ -210,7 +209,9 @@ def _assert_ledger_matches_admissions(members: list[tuple[User, Project]]) -> No
     for job in Job.objects.all():
         assert job.runtime_seconds is not None
         charge = LedgerEntry.objects.get(idempotency_key=f"job-{job.uuid}-charge").gpu_hours
-        assert charge == (Decimal(job.gpus * job.runtime_seconds) / 3600).quantize(Decimal("0.0001"))
+        assert charge == (Decimal(job.gpus * job.runtime_seconds) / 3600).quantize(
+            Decimal("0.0001")
+        )
     gpu_type = Job.objects.first().gpu_type  # type: ignore[union-attr]
     for _user, project in members:
         balance = balance_of(project=project, gpu_type=gpu_type)

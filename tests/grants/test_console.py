@@ -390,7 +390,10 @@ def test_staff_extend_an_allocation(login, staff, project):
 
     login(staff).post(
         reverse("grants_console:allocation_extend", args=[project.pk, allocation.pk]),
-        {f"extend-{allocation.pk}-ends_on": new_end.isoformat()},
+        {
+            f"extend-{allocation.pk}-ends_on": new_end.isoformat(),
+            f"extend-{allocation.pk}-reason": "Hardware delay",
+        },
     )
 
     allocation.refresh_from_db()
@@ -403,7 +406,10 @@ def test_an_extension_must_end_later(login, staff, project):
 
     response = login(staff).post(
         reverse("grants_console:allocation_extend", args=[project.pk, allocation.pk]),
-        {f"extend-{allocation.pk}-ends_on": (before - timedelta(days=1)).isoformat()},
+        {
+            f"extend-{allocation.pk}-ends_on": (before - timedelta(days=1)).isoformat(),
+            f"extend-{allocation.pk}-reason": "Hardware delay",
+        },
     )
 
     assert field_errors(response, f"extend-{allocation.pk}-ends_on") == [

@@ -158,9 +158,10 @@ def test_suspended_projects_cannot_spend_until_unsuspended(project: Project, sta
 def test_extending_an_allocation_must_move_its_end_later(project: Project, staff: User) -> None:
     allocation: Allocation = project.allocations.get()
     later = allocation.ends_on + timedelta(days=30)
-    assert allocation_extend(allocation=allocation, staff=staff, ends_on=later).ends_on == later
+    extended = allocation_extend(allocation=allocation, staff=staff, ends_on=later, reason="Delay")
+    assert extended.ends_on == later
     with pytest.raises(ValidationFailed):
-        allocation_extend(allocation=allocation, staff=staff, ends_on=later)
+        allocation_extend(allocation=allocation, staff=staff, ends_on=later, reason="Again")
 
 
 def test_low_balance_is_notified_once_below_ten_percent(

@@ -20,7 +20,12 @@ from rest_framework.response import Response
 from accounts.models import User
 from booking.grants.api import serializers as s
 from booking.grants.api.views import valid
-from booking.grants.selectors.projects import allocations_of, project_of, projects_of
+from booking.grants.selectors.projects import (
+    allocations_of,
+    audit_trail_of,
+    project_of,
+    projects_of,
+)
 from booking.grants.services import projects as project_services
 from booking.ledger.selectors import balances_of
 from booking.models import (
@@ -191,7 +196,7 @@ class InvitationViewSet(UserScopedMixin, mixins.ListModelMixin, viewsets.Generic
 
 
 class StaffProjectViewSet(viewsets.GenericViewSet):
-    """Staff: top up, adjust, extend, suspend and unsuspend projects."""
+    """Staff: top up, adjust, extend, suspend and unsuspend projects; read their audit trail."""
 
     permission_classes = (IsAdminUser,)
     serializer_class = s.ProjectSerializer
@@ -255,9 +260,19 @@ class StaffProjectViewSet(viewsets.GenericViewSet):
         data = valid(s.ExtendInputSerializer, request.data)
         allocation = get_object_or_404(self.get_object().allocations.all(), pk=allocation_pk)
         extended = project_services.allocation_extend(
-            allocation=allocation, staff=user_of(request), ends_on=data["ends_on"]
+            allocation=allocation,
+            staff=user_of(request),
+            ends_on=data["ends_on"],
+            reason=data["reason"],
         )
         return Response(s.AllocationSerializer(extended).data)
+
+    @extend_schema(responses=s.ProjectAuditEntrySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def audit(self, request: Request, pk: str) -> Response:
+        """The project's audit trail: extensions, suspensions, reactivations; newest first."""
+        page = self.paginate_queryset(audit_trail_of(self.get_object()))
+        return self.get_paginated_response(s.ProjectAuditEntrySerializer(page, many=True).data)
 
 
 class NotificationViewSet(UserScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -18,6 +18,7 @@ from booking.models import (
     LedgerEntry,
     Notification,
     Project,
+    ProjectAuditEntry,
     ProjectInvitation,
     ProjectMember,
     ProjectRole,
@@ -354,6 +355,33 @@ class MovementInputSerializer(serializers.Serializer):
 
 class ExtendInputSerializer(serializers.Serializer):
     ends_on = serializers.DateField()
+    reason = serializers.CharField(max_length=5000)
+
+
+class ProjectAuditEntrySerializer(serializers.ModelSerializer):
+    """A staff action on a project: who, when, what (before → after) and why."""
+
+    actor = serializers.EmailField(source="actor.email", allow_null=True, default=None)
+    gpu_type = serializers.CharField(
+        source="allocation.gpu_type.name", allow_null=True, default=None
+    )
+    before = serializers.DictField()
+    after = serializers.DictField()
+
+    class Meta:
+        model = ProjectAuditEntry
+        fields = (
+            "id",
+            "created_at",
+            "action",
+            "allocation",
+            "gpu_type",
+            "actor",
+            "reason",
+            "before",
+            "after",
+        )
+        read_only_fields = fields
 
 
 class NotificationSerializer(serializers.ModelSerializer):

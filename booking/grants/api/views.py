@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
@@ -14,7 +15,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import User
+from accounts.models import Organisation, User
 from accounts.selectors import organisation_of
 from booking.grants.api import serializers as s
 from booking.grants.selectors import calls as call_selectors
@@ -172,12 +173,13 @@ class ApplicationViewSet(
         return s.ApplicationSerializer(self.get_queryset().get(pk=pk)).data
 
 
-def _own_organisation(request: Request, organisation_pk: int) -> Any:
+def _own_organisation(request: Request, organisation_pk: int) -> Organisation:
+    """The user's organisation; a foreign or unknown one is a field error, not a missing page."""
     try:
         return organisation_of(user_of(request), organisation_pk)
-    except Exception as exc:  # Http404: answer as a field error, not a missing page
+    except Http404 as exc:
         raise ValidationFailed.on_field(
-            "organisation", "Apply for one of your organisations."
+            "organisation", _("Apply for one of your organisations.")
         ) from exc
 
 

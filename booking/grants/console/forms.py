@@ -255,6 +255,11 @@ class ExtendForm(ServiceErrorsForm):
     default_error_field = "ends_on"
 
     ends_on = forms.DateField(label=_("New end date"), widget=DateInput())
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=2000,
+        help_text=_("Kept in the project's audit trail."),
+    )
 
 
 class ProjectStateForm(ServiceErrorsForm):

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
-from booking.models import Allocation, Project, ProjectMember
+from booking.models import Allocation, Project, ProjectAuditEntry, ProjectMember
 
 
 def projects_of(user: User) -> QuerySet[Project]:
@@ -47,3 +47,10 @@ def gpu_types_allocated(projects: QuerySet[Project]) -> dict[int, list[str]]:
         if name not in types[project_id]:
             types[project_id].append(name)
     return dict(types)
+
+
+def audit_trail_of(project: Project) -> QuerySet[ProjectAuditEntry]:
+    """Staff only: who extended, suspended or reactivated the project, when, why; newest first."""
+    return project.audit_entries.select_related("actor", "allocation__gpu_type").order_by(
+        "-created_at", "-pk"
+    )

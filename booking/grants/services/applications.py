@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -133,7 +134,7 @@ def application_submit(*, application: Application, user: User) -> Application:
             users=[user],
             subject=_("Application submitted: %(t)s") % {"t": locked.title},
             body=_("We received your application to %(c)s.") % {"c": locked.call.title},
-            url=f"/applications/{locked.pk}/",
+            url=reverse("grants:application_detail", args=[locked.pk]),
         )
     return locked
 

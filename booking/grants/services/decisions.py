@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -162,5 +163,5 @@ def _record(
         users=[application.applicant],
         subject=_("Decision on your application: %(t)s") % {"t": application.title},
         body=reason.strip(),
-        url=f"/applications/{application.pk}/",
+        url=reverse("grants:application_detail", args=[application.pk]),
     )

@@ -4,6 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -13,6 +14,8 @@ from booking.models import (
     Allocation,
     GpuType,
     Project,
+    ProjectAuditAction,
+    ProjectAuditEntry,
     ProjectInvitation,
     ProjectMember,
     ProjectRole,
@@ -43,9 +46,8 @@ def project_invite(*, project: Project, actor: User, email: str, role: str) -> P
         notify_email(
             email=email,
             subject=_("You are invited to the project %(p)s") % {"p": project.name},
-            body=hint
-            + _("Accept the invitation in the portal: /invitations/%(id)s/")
-            % {"id": invitation.pk},
+            body=hint + _("Accept the invitation in the portal:"),
+            url=reverse("grants:invitation_detail", args=[invitation.pk]),
         )
     return invitation
 
@@ -125,31 +127,65 @@ def project_adjust(
     )
 
 
-def allocation_extend(*, allocation: Allocation, staff: User, ends_on: date) -> Allocation:
+def allocation_extend(
+    *, allocation: Allocation, staff: User, ends_on: date, reason: str
+) -> Allocation:
+    """Staff move an allocation's end later; who, why and both dates go in the audit trail."""
     require_staff(staff)
-    if ends_on <= allocation.ends_on:
-        raise ValidationFailed.on_field("ends_on", _("An extension must end later."))
-    Allocation.objects.filter(pk=allocation.pk).update(ends_on=ends_on)
-    allocation.refresh_from_db()
-    return allocation
+    if not reason.strip():
+        raise ValidationFailed.on_field("reason", _("Give a reason."))
+    with transaction.atomic():
+        locked = Allocation.objects.select_for_update().get(pk=allocation.pk)
+        if ends_on <= locked.ends_on:
+            raise ValidationFailed.on_field("ends_on", _("An extension must end later."))
+        before = {"ends_on": locked.ends_on.isoformat()}
+        locked.ends_on = ends_on
+        locked.save(update_fields=["ends_on"])
+        ProjectAuditEntry.objects.create(
+            project_id=locked.project_id,
+            allocation=locked,
+            action=ProjectAuditAction.ALLOCATION_EXTENDED,
+            actor=staff,
+            reason=reason.strip(),
+            before=before,
+            after={"ends_on": ends_on.isoformat()},
+        )
+    return locked
 
 
 def project_set_state(*, project: Project, staff: User, state: str, reason: str) -> Project:
-    """Suspend or unsuspend: a suspended project cannot hold or be charged GPU-hours."""
+    """Suspend or unsuspend: a suspended project cannot hold or be charged GPU-hours.
+
+    The change, who made it and why go in the project's audit trail.
+    """
     require_staff(staff)
+    if state not in ProjectState.values:
+        raise ValidationFailed.on_field("state", _("Not a project state."))
     if not reason.strip():
         raise ValidationFailed.on_field("reason", _("Give a reason."))
     with transaction.atomic():
         locked = Project.objects.select_for_update().get(pk=project.pk)
         if locked.state == state:
             raise Conflict(_("The project is already %(s)s.") % {"s": state}, code="no_change")
+        before = {"state": locked.state}
         locked.state = state
         locked.save(update_fields=["state"])
-        verb = _("suspended") if state == ProjectState.SUSPENDED else _("reactivated")
+        suspended = state == ProjectState.SUSPENDED
+        ProjectAuditEntry.objects.create(
+            project=locked,
+            action=ProjectAuditAction.PROJECT_SUSPENDED
+            if suspended
+            else ProjectAuditAction.PROJECT_REACTIVATED,
+            actor=staff,
+            reason=reason.strip(),
+            before=before,
+            after={"state": state},
+        )
+        verb = _("suspended") if suspended else _("reactivated")
         notify(
             users=project_managers(locked),
             subject=_("Project %(p)s %(verb)s") % {"p": locked.name, "verb": verb},
             body=reason.strip(),
-            url=f"/projects/{locked.pk}/",
+            url=reverse("grants:project_detail", args=[locked.pk]),
         )
     return locked

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -63,7 +64,7 @@ def reviewer_assign(*, application: Application, reviewer: User, staff: User) ->
             users=[reviewer],
             subject=_("New review assignment: %(t)s") % {"t": locked.title},
             body=_("Please review this application, or declare a conflict of interest."),
-            url=f"/reviews/{assignment.pk}/",
+            url=reverse("grants:review_detail", args=[assignment.pk]),
         )
     return assignment
 

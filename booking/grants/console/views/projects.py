@@ -1,4 +1,5 @@
-"""Staff: all projects with balances; a project's top-ups, adjustments, extensions, state."""
+"""Staff: all projects with balances; a project's top-ups, adjustments, extensions, state,
+and the audit trail of its extensions and suspensions."""
 
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,12 @@ from booking.grants.console.forms import (
 )
 from booking.grants.portal.forms import plain
 from booking.grants.portal.views.projects import project_context
-from booking.grants.selectors.projects import allocations_of, project_of, projects_of
+from booking.grants.selectors.projects import (
+    allocations_of,
+    audit_trail_of,
+    project_of,
+    projects_of,
+)
 from booking.grants.services.projects import (
     allocation_extend,
     project_adjust,
@@ -103,8 +109,11 @@ def allocation_extend_view(request: StaffRequest, pk: int, allocation_pk: int) -
     form = ExtendForm(request.POST, prefix=f"extend-{allocation.pk}")
     if form.is_valid():
         try:
-            allocation_extend(
-                allocation=allocation, staff=request.user, ends_on=form.cleaned_data["ends_on"]
+            extended = allocation_extend(
+                allocation=allocation,
+                staff=request.user,
+                ends_on=form.cleaned_data["ends_on"],
+                reason=form.cleaned_data["reason"],
             )
         except DomainError as error:
             form.add_service_error(error)
@@ -112,7 +121,7 @@ def allocation_extend_view(request: StaffRequest, pk: int, allocation_pk: int) -
             messages.success(
                 request,
                 _("The %(gpu)s allocation now ends on %(date)s.")
-                % {"gpu": allocation.gpu_type.name, "date": allocation.ends_on.isoformat()},
+                % {"gpu": allocation.gpu_type.name, "date": extended.ends_on.isoformat()},
             )
             return redirect("grants_console:project_detail", pk=project.pk)
     return _page(request, project, extend_forms={allocation.pk: form})
@@ -166,5 +175,6 @@ def _page(request: StaffRequest, project: Project, **forms: Any) -> HttpResponse
             for a in context["allocations"]
         ],
         "members": project.members.select_related("user").order_by("role", "user__email"),
+        "audit_entries": audit_trail_of(project),
     }
     return render(request, "grants/console/project_detail.html", context)

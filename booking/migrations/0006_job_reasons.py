@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('booking', '0004_jobs'),
+        ('booking', '0005_project_audit'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
