@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck migrations-check pytest bench install seed clean
+.PHONY: run test lint architecture typecheck migrations-check pytest bench install seed clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The import-linter contracts in pyproject.toml: features depend one way, no cycles, the
+# policy stays pure, services never import pages.
+architecture: $(STAMP)
+	$(BIN)/lint-imports
+
 typecheck: $(STAMP)
 	$(BIN)/mypy stargate_portal accounts booking
 
@@ -40,8 +45,8 @@ migrations-check: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# The whole suite: lint, types, migrations, tests. DATABASE_URL=postgres://… runs it on PostgreSQL.
-test: lint typecheck migrations-check pytest
+# The whole suite: lint, architecture, types, migrations, tests. DATABASE_URL=postgres://… runs it on PostgreSQL.
+test: lint architecture typecheck migrations-check pytest
 
 # The policy alone; then, when DATABASE_URL points at PostgreSQL, whole cycles on a scratch
 # database next to it (created and dropped by the benchmark).
