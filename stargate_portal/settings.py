@@ -337,6 +337,7 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["JobStateEnum"] = "booking.models.JobState"  # type: ignore[index]
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["JobReasonEnum"] = "booking.models.JobReason"  # type: ignore[index]
 # End of jobs and admission -----------------------------------------------------------------
 
 # Production hardening: on unless DEBUG.

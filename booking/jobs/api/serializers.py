@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from booking.models import Job, JobEvent
+from booking.models import Job, JobEvent, JobReason
 
 
 class JobSubmitSerializer(serializers.Serializer):
@@ -35,7 +35,13 @@ class JobSubmitSerializer(serializers.Serializer):
     )
 
 
+def _reason() -> serializers.ChoiceField:
+    """Why the job waits or is held, or why it ended (in its history); "" when none."""
+    return serializers.ChoiceField(choices=JobReason.choices, allow_blank=True, read_only=True)
+
+
 class JobSerializer(serializers.ModelSerializer):
+    reason = _reason()
     project_name = serializers.CharField(source="project.name", read_only=True)
     gpu_type = serializers.CharField(source="gpu_type.name", read_only=True)
     submitted_by = serializers.EmailField(source="submitted_by.email", read_only=True)
@@ -73,6 +79,7 @@ class JobSerializer(serializers.ModelSerializer):
 
 class JobEventSerializer(serializers.ModelSerializer):
     actor = serializers.EmailField(source="actor.email", read_only=True, default=None)
+    reason = _reason()
 
     class Meta:
         model = JobEvent
