@@ -1,8 +1,9 @@
 """What the jobs feature tells the features above it, without importing them.
 
-``jobs_queued`` is sent after the commit of a write that added jobs to the queue (a submit, a
-release, a requeue); the admission controller listens and asks for a cycle soon
-(``booking.admission.signals``).
+``jobs_queued`` is sent after the commit of a write that added jobs to the queue (a submit,
+jobs back from a budget hold after a top-up); the admission controller listens and asks for a
+cycle soon (``booking.admission.receivers``). A staff release or requeue waits for the next
+scheduled cycle.
 """
 
 from django.dispatch import Signal

@@ -110,7 +110,8 @@ class Job(models.Model):
     container_image = models.CharField(_("container image"), max_length=500, blank=True)
     command = models.TextField(_("command"), blank=True)
     environment = models.JSONField(_("environment"), default=dict, blank=True)
-    # Capacity bookings arrive in a later issue; job_submit validates the reference already.
+    # The capacity booking a job runs in: set once bookings exist (the admission policy already
+    # keeps booked jobs to their window); no input sets it today.
     booking_reference = models.PositiveBigIntegerField(_("booking"), null=True, blank=True)
 
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.PENDING)
