@@ -151,16 +151,17 @@ def ledger_hold_many(requests: Sequence[HoldRequest]) -> dict[int, str]:
             refused[request.ref] = refusal.code
             continue
         balances[pair] = balances[pair].plus(LedgerEntryKind.HOLD, amount)
-        entries.append(
-            LedgerEntry(
-                project_id=request.project_id,
-                gpu_type_id=request.gpu_type_id,
-                kind=LedgerEntryKind.HOLD,
-                gpu_hours=amount,
-                idempotency_key=request.key,
-                reason=request.reason[:500],
-            )
+        entry = LedgerEntry(
+            project_id=request.project_id,
+            gpu_type_id=request.gpu_type_id,
+            kind=LedgerEntryKind.HOLD,
+            gpu_hours=amount,
+            idempotency_key=request.key,
+            reason=request.reason[:500],
         )
+        entries.append(entry)
+        # A key met again later in the batch is a replay or a conflict, as on the ledger.
+        earlier[request.key] = entry
     LedgerEntry.objects.bulk_create(entries, batch_size=1000)
     for pair in {(entry.project_id, entry.gpu_type_id) for entry in entries}:
         _queue_low_balance_check(allocations[pair], balances[pair])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from booking.ledger.hours import hold_gpu_hours
+
 Placement = tuple[tuple[int, int], ...]
 """GPUs a job holds, as ``((node_index, gpus), ...)``; node indices count within one GPU type."""
 
@@ -26,8 +28,9 @@ class PendingJob:
 
     @property
     def hold_gpu_hours(self) -> float:
-        """GPU-hours held from the project's budget on admission: gpus times walltime."""
-        return self.gpus * self.walltime_minutes / 60.0
+        """GPU-hours held from the project's budget on admission: gpus times walltime, in the
+        ledger's unit, so the policy compares the very amount the ledger will hold."""
+        return float(hold_gpu_hours(self.gpus, self.walltime_minutes))
 
 
 @dataclass(frozen=True, slots=True)
