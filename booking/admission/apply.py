@@ -22,12 +22,12 @@ from booking.admission.snapshot import Site, policy_job_id
 from booking.jobs.priority import ProjectFacts, fair_share_add
 from booking.jobs.transitions import job_events_record_many, jobs_move, require_transition
 from booking.ledger.budget import BudgetVerdict, budget_verdict
-from booking.ledger.hours import hold_gpu_hours
 from booking.ledger.selectors import Balance
 from booking.ledger.services import HoldRequest, ledger_hold_many
 from booking.models import Job, JobReason, JobState
 from booking.models.jobs import ledger_key
 from booking.scheduler import Admission, CycleResult, Reservation
+from booking.scheduler.hours import hold_gpu_hours
 from stargate_portal.bulk_update import rows_update
 
 CHUNK = 2_000

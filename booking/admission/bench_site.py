@@ -26,7 +26,6 @@ from django.utils import timezone
 
 from accounts.models import Organisation, User
 from booking.cluster.simulator.backend import SimulatorBackend
-from booking.ledger.hours import hold_gpu_hours, quantise_hours
 from booking.models import (
     Allocation,
     FairShareUsage,
@@ -50,6 +49,7 @@ from booking.scheduler.benchmark import (
     TIERS,
     WALLTIME_HOURS,
 )
+from booking.scheduler.hours import hold_gpu_hours, quantise_hours
 
 BATCH = 5_000
 SCRIPT = "#!/bin/sh\nsrun python train.py\n"

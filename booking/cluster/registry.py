@@ -2,6 +2,7 @@
 backend that ships with the platform or the dotted path of any ``ClusterBackend`` subclass
 (``"simulator"``, ``"mysite.cluster.MyBackend"``)."""
 
+import inspect
 from functools import cache
 
 from django.conf import settings
@@ -35,4 +36,6 @@ def backend_class(name: str) -> type[ClusterBackend]:
         ) from error
     if not (isinstance(found, type) and issubclass(found, ClusterBackend)):
         raise ImproperlyConfigured(f"CLUSTER_BACKEND {name!r} is not a ClusterBackend subclass.")
+    if inspect.isabstract(found):
+        raise ImproperlyConfigured(f"CLUSTER_BACKEND {name!r} is abstract: name a concrete one.")
     return found

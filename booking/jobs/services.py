@@ -22,7 +22,6 @@ from booking.jobs.settlement import job_runtime_seconds, job_settle
 from booking.jobs.signals import jobs_queued
 from booking.jobs.transitions import job_event_record, job_transition, require_state
 from booking.ledger.budget import BudgetVerdict, budget_verdict
-from booking.ledger.hours import hold_gpu_hours
 from booking.ledger.selectors import balance_of
 from booking.models import (
     ACTIVE_STATES,
@@ -36,6 +35,7 @@ from booking.models import (
     job_states_into,
 )
 from booking.permissions import can_cancel_job, can_submit_job
+from booking.scheduler.hours import hold_gpu_hours
 from stargate_portal.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from stargate_portal.permissions import require_staff
 

@@ -17,9 +17,9 @@ from booking.cluster.registry import cluster_backend
 from booking.jobs.durations import seconds_text
 from booking.jobs.priority import fair_share_add
 from booking.jobs.transitions import job_transition
-from booking.ledger.hours import used_gpu_hours
 from booking.ledger.services import ledger_charge, ledger_release
 from booking.models import ACTIVE_STATES, Job, JobReason, JobState, LedgerEntry
+from booking.scheduler.hours import used_gpu_hours
 from stargate_portal.errors import Conflict
 
 logger = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from typing import Any
 from django.db.models import DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 
-from booking.ledger.hours import ZERO, quantise_hours
 from booking.models import GpuType, Job, LedgerEntry, LedgerEntryKind, Project
+from booking.scheduler.hours import ZERO, quantise_hours
 
 BALANCE_FIELDS = ("granted", "held", "charged")
 KIND_BALANCE_FIELD = {

@@ -17,12 +17,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from booking.ledger.hours import quantise_hours
 from booking.ledger.low_balance import low_balance_check_needed
 from booking.ledger.selectors import Balance, balance_of, balances_by_allocation
 from booking.ledger.signals import gpu_hours_granted
 from booking.ledger.tasks import allocation_low_balance_check
 from booking.models import Allocation, GpuType, LedgerEntry, LedgerEntryKind, Project, ProjectState
+from booking.scheduler.hours import quantise_hours
 from stargate_portal.errors import Conflict, ValidationFailed
 
 Pair = tuple[int, int]

@@ -9,10 +9,10 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from booking.ledger.hours import hold_gpu_hours
 from booking.models.gpu_types import GpuType
 from booking.models.projects import Project
 from booking.scheduler import WaitReason
+from booking.scheduler.hours import hold_gpu_hours
 
 # The database refuses anything beyond this; the configured limit (settings.JOBS_MAX_*) is
 # lower and checked by job_submit with a specific error code. GPUs per job depend on the GPU

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from booking.ledger.hours import hold_gpu_hours
+from booking.scheduler.hours import hold_gpu_hours
 
 Placement = tuple[tuple[int, int], ...]
 """GPUs a job holds, as ``((node_index, gpus), ...)``; node indices count within one GPU type."""

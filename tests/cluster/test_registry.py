@@ -74,3 +74,9 @@ def test_a_dotted_path_to_something_that_is_not_a_backend_is_a_configuration_err
         cluster_backend()
 
     assert str(error.value) == (f"CLUSTER_BACKEND {configured!r} is not a ClusterBackend subclass.")
+
+
+def test_the_abstract_interface_itself_is_refused_at_once(settings: Settings) -> None:
+    settings.CLUSTER_BACKEND = "booking.cluster.base.ClusterBackend"
+    with pytest.raises(ImproperlyConfigured, match="is abstract"):
+        cluster_backend()

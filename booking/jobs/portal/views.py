@@ -31,7 +31,6 @@ from booking.jobs.selectors import (
 )
 from booking.jobs.services import CANCELLABLE, job_cancel, job_submit
 from booking.ledger.budget import BudgetVerdict, budget_verdict
-from booking.ledger.hours import hold_gpu_hours
 from booking.ledger.selectors import (
     Balance,
     BurnRate,
@@ -41,6 +40,7 @@ from booking.ledger.selectors import (
 )
 from booking.models import Job, Project
 from booking.permissions import can_cancel_job
+from booking.scheduler.hours import hold_gpu_hours
 from stargate_portal.errors import DomainError
 
 PROJECT_SECTION_JOBS = 10

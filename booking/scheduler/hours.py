@@ -1,6 +1,7 @@
 """GPU-hours of a job: held on admission (gpus x walltime), charged at the end (gpus x runtime).
 
-Pure Python (no Django): the models, the services and the admission cycle all call these.
+Pure Python, in the policy's package because everything computes the same amounts: the policy
+(whether a hold fits a project's budget), the job model, the ledger and the admission cycle.
 """
 
 from decimal import Decimal
