@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from booking.models import ACTIVE_STATES, GpuType, Job, JobEvent, JobState, Project
+from stargate_portal.permissions import is_staff
 
 QUEUED_STATES = (JobState.PENDING, JobState.HELD, *ACTIVE_STATES)
 
@@ -20,7 +21,7 @@ QUEUED_STATES = (JobState.PENDING, JobState.HELD, *ACTIVE_STATES)
 def jobs_of(user: User) -> QuerySet[Job]:
     """Jobs of the projects the user is a member of (staff: every job)."""
     qs = Job.objects.select_related("project", "gpu_type", "submitted_by")
-    if user.is_staff:
+    if is_staff(user):
         return qs
     return qs.filter(project__members__user=user)
 
@@ -36,7 +37,7 @@ def job_history(job: Job) -> QuerySet[JobEvent]:
 def member_jobs(user: User) -> QuerySet[Job]:
     """Jobs of the projects the user is a member of, newest first (staff: only their own)."""
     jobs = jobs_of(user)
-    if user.is_staff:
+    if is_staff(user):
         jobs = jobs.filter(project__members__user=user)
     return jobs.order_by("-submitted_at", "-pk")
 

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from booking.models import Application, Call, CallPool, CallState, ReviewAssignment
+from stargate_portal.permissions import is_staff
 
 
 def calls_visible_to(user: User) -> QuerySet[Call]:
@@ -13,7 +14,7 @@ def calls_visible_to(user: User) -> QuerySet[Call]:
     qs = Call.objects.prefetch_related(
         Prefetch("pools", queryset=CallPool.objects.select_related("gpu_type")), "criteria"
     )
-    if not user.is_staff:
+    if not is_staff(user):
         qs = qs.exclude(state=CallState.DRAFT)
     return qs.order_by("-opens_at", "pk")
 

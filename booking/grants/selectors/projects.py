@@ -7,12 +7,13 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from booking.models import Allocation, Project, ProjectAuditEntry, ProjectMember
+from stargate_portal.permissions import is_staff
 
 
 def projects_of(user: User) -> QuerySet[Project]:
     """Projects the user is a member of (staff: all projects)."""
     qs = Project.objects.select_related("organisation")
-    if user.is_staff:
+    if is_staff(user):
         return qs.order_by("name", "pk")
     return qs.filter(members__user=user).order_by("name", "pk")
 
