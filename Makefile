@@ -1,48 +1,76 @@
-# Stargate Portal — the two commands: `make run` and `make test`.
-PYTHON ?= python3.11
+# Stargate Portal — the two commands: `make run` and `make test` (and `make serve`).
+# The first of python3.11, python3.12, python3.13, python3 that runs and is 3.11–3.13;
+# PYTHON=… chooses another.
+ifndef PYTHON
+PYTHON := $(shell for p in python3.11 python3.12 python3.13 python3; do \
+	$$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' \
+	>/dev/null 2>&1 && { echo $$p; break; }; done)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
+METRICS_DIR := $(CURDIR)/var/metrics
 
-.PHONY: run test lint architecture typecheck migrations-check pytest bench install seed clean
+.PHONY: run serve test lint architecture typecheck migrations-check pytest bench install \
+	install-dev seed clean
 
-$(STAMP): requirements.txt
+# What the platform needs to run (requirements.txt); `make test` adds the dev tools.
+$(RUNTIME): requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11, 3.12 or 3.13 is needed (or PYTHON=…)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
-	touch $(STAMP)
+	touch $(RUNTIME)
 
-install: $(STAMP)
+$(DEV): $(RUNTIME) requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(DEV)
 
-# Web on http://127.0.0.1:8000 + Celery worker + Celery beat; SQLite, embedded broker,
-# simulated cluster. Ctrl-C stops all three.
+install: $(RUNTIME)
+install-dev: $(DEV)
+
+# Development: web on http://127.0.0.1:8000 (runserver), one Celery worker for every queue,
+# beat and a demo workload (Procfile.dev); SQLite, embedded broker, simulated cluster.
+# Ctrl-C stops them all.
 run: export DEBUG ?= true
-run: $(STAMP)
+run: export PROMETHEUS_MULTIPROC_DIR = $(METRICS_DIR)
+run: $(RUNTIME)
 	mkdir -p var/broker/queue var/broker/processed
+	mkdir -p $(METRICS_DIR) && find $(METRICS_DIR) -maxdepth 1 -name '*.db' -delete
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py demo_site
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile.dev
 
-seed: $(STAMP)
+# Production on one machine: every process of the Procfile (gunicorn, the general worker,
+# the admission worker, beat), each started by `manage.py start`. Needs the production
+# environment (SECRET_KEY, ALLOWED_HOSTS, SITE_URL, DATABASE_URL …): see docs/deploy.md.
+serve: export PROMETHEUS_MULTIPROC_DIR ?= $(METRICS_DIR)
+serve: $(RUNTIME)
+	mkdir -p "$$PROMETHEUS_MULTIPROC_DIR"
+	find "$$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile -p $${PORT:-8000}
+
+seed: $(RUNTIME)
 	$(BIN)/python manage.py seed_demo
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 # The import-linter contracts in pyproject.toml: features depend one way, no cycles, the
 # policy stays pure, services never import pages.
-architecture: $(STAMP)
+architecture: $(DEV)
 	$(BIN)/lint-imports
 
-typecheck: $(STAMP)
+typecheck: $(DEV)
 	$(BIN)/mypy stargate_portal accounts booking
 
-migrations-check: $(STAMP)
+migrations-check: $(DEV)
 	DJANGO_SETTINGS_MODULE=stargate_portal.settings_test $(BIN)/python manage.py makemigrations --check --dry-run
 
-pytest: $(STAMP)
+pytest: $(DEV)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The whole suite: lint, architecture, types, migrations, tests. DATABASE_URL=postgres://… runs it on PostgreSQL.
@@ -50,7 +78,7 @@ test: lint architecture typecheck migrations-check pytest
 
 # The policy alone; then, when DATABASE_URL points at PostgreSQL, whole cycles on a scratch
 # database next to it (created and dropped by the benchmark).
-bench: $(STAMP)
+bench: $(RUNTIME)
 	$(BIN)/python -m booking.scheduler.benchmark
 	$(BIN)/python -m booking.admission.benchmark
 

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from stargate_portal.api.errors import error_body
+from stargate_portal.logs import correlation_id
 
 
 def not_found(request: HttpRequest, exception: Any = None) -> HttpResponse:
@@ -15,6 +16,10 @@ def not_found(request: HttpRequest, exception: Any = None) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    """The correlation id is the one the log lines of this request carry."""
+    reference = correlation_id()
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body("server_error", "An unexpected error occurred."), status=500)
-    return render(request, "errors/500.html", status=500)
+        message = "An unexpected error occurred. Quote the correlation id when reporting it."
+        body = error_body("server_error", message, {"correlation_id": reference})
+        return JsonResponse(body, status=500)
+    return render(request, "errors/500.html", {"correlation_id": reference}, status=500)

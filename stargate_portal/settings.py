@@ -42,11 +42,13 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_countries",
     "django_htmx",
+    "stargate_portal",
     "accounts",
     "booking",
 ]
 
 MIDDLEWARE = [
+    "stargate_portal.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -140,7 +142,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -179,7 +181,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE_FILENAME = env.str(
+    "CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celerybeat-schedule")
+)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "accounts-expire-api-tokens": {
         "task": "accounts.tasks.api_tokens_purge_expired",
@@ -354,10 +358,60 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SILENCED_SYSTEM_CHECKS: list[str] = []
 
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapes talk plain HTTP
+
+# Operations: queues, metrics and logs (docs/deploy.md) -------------------------------------
+# The cycle runs on its own queue, so one dedicated worker keeps its snapshot warm
+# (Procfile: admission); make run's single worker consumes every queue.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+ADMISSION_QUEUE = "admission"
+CELERY_TASK_ROUTES = {
+    "booking.admission.tasks.admission_cycle_run": {"queue": ADMISSION_QUEUE},
+}
+# /metrics answers the bearer token, or a direct connection from these networks (CIDR).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list(
+    "METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"] if DEBUG else []
+)
+# Where the processes of one machine share their metrics (``manage.py start`` sets
+# PROMETHEUS_MULTIPROC_DIR to it unless the environment already does).
+METRICS_DIR = env.path("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "metrics"))
+METRICS_COLLECTORS = [
+    "stargate_portal.metrics.BrokerQueues",
+    "booking.admission.metrics.LastCycle",
+]
+# A request id a trusted proxy sends (e.g. X-Request-ID) becomes the correlation id.
+REQUEST_ID_HEADER = env.str("REQUEST_ID_HEADER", default="")
+# json: one JSON object per line (production); plain: readable lines (make run).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING below
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "stargate_portal.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Our line per task replaces Celery's "received" and "succeeded" (failures included).
+        "celery.app.trace": {"level": "CRITICAL"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        # Our line per request replaces runserver's.
+        "django.server": {"level": "WARNING"},
+    },
 }

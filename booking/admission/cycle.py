@@ -15,6 +15,7 @@ from django.db import transaction
 from booking.admission.apply import apply_decisions
 from booking.admission.dispatch import jobs_dispatch
 from booking.admission.lock import cycle_lock
+from booking.admission.metrics import cycle_lock_missed, cycle_observe
 from booking.admission.snapshot import Site, SnapshotCache
 from booking.cluster.base import ClusterBackend
 from booking.cluster.registry import cluster_backend
@@ -51,6 +52,7 @@ def admission_run(*, backend: ClusterBackend | None = None) -> CycleReport | Non
     try:
         with cycle_lock() as acquired:
             if not acquired:
+                cycle_lock_missed()
                 return None
             report = _cycle(backend)
             admitted = report.admitted
@@ -87,7 +89,7 @@ def _cycle(backend: ClusterBackend) -> CycleReport:
         skipped=applied.skipped,
     )
     ended = time.perf_counter()
-    return CycleReport(
+    report = CycleReport(
         admitted=applied.admitted,
         skipped=applied.skipped,
         held=applied.held,
@@ -98,6 +100,8 @@ def _cycle(backend: ClusterBackend) -> CycleReport:
         apply_ms=(ended - decided) * 1000,
         duration_ms=(ended - started) * 1000,
     )
+    transaction.on_commit(lambda: cycle_observe(site=site, facts=facts, report=report))
+    return report
 
 
 def _config(now: datetime) -> PolicyConfig:

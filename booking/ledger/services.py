@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from booking.ledger.low_balance import low_balance_check_needed
+from booking.ledger.metrics import movements_count
 from booking.ledger.selectors import Balance, balance_of, balances_by_allocation
 from booking.ledger.signals import gpu_hours_granted
 from booking.ledger.tasks import allocation_low_balance_check
@@ -163,6 +164,7 @@ def ledger_hold_many(requests: Sequence[HoldRequest]) -> dict[int, str]:
         # A key met again later in the batch is a replay or a conflict, as on the ledger.
         earlier[request.key] = entry
     LedgerEntry.objects.bulk_create(entries, batch_size=1000)
+    movements_count(entries)
     for pair in {(entry.project_id, entry.gpu_type_id) for entry in entries}:
         _queue_low_balance_check(allocations[pair], balances[pair])
     return refused
@@ -196,6 +198,7 @@ def _move(
             actor=actor,
             reason=reason[:500],
         )
+        movements_count([entry])
         _queue_low_balance_check(allocation, balance.plus(kind, amount))
         if kind in (LedgerEntryKind.GRANT, LedgerEntryKind.ADJUSTMENT) and amount > 0:
             gpu_hours_granted.send(sender=LedgerEntry, project=project, gpu_type=gpu_type)

@@ -1,7 +1,6 @@
 """One exception handler: every API error is ``{"code", "message", "details"}``."""
 
 import logging
-import uuid
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -13,6 +12,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from stargate_portal.errors import DomainError
+from stargate_portal.logs import correlation_id as request_correlation_id
 
 logger = logging.getLogger("stargate_portal.api")
 
@@ -65,7 +65,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     response = drf_exception_handler(exc, context)
     if response is None:
         set_rollback()
-        correlation_id = uuid.uuid4().hex
+        correlation_id = request_correlation_id()  # the id of the request's log lines
         logger.exception("unhandled API error %s", correlation_id, exc_info=exc)
         return Response(
             error_body(
