@@ -30,7 +30,7 @@ $(DEV): $(RUNTIME) requirements-dev.txt
 install: $(RUNTIME)
 install-dev: $(DEV)
 
-# Development: web on http://127.0.0.1:8000 (runserver), one Celery worker for every queue,
+# Development: web on http://127.0.0.1:8000 (runserver; PORT=… for another), one Celery worker for every queue,
 # beat and a demo workload (Procfile.dev); SQLite, embedded broker, simulated cluster.
 # Ctrl-C stops them all.
 run: export DEBUG ?= true
@@ -41,7 +41,7 @@ run: $(RUNTIME)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py demo_site
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile.dev
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile.dev -p $${PORT:-8000}
 
 # Production on one machine: every process of the Procfile (gunicorn, the general worker,
 # the admission worker, beat), each started by `manage.py start`. Needs the production
