@@ -15,6 +15,7 @@ import time
 from collections import Counter as Tally
 from collections.abc import Iterator, Mapping
 from datetime import date
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -23,6 +24,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from accounts.tiers import PriorityTier
 from booking.jobs.priority import ProjectFacts, project_tiers
 from booking.models import AdmissionCycle
+from booking.scheduler import GpuTypeCapacity
 
 if TYPE_CHECKING:
     from booking.admission.cycle import CycleReport
@@ -105,43 +107,47 @@ def cycle_lock_missed() -> None:
 
 
 def _gauges_record(site: Site, facts: Mapping[int, ProjectFacts]) -> None:
-    pending: Tally[tuple[int, str]] = Tally()
+    gpu_types = set(site.capacity) | set(site.pending.gpu_types())
+    pending: dict[str, Tally[int]] = {gpu_type: Tally() for gpu_type in gpu_types}
     for gpu_type in site.pending.gpu_types():
-        for project_id, queue in site.pending.by_project(gpu_type).items():
-            pending[project_id, gpu_type] += len(queue)
+        pending[gpu_type].update(
+            {
+                project_id: len(queue)
+                for project_id, queue in site.pending.by_project(gpu_type).items()
+            }
+        )
     for queue in site.pending.booked().values():
         for job in queue:
-            pending[job.project_id, job.gpu_type] += 1
-    running: Tally[tuple[int, str]] = Tally()
+            pending.setdefault(job.gpu_type, Tally())[job.project_id] += 1
+    running: dict[str, Tally[int]] = {}
     for gpu_type, capacity in site.capacity.items():
-        for _end, job_id, _placement in capacity.releases():
-            running_job = capacity.running_job(job_id)
-            if running_job is not None:
-                running[running_job.project_id, gpu_type] += 1
+        running[gpu_type] = Tally(_running_projects(capacity))
         in_use = sum(capacity.running_gpus_by_project.values())
         free = capacity.free_gpus
         GPUS.labels(gpu_type, "in_use").set(in_use)
         GPUS.labels(gpu_type, "free").set(free)
         GPUS.labels(gpu_type, "unavailable").set(max(capacity.total_gpus - in_use - free, 0))
-    tiers = _tiers_of({project_id for project_id, _type in pending | running}, facts)
-    _set_by_tier(JOBS_PENDING, _by_tier(pending, tiers), set(site.capacity))
-    _set_by_tier(JOBS_RUNNING, _by_tier(running, tiers), set(site.capacity))
+    tiers = _tiers_of(set().union(*pending.values(), *running.values()), facts)
+    _set_by_tier(JOBS_PENDING, pending, tiers)
+    _set_by_tier(JOBS_RUNNING, running, tiers)
 
 
-def _by_tier(
-    counts: Mapping[tuple[int, str], int], tiers: Mapping[int, int]
-) -> Tally[tuple[int, str]]:
-    by_tier: Tally[tuple[int, str]] = Tally()
-    for (project_id, gpu_type), count in counts.items():
-        by_tier[tiers.get(project_id, PriorityTier.INTERNATIONAL), gpu_type] += count
-    return by_tier
+def _running_projects(capacity: GpuTypeCapacity) -> Iterator[int]:
+    """The project of each running job (one per job: 60,000 at full size, counted in C)."""
+    jobs = map(capacity.running_job, map(itemgetter(1), capacity.releases()))
+    return (job.project_id for job in jobs if job is not None)
 
 
-def _set_by_tier(gauge: Gauge, counts: Mapping[tuple[int, str], int], gpu_types: set[str]) -> None:
+def _set_by_tier(
+    gauge: Gauge, by_type: Mapping[str, Mapping[int, int]], tiers: Mapping[int, int]
+) -> None:
     """Every tier and GPU type gets a value, 0 included, so a series never goes stale."""
-    for tier in PriorityTier:
-        for gpu_type in gpu_types | {gpu_type for _tier, gpu_type in counts}:
-            gauge.labels(str(int(tier)), gpu_type).set(counts.get((int(tier), gpu_type), 0))
+    for gpu_type, by_project in by_type.items():
+        by_tier: Tally[int] = Tally()
+        for project_id, count in by_project.items():
+            by_tier[tiers.get(project_id, PriorityTier.INTERNATIONAL)] += count
+        for tier in PriorityTier:
+            gauge.labels(str(int(tier)), gpu_type).set(by_tier.get(int(tier), 0))
 
 
 def _tiers_of(project_ids: set[int], facts: Mapping[int, ProjectFacts]) -> dict[int, int]:
