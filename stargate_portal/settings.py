@@ -195,6 +195,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only, bounded in size and depth (stargate_portal/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["stargate_portal.api.parsers.BoundedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "stargate_portal.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -213,6 +215,9 @@ REST_FRAMEWORK = {
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Input limits (docs/security.md): the largest JSON body and how deep it may nest.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2**20)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=90),
     "AUTO_REFRESH": False,

@@ -10,7 +10,6 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,6 +29,7 @@ from booking.grants.services.reviews import (
     reviewer_assign,
 )
 from booking.models import Application, Call, ReviewAssignment
+from stargate_portal.api.parsers import BoundedMultiPartParser
 from stargate_portal.api.views import UserScopedMixin, user_of
 from stargate_portal.errors import ValidationFailed
 
@@ -161,7 +161,7 @@ class ApplicationViewSet(
         return Response(self._out(int(pk)))
 
     @extend_schema(request=s.AttachmentSerializer, responses=s.ApplicationSerializer)
-    @action(detail=True, methods=["put"], parser_classes=[MultiPartParser])
+    @action(detail=True, methods=["put"], parser_classes=[BoundedMultiPartParser])
     def attachment(self, request: Request, pk: str) -> Response:
         data = valid(s.AttachmentSerializer, request.data)
         app_services.application_attach(
