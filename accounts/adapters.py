@@ -6,7 +6,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context as allauth_context
 from django.core.mail import EmailMultiAlternatives
 
-from accounts.tasks import queue_email
+from accounts.services.outbox import email_queue
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -22,4 +22,4 @@ class AccountAdapter(DefaultAccountAdapter):
         html = ""
         if isinstance(message, EmailMultiAlternatives) and message.alternatives:
             html = str(message.alternatives[0][0])
-        queue_email(subject=message.subject, body=str(message.body), to=list(message.to), html=html)
+        email_queue(subject=message.subject, body=str(message.body), to=list(message.to), html=html)

@@ -185,6 +185,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "accounts.tasks.api_tokens_purge_expired",
         "schedule": timedelta(hours=1),
     },
+    # Work a broker outage kept from being queued is found again by these (task_enqueue.py).
+    "accounts-outbox-send-due": {
+        "task": "accounts.tasks.outbox_send_due",
+        "schedule": timedelta(minutes=1),
+    },
+    "booking-low-balance-sweep": {
+        "task": "booking.ledger.tasks.allocations_low_balance_sweep",
+        "schedule": timedelta(minutes=10),
+    },
 }
 
 CLUSTER_BACKEND = env.str("CLUSTER_BACKEND", default="simulator")
