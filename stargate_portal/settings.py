@@ -253,7 +253,7 @@ SPECTACULAR_SETTINGS = {
         "JoinRequestStateEnum": "accounts.models.JoinRequestState",
         "OrganisationKindEnum": "accounts.models.OrganisationKind",
         "MembershipRoleEnum": "accounts.models.MembershipRole",
-        "CallStateEnum": "booking.models.CallState",
+        "CallStateEnum": "booking.models.CallStatus",
         "CallKindEnum": "booking.models.CallKind",
         "ApplicationStateEnum": "booking.models.ApplicationState",
         "ProjectStateEnum": "booking.models.ProjectState",

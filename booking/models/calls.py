@@ -27,6 +27,42 @@ class CallState(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
+class CallStatus(models.TextChoices):
+    """What a call shows: its state as staff set it, seen through the one rule of whether it
+    accepts applications now (``Call.accepts_submissions``)."""
+
+    DRAFT = "draft", _("Draft")
+    UPCOMING = "upcoming", _("Opens soon")
+    OPEN = "open", _("Open for applications")
+    CLOSED = "closed", _("Closed")
+
+
+class CallQuerySet(models.QuerySet["Call"]):
+    def accepting_submissions(self, now: datetime | None = None) -> "CallQuerySet":
+        """The calls ``accepts_submissions`` is true for, in SQL (the same rule, kept beside it
+        and tested against it)."""
+        now = now or timezone.now()
+        return self.filter(state=CallState.OPEN, opens_at__lte=now).filter(
+            models.Q(closes_at__isnull=True) | models.Q(closes_at__gt=now)
+        )
+
+    def with_status(self, status: str, now: datetime | None = None) -> "CallQuerySet":
+        """The calls whose ``status`` is ``status`` now."""
+        now = now or timezone.now()
+        accepting = self.accepting_submissions(now).values("pk")
+        if status == CallStatus.OPEN:
+            return self.filter(pk__in=accepting)
+        if status == CallStatus.UPCOMING:
+            return self.filter(state=CallState.OPEN, opens_at__gt=now)
+        if status == CallStatus.CLOSED:
+            return (
+                self.exclude(state=CallState.DRAFT)
+                .exclude(pk__in=accepting)
+                .exclude(state=CallState.OPEN, opens_at__gt=now)
+            )
+        return self.filter(state=CallState.DRAFT)
+
+
 class Call(models.Model):
     """A call for GPU time: what it offers, who may apply, until when, how it is reviewed."""
 
@@ -44,6 +80,8 @@ class Call(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CallQuerySet.as_manager()
 
     class Meta:
         ordering = ("-opens_at", "pk")
@@ -66,12 +104,24 @@ class Call(models.Model):
         return self.title
 
     def accepts_submissions(self, now: datetime | None = None) -> bool:
+        """The one rule: opened by staff, past its opening time, before its deadline."""
         now = now or timezone.now()
         return (
             self.state == CallState.OPEN
             and self.opens_at <= now
             and (self.closes_at is None or now < self.closes_at)
         )
+
+    def status(self, now: datetime | None = None) -> CallStatus:
+        """What the call shows now; ``open`` exactly when it accepts applications."""
+        now = now or timezone.now()
+        if self.state == CallState.DRAFT:
+            return CallStatus.DRAFT
+        if self.accepts_submissions(now):
+            return CallStatus.OPEN
+        if self.state == CallState.OPEN and now < self.opens_at:
+            return CallStatus.UPCOMING
+        return CallStatus.CLOSED
 
 
 class CallPool(models.Model):

@@ -3,6 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from booking.energy.estimates import request_energy_kwh
@@ -15,6 +16,7 @@ from booking.models import (
     Call,
     CallKind,
     CallPool,
+    CallStatus,
     LedgerEntry,
     Notification,
     Project,
@@ -52,6 +54,10 @@ class CriterionSerializer(serializers.ModelSerializer):
 class CallSerializer(serializers.ModelSerializer):
     pools = PoolSerializer(many=True, read_only=True)
     criteria = CriterionSerializer(many=True, read_only=True)
+    state = serializers.SerializerMethodField(
+        help_text="`open` exactly when the call accepts applications now; `upcoming` before "
+        "its opening time; `closed` after its deadline or when staff closed it."
+    )
     accepts_submissions = serializers.SerializerMethodField()
 
     class Meta:
@@ -71,6 +77,10 @@ class CallSerializer(serializers.ModelSerializer):
             "accepts_submissions",
         )
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=CallStatus.choices))
+    def get_state(self, obj: Call) -> str:
+        return str(obj.status().value)
 
     def get_accepts_submissions(self, obj: Call) -> bool:
         return obj.accepts_submissions()
