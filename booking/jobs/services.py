@@ -49,6 +49,9 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _IMAGE = re.compile(r"[a-z0-9]+(?:[._/:@-][A-Za-z0-9_.-]+)*")
 ENV_MAX_VARIABLES = 100
 ENV_MAX_VALUE_CHARS = 4096
+ENV_NAME_MAX_CHARS = 255
+JOB_REASON_MAX_CHARS = 400
+"""A staff reason, with the sentence around it, fits a job event's message (500)."""
 CANCELLABLE = job_states_into(JobState.CANCELLED)
 REQUEUEABLE = tuple(state for state in job_states_into(JobState.PENDING) if state != JobState.HELD)
 """A staff requeue starts a new attempt; a held job is released instead."""
@@ -226,7 +229,7 @@ def _clean_environment(environment: dict[str, Any]) -> dict[str, str]:
     if len(environment) > ENV_MAX_VARIABLES:
         problem = _("At most %(n)s environment variables.") % {"n": ENV_MAX_VARIABLES}
     for name, value in environment.items():
-        if not _ENV_NAME.fullmatch(str(name)):
+        if len(str(name)) > ENV_NAME_MAX_CHARS or not _ENV_NAME.fullmatch(str(name)):
             problem = _("%(n)s is not a valid variable name.") % {"n": name}
         elif not isinstance(value, str) or len(value) > ENV_MAX_VALUE_CHARS or "\x00" in value:
             problem = _("The value of %(n)s must be text of at most %(c)s characters.") % {
@@ -420,3 +423,7 @@ def _require_reason(reason: str) -> None:
     """Staff interventions on someone's job say why: the owner reads it in the history."""
     if not reason.strip():
         raise ValidationFailed.on_field("reason", _("Give a reason; the job's owner sees it."))
+    if len(reason.strip()) > JOB_REASON_MAX_CHARS:
+        raise ValidationFailed.on_field(
+            "reason", _("At most %(n)s characters.") % {"n": JOB_REASON_MAX_CHARS}
+        )

@@ -9,6 +9,9 @@ from django.utils.translation import gettext_lazy as _
 
 from booking.models.gpu_types import GpuType
 
+CRITERION_WEIGHT_MAX = 1000
+"""Weights are relative; a thousand times another criterion is more than any call needs."""
+
 DEFAULT_CRITERIA = (
     (_("Scientific or technical excellence"), 50),
     (_("Feasibility"), 30),
@@ -141,6 +144,9 @@ class CallPool(models.Model):
                 & models.Q(awarded_gpu_hours__gte=0),
                 name="call_pool_never_overawarded",
             ),
+            models.CheckConstraint(
+                condition=models.Q(gpu_hours__gt=0), name="call_pool_gpu_hours_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -163,6 +169,10 @@ class ReviewCriterion(models.Model):
             models.UniqueConstraint(fields=["call", "name"], name="criterion_once_per_call"),
             models.CheckConstraint(
                 condition=models.Q(weight__gt=0), name="criterion_weight_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weight__lte=CRITERION_WEIGHT_MAX),
+                name="criterion_weight_at_most_max",
             ),
         ]
 
