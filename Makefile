@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint architecture typecheck migrations-check pytest bench install seed clean
+.PHONY: run test lint architecture typecheck migrations-check pytest fuzz bench install seed clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ pytest: $(STAMP)
 
 # The whole suite: lint, architecture, types, migrations, tests. DATABASE_URL=postgres://… runs it on PostgreSQL.
 test: lint architecture typecheck migrations-check pytest
+
+# A larger API fuzzing campaign than the bounded one `make test` runs: more examples per
+# operation and schemathesis' coverage phase (every boundary case). PostgreSQL: DATABASE_URL.
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} FUZZ_COVERAGE=1 $(BIN)/pytest tests/infra/test_api_fuzz.py $(PYTEST_ARGS)
 
 # The policy alone; then, when DATABASE_URL points at PostgreSQL, whole cycles on a scratch
 # database next to it (created and dropped by the benchmark).

@@ -146,3 +146,10 @@ def test_the_database_refuses_an_empty_pool_and_an_absurd_criterion_weight(call:
         CallPool.objects.filter(call=call).update(gpu_hours=0)
     with pytest.raises(IntegrityError), transaction.atomic():
         call.criteria.update(weight=1001)
+
+
+def test_an_object_that_is_not_a_number_in_a_url_is_404_not_500(api: Api, reviewer: User) -> None:
+    for path in ("/api/v1/reviews/null,null/scores/", "/api/v1/reviews/abc/conflict/"):
+        response = api(reviewer).post(path, {"reason": "r", "scores": []}, format="json")
+
+        assert_error(response, 404, "not_found")
