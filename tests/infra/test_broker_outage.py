@@ -1,10 +1,11 @@
 """A broker outage never turns a committed write into a 500, and the work is done once the
 broker is back.
 
-Each test starts its own ``redis-server`` on a free port, points Celery at it and stops it
-before the request (after a first message went through, so the app holds a live connection):
-the write answers as usual, the failure is logged and counted (``task_enqueue``), and when the
-broker returns a real worker does what beat would have it do.
+Each test starts its own ``redis-server`` on a free port and points Celery at it. After a
+first message went through (so the app holds a live connection), the broker is stopped in the
+middle of a request, once the job is saved and before the commit queues its task: the write
+answers as usual, the failure is logged and counted (``task_enqueue``), and when the broker
+returns a real worker does what beat would have it do.
 """
 
 import logging
@@ -15,11 +16,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import kombu.pools
 import pytest
 from django.db import connection
+from django.db.models.signals import post_save
 from django.test import Client
 from pytest_django import Settings
 from rest_framework.test import APIClient
@@ -118,6 +121,18 @@ def stop_after_a_first_message(server: RedisServer) -> None:
     server.stop()
 
 
+@contextmanager
+def broker_stopped_when_a_job_is_saved(server: RedisServer) -> Iterator[None]:
+    def stop(**kwargs: object) -> None:
+        server.stop()
+
+    post_save.connect(stop, sender=Job, weak=False, dispatch_uid="stop-the-broker")
+    try:
+        yield
+    finally:
+        post_save.disconnect(sender=Job, dispatch_uid="stop-the-broker")
+
+
 def start_worker(server: RedisServer, outbox: Path) -> subprocess.Popen[str]:
     """A real worker on the test database and broker; e-mails go to files in ``outbox``."""
     db = connection.settings_dict
@@ -153,14 +168,16 @@ def test_writes_succeed_while_the_broker_is_down_and_the_work_is_done_when_it_is
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    stop_after_a_first_message(broker)
+    outbox_send_due.delay()  # a live connection in the pool, as in a running web process
     api = APIClient()
     api.force_authenticate(alice)
     portal = Client()
     portal.force_login(alice)
 
     with caplog.at_level(logging.ERROR, logger=ENQUEUE_LOGGER):
-        submitted = api.post("/api/v1/jobs/", job_body(alice_project), format="json")
+        with broker_stopped_when_a_job_is_saved(broker):  # during the request, before the commit
+            submitted = api.post("/api/v1/jobs/", job_body(alice_project), format="json")
+        assert not broker.answers()
         from_portal = portal.post(SUBMIT_URL, form_data(alice_project))
         reset = Client().post("/accounts/password/reset/", {"email": alice.email})
 
