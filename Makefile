@@ -12,7 +12,7 @@ RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 METRICS_DIR := $(CURDIR)/var/metrics
 
-.PHONY: run serve test lint architecture typecheck migrations-check pytest bench install \
+.PHONY: run serve test lint architecture typecheck migrations-check pytest fuzz bench install \
 	install-dev seed clean
 
 # What the platform needs to run (requirements.txt); `make test` adds the dev tools.
@@ -75,6 +75,11 @@ pytest: $(DEV)
 
 # The whole suite: lint, architecture, types, migrations, tests. DATABASE_URL=postgres://… runs it on PostgreSQL.
 test: lint architecture typecheck migrations-check pytest
+
+# A larger API fuzzing campaign than the bounded one `make test` runs: more examples per
+# operation and schemathesis' coverage phase (every boundary case). PostgreSQL: DATABASE_URL.
+fuzz: $(DEV)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} FUZZ_COVERAGE=1 $(BIN)/pytest tests/infra/test_api_fuzz.py $(PYTEST_ARGS)
 
 # The policy alone; then, when DATABASE_URL points at PostgreSQL, whole cycles on a scratch
 # database next to it (created and dropped by the benchmark).

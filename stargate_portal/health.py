@@ -12,6 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
 from stargate_portal.celery import app as celery_app
+from stargate_portal.task_enqueue import enqueue_failures
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ def broker_ok() -> bool:
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": database_ok(), "broker": broker_ok()}
     healthy = all(checks.values())
+    if failures := enqueue_failures():
+        # Detail for operators only: which tasks this process could not queue (broker down).
+        logger.warning("healthz: tasks not queued since this process started: %s", failures)
     body = {
         "status": OK if healthy else UNAVAILABLE,
         "checks": {name: OK if ok else UNAVAILABLE for name, ok in checks.items()},

@@ -63,6 +63,13 @@ TASK_FAILURES = Counter(
     ["task", "exception"],
 )
 
+TASK_ENQUEUE_FAILURES = Counter(
+    "stargate_celery_task_enqueue_failures",
+    "Tasks a write could not queue because the broker was unavailable (the work is picked up "
+    "later by a periodic task), by task name.",
+    ["task"],
+)
+
 
 def http_request_observe(view: str, method: str, status: int, seconds: float) -> None:
     HTTP_REQUEST_SECONDS.labels(view, method, str(status)).observe(seconds)

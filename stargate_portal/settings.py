@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "stargate_portal.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -189,6 +190,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "accounts.tasks.api_tokens_purge_expired",
         "schedule": timedelta(hours=1),
     },
+    # Work a broker outage kept from being queued is found again by these (task_enqueue.py).
+    "accounts-outbox-send-due": {
+        "task": "accounts.tasks.outbox_send_due",
+        "schedule": timedelta(minutes=1),
+    },
+    "booking-low-balance-sweep": {
+        "task": "booking.ledger.tasks.allocations_low_balance_sweep",
+        "schedule": timedelta(minutes=10),
+    },
 }
 
 CLUSTER_BACKEND = env.str("CLUSTER_BACKEND", default="simulator")
@@ -199,6 +209,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only, bounded in size and depth (stargate_portal/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["stargate_portal.api.parsers.BoundedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "stargate_portal.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -217,6 +229,9 @@ REST_FRAMEWORK = {
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Input limits (docs/security.md): the largest JSON body and how deep it may nest.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2**20)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=90),
     "AUTO_REFRESH": False,
@@ -243,7 +258,7 @@ SPECTACULAR_SETTINGS = {
         "JoinRequestStateEnum": "accounts.models.JoinRequestState",
         "OrganisationKindEnum": "accounts.models.OrganisationKind",
         "MembershipRoleEnum": "accounts.models.MembershipRole",
-        "CallStateEnum": "booking.models.CallState",
+        "CallStateEnum": "booking.models.CallStatus",
         "CallKindEnum": "booking.models.CallKind",
         "ApplicationStateEnum": "booking.models.ApplicationState",
         "ProjectStateEnum": "booking.models.ProjectState",
@@ -356,6 +371,22 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Content-Security-Policy on every response (django-csp): scripts, styles, images and requests
+# only from this site, no inline script or style (htmx and the Swagger UI are static files).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 SILENCED_SYSTEM_CHECKS: list[str] = []
 
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapes talk plain HTTP

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from booking.admission.console.urls import legacy_urlpatterns as moved_cluster_pages
 from stargate_portal.health import healthz
@@ -15,7 +15,8 @@ urlpatterns = [
     path("api/v1/", include("booking.jobs.api.urls")),
     path("api/v1/", include("booking.grants.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     *moved_cluster_pages,
     path("console/cluster/", include("booking.admission.console.urls")),
     path("console/grants/", include("booking.grants.console.urls")),

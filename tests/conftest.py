@@ -24,6 +24,7 @@ from pytest_django import Settings
 from rest_framework.test import APIClient
 
 from accounts.models import MembershipRole, Organisation, OrganisationKind, User
+from stargate_portal.task_enqueue import enqueue_failures_reset
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
 
 pytest_plugins = ["tests.fixtures.jobs", "tests.fixtures.grants"]
@@ -61,6 +62,12 @@ def fresh_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_enqueue_failures() -> None:
+    """The count of tasks that could not be queued is per process: each test starts at 0."""
+    enqueue_failures_reset()
 
 
 @pytest.fixture(autouse=True)

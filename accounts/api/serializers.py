@@ -12,9 +12,12 @@ from accounts.models import (
     Membership,
     MembershipRole,
     Organisation,
+    OrganisationDomain,
     OrganisationKind,
 )
 from accounts.tiers import PriorityTier
+from stargate_portal.api.fields import id_field
+from stargate_portal.input_limits import column_max_length
 
 
 class TierSerializer(serializers.Serializer):
@@ -62,14 +65,22 @@ class OrganisationSerializer(serializers.ModelSerializer):
 
 
 class OrganisationInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=column_max_length(Organisation, "name"))
     kind = serializers.ChoiceField(choices=OrganisationKind.choices)
     country = CountryField()
-    registration_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    website = serializers.URLField(required=False, allow_blank=True)
+    registration_number = serializers.CharField(
+        max_length=column_max_length(Organisation, "registration_number"),
+        required=False,
+        allow_blank=True,
+    )
+    website = serializers.URLField(
+        max_length=column_max_length(Organisation, "website"), required=False, allow_blank=True
+    )
     founded_on = serializers.DateField(required=False, allow_null=True)
     email_domains = serializers.ListField(
-        child=serializers.CharField(max_length=253), required=False, max_length=20
+        child=serializers.CharField(max_length=column_max_length(OrganisationDomain, "domain")),
+        required=False,
+        max_length=20,
     )
 
 
@@ -107,7 +118,7 @@ class JoinRequestSerializer(serializers.ModelSerializer):
 
 
 class JoinRequestInputSerializer(serializers.Serializer):
-    organisation = serializers.IntegerField()
+    organisation = id_field()
     message = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
@@ -135,7 +146,7 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 
 
 class ApiTokenInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=column_max_length(ApiToken, "name"))
     expires_in_days = serializers.IntegerField(min_value=1, max_value=365, default=90)
 
 

@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
 from accounts.api import views
+from stargate_portal.api.routers import IdRouter
 
-router = SimpleRouter(trailing_slash=True)
+router = IdRouter(trailing_slash=True)
 router.register("organisations", views.OrganisationViewSet, basename="organisation")
 router.register("directory", views.DirectoryView, basename="directory")
 router.register("join-requests", views.JoinRequestViewSet, basename="join-request")

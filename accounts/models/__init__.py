@@ -6,6 +6,7 @@ from accounts.models.organisations import (
     VerificationDecision,
     VerificationState,
 )
+from accounts.models.outbox import OutboxEmail
 from accounts.models.tokens import ApiToken
 from accounts.models.users import User
 
@@ -18,6 +19,7 @@ __all__ = [
     "Organisation",
     "OrganisationDomain",
     "OrganisationKind",
+    "OutboxEmail",
     "User",
     "VerificationDecision",
     "VerificationState",

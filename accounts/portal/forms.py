@@ -9,10 +9,12 @@ from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
 from accounts import selectors
-from accounts.models import MembershipRole, Organisation, OrganisationKind
+from accounts.models import ApiToken, MembershipRole, Organisation, OrganisationKind
 from accounts.services.tokens import MAX_TOKEN_DAYS
+from stargate_portal.input_limits import INT_MAX, column_max_length
 
 _DOMAIN_SEPARATORS = re.compile(r"[\s,;]+")
+EMAIL_DOMAINS_MAX_CHARS = 20 * 256  # twenty domains and their separators
 
 
 class DateInput(forms.DateInput):
@@ -25,16 +27,21 @@ class DateInput(forms.DateInput):
 class OrganisationForm(forms.Form):
     """Create or edit an organisation; field names are the service's keyword arguments."""
 
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=_("Name"), max_length=column_max_length(Organisation, "name"))
     kind = forms.ChoiceField(label=_("Kind"), choices=OrganisationKind.choices)
     country = CountryField(blank=False).formfield(label=_("Country"))
     registration_number = forms.CharField(
         label=_("VAT or registration number"),
-        max_length=64,
+        max_length=column_max_length(Organisation, "registration_number"),
         required=False,
         help_text=_("Checked against the national format of the country, e.g. 974767880 (NO)."),
     )
-    website = forms.URLField(label=_("Website"), required=False, assume_scheme="https")
+    website = forms.URLField(
+        label=_("Website"),
+        required=False,
+        assume_scheme="https",
+        max_length=column_max_length(Organisation, "website"),
+    )
     founded_on = forms.DateField(
         label=_("Founding date"),
         required=False,
@@ -44,6 +51,7 @@ class OrganisationForm(forms.Form):
     email_domains = forms.CharField(
         label=_("E-mail domains"),
         required=False,
+        max_length=EMAIL_DOMAINS_MAX_CHARS,
         help_text=_(
             "Separate several with commas or spaces, e.g. ntnu.no, stud.ntnu.no. Once you are "
             "verified, people who confirm an address on these domains join automatically."
@@ -90,12 +98,14 @@ class MembershipRoleForm(forms.Form):
 class ApiTokenForm(forms.Form):
     name = forms.CharField(
         label=_("Name"),
-        max_length=100,
+        max_length=column_max_length(ApiToken, "name"),
         help_text=_("What the token is for, e.g. “laptop” or “CI pipeline”."),
     )
     expires_in_days = forms.IntegerField(
         label=_("Expires after (days)"),
         initial=90,
+        min_value=-INT_MAX,  # the service says why a number is refused
+        max_value=INT_MAX,
         widget=forms.NumberInput(attrs={"min": 1, "max": MAX_TOKEN_DAYS}),
     )
 

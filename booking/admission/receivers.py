@@ -9,6 +9,7 @@ from django.dispatch import receiver
 
 from booking.admission.tasks import admission_cycle_run
 from booking.jobs.signals import jobs_queued
+from stargate_portal.task_enqueue import task_enqueue
 
 REQUESTED_KEY = "booking:admission-cycle-requested"
 
@@ -20,4 +21,5 @@ def admission_request(sender: Any = None, **kwargs: Any) -> None:
         return
     debounce = settings.ADMISSION_DEBOUNCE_SECONDS
     if cache.add(REQUESTED_KEY, 1, timeout=max(debounce, 1.0)):
-        admission_cycle_run.apply_async(countdown=debounce)
+        # If the broker is down, beat runs the cycle every ADMISSION_CYCLE_SECONDS anyway.
+        task_enqueue(admission_cycle_run, countdown=debounce)

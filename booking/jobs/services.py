@@ -5,10 +5,12 @@ accounting of a job's GPU-hours are in ``booking.jobs.settlement``.
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +22,7 @@ from booking.cluster.registry import cluster_backend
 from booking.jobs.durations import minutes_text
 from booking.jobs.settlement import job_runtime_seconds, job_settle
 from booking.jobs.signals import jobs_queued
+from booking.jobs.tasks import job_cluster_cancel
 from booking.jobs.transitions import job_event_record, job_transition, require_state
 from booking.ledger.budget import BudgetVerdict, budget_verdict
 from booking.ledger.selectors import balance_of
@@ -38,11 +41,17 @@ from booking.permissions import can_cancel_job, can_submit_job
 from booking.scheduler.hours import hold_gpu_hours
 from stargate_portal.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from stargate_portal.permissions import require_staff
+from stargate_portal.task_enqueue import task_enqueue
+
+logger = logging.getLogger(__name__)
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _IMAGE = re.compile(r"[a-z0-9]+(?:[._/:@-][A-Za-z0-9_.-]+)*")
 ENV_MAX_VARIABLES = 100
 ENV_MAX_VALUE_CHARS = 4096
+ENV_NAME_MAX_CHARS = 255
+JOB_REASON_MAX_CHARS = 400
+"""A staff reason, with the sentence around it, fits a job event's message (500)."""
 CANCELLABLE = job_states_into(JobState.CANCELLED)
 REQUEUEABLE = tuple(state for state in job_states_into(JobState.PENDING) if state != JobState.HELD)
 """A staff requeue starts a new attempt; a held job is released instead."""
@@ -126,7 +135,7 @@ def job_submit(
         if not idempotency_key or earlier is None:
             raise
         return Submission(earlier, created=False)
-    transaction.on_commit(_announce_queued)
+    transaction.on_commit(_announce_queued, robust=True)
     return Submission(job, created=True)
 
 
@@ -148,6 +157,8 @@ def _earlier_submission(user: User, key: str, fingerprint: str) -> Job | None:
 
 
 def _announce_queued() -> None:
+    """After the commit (``robust``: a failing receiver is logged, never fails the write; the
+    admission cycle also runs on beat)."""
     jobs_queued.send(sender=Job)
 
 
@@ -218,7 +229,7 @@ def _clean_environment(environment: dict[str, Any]) -> dict[str, str]:
     if len(environment) > ENV_MAX_VARIABLES:
         problem = _("At most %(n)s environment variables.") % {"n": ENV_MAX_VARIABLES}
     for name, value in environment.items():
-        if not _ENV_NAME.fullmatch(str(name)):
+        if len(str(name)) > ENV_NAME_MAX_CHARS or not _ENV_NAME.fullmatch(str(name)):
             problem = _("%(n)s is not a valid variable name.") % {"n": name}
         elif not isinstance(value, str) or len(value) > ENV_MAX_VALUE_CHARS or "\x00" in value:
             problem = _("The value of %(n)s must be text of at most %(c)s characters.") % {
@@ -286,7 +297,7 @@ def jobs_requeue_after_top_up(*, project: Project, gpu_type: GpuType) -> int:
         for job in held:
             job_transition(job, JobState.PENDING, message=message, reason=JobReason.PRIORITY)
     if held:
-        transaction.on_commit(_announce_queued)
+        transaction.on_commit(_announce_queued, robust=True)
     return len(held)
 
 
@@ -387,8 +398,18 @@ def _stop_active(job: Job, now: datetime) -> str:
         runtime = job_runtime_seconds(job, job.started_at, now)
     job.runtime_seconds = runtime
     key = job.submission_key
-    transaction.on_commit(lambda: cluster_backend().cancel([key]))
+    transaction.on_commit(partial(_cancel_on_cluster, key))
     return " " + job_settle(job, runtime_seconds=runtime, now=now)
+
+
+def _cancel_on_cluster(key: str) -> None:
+    """After the commit: the job is cancelled in our books whatever the cluster says now. If
+    the cluster does not answer, a task retries, so the request still succeeds."""
+    try:
+        cluster_backend().cancel([key])
+    except Exception as exc:  # any backend failure: the retrying task takes over
+        logger.warning("cluster cancel of %s failed, retrying in a task: %r", key, exc)
+        task_enqueue(job_cluster_cancel, key)
 
 
 def _lock(job: Job) -> Job:
@@ -402,3 +423,7 @@ def _require_reason(reason: str) -> None:
     """Staff interventions on someone's job say why: the owner reads it in the history."""
     if not reason.strip():
         raise ValidationFailed.on_field("reason", _("Give a reason; the job's owner sees it."))
+    if len(reason.strip()) > JOB_REASON_MAX_CHARS:
+        raise ValidationFailed.on_field(
+            "reason", _("At most %(n)s characters.") % {"n": JOB_REASON_MAX_CHARS}
+        )

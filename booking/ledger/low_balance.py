@@ -1,6 +1,7 @@
 """The low-balance notice: a project's PI and managers hear once when the available hours of
 an allocation drop below ``LOW_BALANCE_FRACTION`` of its granted hours; a top-up re-arms it."""
 
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -8,7 +9,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from booking.ledger.selectors import Balance, balance_of
+from booking.ledger.selectors import Balance, balance_of, balances_by_allocation
 from booking.models import Allocation
 from booking.notifications.services import notify
 from booking.permissions import project_managers
@@ -50,3 +51,19 @@ def allocation_check_low_balance(*, allocation: Allocation) -> bool:
             url=reverse("grants:project_detail", args=[locked.project_id]),
         )
     return True
+
+
+def allocations_low_balance_sweep(*, today: date) -> int:
+    """Check every allocation active ``today`` whose notice state no longer matches its
+    balance: the checks a broker outage kept from running. Returns how many notices went out."""
+    allocations = list(
+        Allocation.objects.filter(starts_on__lte=today, ends_on__gte=today).order_by("pk")
+    )
+    balances = balances_by_allocation({(a.project_id, a.gpu_type_id) for a in allocations})
+    return sum(
+        allocation_check_low_balance(allocation=allocation)
+        for allocation in allocations
+        if low_balance_check_needed(
+            allocation, balances[allocation.project_id, allocation.gpu_type_id]
+        )
+    )

@@ -10,7 +10,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -25,6 +24,7 @@ from booking.ledger.tasks import allocation_low_balance_check
 from booking.models import Allocation, GpuType, LedgerEntry, LedgerEntryKind, Project, ProjectState
 from booking.scheduler.hours import quantise_hours
 from stargate_portal.errors import Conflict, ValidationFailed
+from stargate_portal.task_enqueue import task_enqueue_on_commit
 
 Pair = tuple[int, int]
 """``(project id, GPU type id)``: one allocation."""
@@ -220,7 +220,7 @@ def _sign(kind: str) -> int:
 def _queue_low_balance_check(allocation: Allocation, balance: Balance) -> None:
     """After the commit, when the balance crossed the low-balance line either way."""
     if low_balance_check_needed(allocation, balance):
-        transaction.on_commit(partial(allocation_low_balance_check.delay, allocation.pk))
+        task_enqueue_on_commit(allocation_low_balance_check, allocation.pk)
 
 
 def _lock_allocations(pairs: Collection[Pair]) -> dict[Pair, Allocation]:

@@ -14,3 +14,13 @@ def allocation_low_balance_check(allocation_id: int) -> bool:
 
     allocation = Allocation.objects.filter(pk=allocation_id).first()
     return allocation is not None and allocation_check_low_balance(allocation=allocation)
+
+
+@shared_task(ignore_result=True)
+def allocations_low_balance_sweep() -> int:
+    """Beat: the low-balance checks that could not be queued (broker down) run here."""
+    from django.utils import timezone
+
+    from booking.ledger.low_balance import allocations_low_balance_sweep as sweep
+
+    return sweep(today=timezone.localdate())

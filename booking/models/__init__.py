@@ -6,7 +6,14 @@ from booking.models.applications import (
     ApplicationState,
     ApplicationTeamMember,
 )
-from booking.models.calls import Call, CallKind, CallPool, CallState, ReviewCriterion
+from booking.models.calls import (
+    Call,
+    CallKind,
+    CallPool,
+    CallState,
+    CallStatus,
+    ReviewCriterion,
+)
 from booking.models.gpu_types import GpuType
 from booking.models.ledger import LedgerEntry, LedgerEntryKind
 from booking.models.notifications import Notification
@@ -35,6 +42,7 @@ __all__ = [
     "CallKind",
     "CallPool",
     "CallState",
+    "CallStatus",
     "GpuType",
     "LedgerEntry",
     "LedgerEntryKind",

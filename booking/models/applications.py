@@ -1,12 +1,19 @@
+from decimal import Decimal
 from typing import ClassVar
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organisation
 from booking.models.calls import Call
 from booking.models.gpu_types import GpuType
+
+MODEL_SIZE_MAX_BILLION_PARAMETERS = Decimal(100_000)
+"""100 trillion parameters: fifty times the largest model trained so far."""
+WALLTIME_MAX_HOURS = 24 * 366
+"""A year: a typical walltime beyond it is a typing error."""
 
 
 class ApplicationState(models.TextChoices):
@@ -42,13 +49,26 @@ class Application(models.Model):
     title = models.CharField(_("title"), max_length=200)
     abstract = models.TextField(_("abstract"), blank=True)
     case_for_support = models.TextField(_("case for support"), blank=True)
-    gpus_per_job = models.PositiveSmallIntegerField(_("GPUs per job"), null=True, blank=True)
+    gpus_per_job = models.PositiveSmallIntegerField(
+        _("GPUs per job"), null=True, blank=True, validators=[MinValueValidator(1)]
+    )
     typical_walltime_hours = models.PositiveSmallIntegerField(
-        _("typical walltime (hours)"), null=True, blank=True
+        _("typical walltime (hours)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(WALLTIME_MAX_HOURS)],
     )
     model_description = models.TextField(_("model description"), blank=True)
     model_size_billion_parameters = models.DecimalField(
-        _("model size (billion parameters)"), max_digits=10, decimal_places=3, null=True, blank=True
+        _("model size (billion parameters)"),
+        max_digits=10,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(Decimal(0)),
+            MaxValueValidator(MODEL_SIZE_MAX_BILLION_PARAMETERS),
+        ],
     )
     dataset_provenance = models.TextField(_("dataset provenance"), blank=True)
     dataset_licence = models.CharField(_("dataset licence"), max_length=200, blank=True)
@@ -76,6 +96,25 @@ class Application(models.Model):
                 | models.Q(planned_start__isnull=True)
                 | models.Q(planned_end__gte=models.F("planned_start")),
                 name="application_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(model_size_billion_parameters__isnull=True)
+                | models.Q(
+                    model_size_billion_parameters__gte=0,
+                    model_size_billion_parameters__lte=MODEL_SIZE_MAX_BILLION_PARAMETERS,
+                ),
+                name="application_model_size_in_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(gpus_per_job__isnull=True) | models.Q(gpus_per_job__gte=1),
+                name="application_gpus_per_job_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(typical_walltime_hours__isnull=True)
+                | models.Q(
+                    typical_walltime_hours__gte=1, typical_walltime_hours__lte=WALLTIME_MAX_HOURS
+                ),
+                name="application_walltime_in_range",
             ),
         ]
 

@@ -9,6 +9,9 @@ from django.utils.translation import gettext_lazy as _
 
 from booking.models.gpu_types import GpuType
 
+CRITERION_WEIGHT_MAX = 1000
+"""Weights are relative; a thousand times another criterion is more than any call needs."""
+
 DEFAULT_CRITERIA = (
     (_("Scientific or technical excellence"), 50),
     (_("Feasibility"), 30),
@@ -25,6 +28,42 @@ class CallState(models.TextChoices):
     DRAFT = "draft", _("Draft")
     OPEN = "open", _("Open")
     CLOSED = "closed", _("Closed")
+
+
+class CallStatus(models.TextChoices):
+    """What a call shows: its state as staff set it, seen through the one rule of whether it
+    accepts applications now (``Call.accepts_submissions``)."""
+
+    DRAFT = "draft", _("Draft")
+    UPCOMING = "upcoming", _("Opens soon")
+    OPEN = "open", _("Open for applications")
+    CLOSED = "closed", _("Closed")
+
+
+class CallQuerySet(models.QuerySet["Call"]):
+    def accepting_submissions(self, now: datetime | None = None) -> "CallQuerySet":
+        """The calls ``accepts_submissions`` is true for, in SQL (the same rule, kept beside it
+        and tested against it)."""
+        now = now or timezone.now()
+        return self.filter(state=CallState.OPEN, opens_at__lte=now).filter(
+            models.Q(closes_at__isnull=True) | models.Q(closes_at__gt=now)
+        )
+
+    def with_status(self, status: str, now: datetime | None = None) -> "CallQuerySet":
+        """The calls whose ``status`` is ``status`` now."""
+        now = now or timezone.now()
+        accepting = self.accepting_submissions(now).values("pk")
+        if status == CallStatus.OPEN:
+            return self.filter(pk__in=accepting)
+        if status == CallStatus.UPCOMING:
+            return self.filter(state=CallState.OPEN, opens_at__gt=now)
+        if status == CallStatus.CLOSED:
+            return (
+                self.exclude(state=CallState.DRAFT)
+                .exclude(pk__in=accepting)
+                .exclude(state=CallState.OPEN, opens_at__gt=now)
+            )
+        return self.filter(state=CallState.DRAFT)
 
 
 class Call(models.Model):
@@ -44,6 +83,8 @@ class Call(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CallQuerySet.as_manager()
 
     class Meta:
         ordering = ("-opens_at", "pk")
@@ -66,12 +107,24 @@ class Call(models.Model):
         return self.title
 
     def accepts_submissions(self, now: datetime | None = None) -> bool:
+        """The one rule: opened by staff, past its opening time, before its deadline."""
         now = now or timezone.now()
         return (
             self.state == CallState.OPEN
             and self.opens_at <= now
             and (self.closes_at is None or now < self.closes_at)
         )
+
+    def status(self, now: datetime | None = None) -> CallStatus:
+        """What the call shows now; ``open`` exactly when it accepts applications."""
+        now = now or timezone.now()
+        if self.state == CallState.DRAFT:
+            return CallStatus.DRAFT
+        if self.accepts_submissions(now):
+            return CallStatus.OPEN
+        if self.state == CallState.OPEN and now < self.opens_at:
+            return CallStatus.UPCOMING
+        return CallStatus.CLOSED
 
 
 class CallPool(models.Model):
@@ -90,6 +143,9 @@ class CallPool(models.Model):
                 condition=models.Q(awarded_gpu_hours__lte=models.F("gpu_hours"))
                 & models.Q(awarded_gpu_hours__gte=0),
                 name="call_pool_never_overawarded",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(gpu_hours__gt=0), name="call_pool_gpu_hours_positive"
             ),
         ]
 
@@ -113,6 +169,10 @@ class ReviewCriterion(models.Model):
             models.UniqueConstraint(fields=["call", "name"], name="criterion_once_per_call"),
             models.CheckConstraint(
                 condition=models.Q(weight__gt=0), name="criterion_weight_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weight__lte=CRITERION_WEIGHT_MAX),
+                name="criterion_weight_at_most_max",
             ),
         ]
 

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from django.conf import settings
 
 from accounts.models import User
-from accounts.tasks import queue_email
+from accounts.services.outbox import email_queue
 from booking.models import Notification
 
 
@@ -21,13 +21,13 @@ def notify(*, users: Iterable[User], subject: str, body: str, url: str = "") -> 
     )
     text = _email_text(body, url)
     for user in people:
-        queue_email(subject=subject, body=text, to=[user.email])
+        email_queue(subject=subject, body=text, to=[user.email])
     return len(people)
 
 
 def notify_email(*, email: str, subject: str, body: str, url: str = "") -> None:
     """E-mail someone who may have no account yet (an invitation); ``url`` as in ``notify``."""
-    queue_email(subject=subject, body=_email_text(body, url), to=[email])
+    email_queue(subject=subject, body=_email_text(body, url), to=[email])
 
 
 def _email_text(body: str, url: str) -> str:

@@ -4,6 +4,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from stargate_portal.api.parsers import RequestTooLarge
 from stargate_portal.errors import DomainError
 from stargate_portal.logs import correlation_id as request_correlation_id
 
@@ -19,6 +21,7 @@ logger = logging.getLogger("stargate_portal.api")
 _CODE_BY_EXCEPTION: list[tuple[type[exceptions.APIException], str]] = [
     (exceptions.ValidationError, "invalid"),
     (exceptions.ParseError, "parse_error"),
+    (RequestTooLarge, "request_too_large"),
     (exceptions.NotAuthenticated, "not_authenticated"),
     (exceptions.AuthenticationFailed, "authentication_failed"),
     (exceptions.PermissionDenied, "permission_denied"),
@@ -58,7 +61,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
-    if isinstance(exc, Http404):
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
+    elif isinstance(exc, SuspiciousOperation):  # e.g. too many form fields: the client's fault
+        exc = exceptions.ParseError("The request is malformed.")
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -68,6 +68,17 @@ def test_signup_error_is_shown_next_to_the_field(client, db):
     assert not User.objects.filter(email="dana@ntnu.no").exists()
 
 
+def test_signing_up_with_an_address_longer_than_the_column_is_refused_not_cut(client, db):
+    email = "a" * 300 + "@uio.no"
+
+    response = client.post(
+        reverse("account_signup"), {"email": email, "password1": PASSWORD, "password2": PASSWORD}
+    )
+
+    assert field_errors(response, "email") == ["An e-mail address has at most 254 characters."]
+    assert not User.objects.exists()
+
+
 def test_signup_confirm_by_post_and_land_on_the_dashboard(
     client, db, django_capture_on_commit_callbacks
 ):

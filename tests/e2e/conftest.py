@@ -56,8 +56,18 @@ def page(transactional_db, live_server, browser) -> Iterator[object]:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    # Every flow also proves the Content-Security-Policy lets the pages work: Chromium reports
+    # anything it blocked as a console error.
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     try:
         yield page
+        assert violations == [], "the Content-Security-Policy blocked something"
     finally:
         context.close()
         cache.clear()

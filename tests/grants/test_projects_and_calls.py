@@ -177,3 +177,29 @@ def test_low_balance_is_notified_once_below_ten_percent(
     low = Notification.objects.filter(user=alice, subject__startswith="Low balance")
     assert low.count() == 1
     assert "8.0000 of 100.0000" in low.get().body
+
+
+def test_a_low_balance_check_the_broker_lost_is_done_by_the_sweep(
+    project: Project,
+    alice: User,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks,
+) -> None:  # type: ignore[no-untyped-def]
+    from kombu.exceptions import OperationalError
+
+    from booking.ledger import tasks
+
+    def broker_down(**options: object) -> None:
+        raise OperationalError("Connection refused.")
+
+    gpu_type = project.allocations.get().gpu_type
+    monkeypatch.setattr(tasks.allocation_low_balance_check, "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        ledger_charge(project=project, gpu_type=gpu_type, gpu_hours=Decimal(95), key="c1")
+    low = Notification.objects.filter(user=alice, subject__startswith="Low balance")
+    assert not low.exists()
+
+    assert tasks.allocations_low_balance_sweep() == 1
+    assert tasks.allocations_low_balance_sweep() == 0  # once per crossing
+
+    assert low.count() == 1

@@ -1,4 +1,7 @@
-"""A real Celery worker on Redis sends the sign-up confirmation e-mail (no eager mode)."""
+"""A real Celery worker on Redis sends the sign-up confirmation e-mail (no eager mode).
+
+E-mails go through the outbox (a table), so the worker works on the test database: PostgreSQL.
+"""
 
 import os
 import socket
@@ -11,6 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 
 from stargate_portal.celery import app as celery_app
@@ -44,9 +48,13 @@ def worker(redis_broker: str, tmp_path: Path) -> Iterator[Path]:
     """Start a real ``celery worker`` process; yield the folder its e-mails are written to."""
     outbox = tmp_path / "outbox"
     outbox.mkdir()
+    db = connection.settings_dict
     env = os.environ | {
         "DJANGO_SETTINGS_MODULE": "stargate_portal.settings",
         "SECRET_KEY": "worker-test-secret",
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        ),
         "CELERY_BROKER_URL": redis_broker,
         "EMAIL_URL": f"filemail:///{outbox}",
     }
@@ -91,6 +99,7 @@ def _wait(check: object, what: str, process: subprocess.Popen[str], seconds: flo
 
 
 @pytest.mark.redis
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_signup_confirmation_is_sent_by_a_real_worker_through_redis(
     worker: Path, request: pytest.FixtureRequest

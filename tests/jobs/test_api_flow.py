@@ -133,6 +133,38 @@ def test_cancelling_a_running_job_charges_what_ran_and_stops_it_on_the_cluster(
     assert len(ledger_of(job)) == 3
 
 
+def test_a_cancel_the_cluster_does_not_answer_succeeds_and_a_task_retries_it(
+    api: Api,
+    alice: User,
+    alice_project: Project,
+    submit: Callable[..., Job],
+    sim: SimulatorBackend,
+    clock: time_machine.Traveller,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    job = submit(alice, alice_project)
+    cycle()
+    reconcile()
+    calls: list[list[str]] = []
+    real_cancel = SimulatorBackend.cancel
+
+    def flaky_cancel(self: SimulatorBackend, keys: list[str]) -> None:
+        calls.append(list(keys))
+        if len(calls) == 1:
+            raise TimeoutError("the cluster did not answer")
+        real_cancel(self, keys)
+
+    monkeypatch.setattr(SimulatorBackend, "cancel", flaky_cancel)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api(alice).post(f"/api/v1/jobs/{job.pk}/cancel/")
+
+    assert response.status_code == 200
+    assert response.json()["state"] == "cancelled"
+    assert calls == [[str(job.uuid)], [str(job.uuid)]]  # the second by the task
+    assert sim.find([str(job.uuid)])[str(job.uuid)].state == "cancelled"
+
+
 def test_a_finished_job_cannot_be_cancelled(
     api: Api, alice: User, alice_project: Project, submit: Callable[..., Job]
 ) -> None:

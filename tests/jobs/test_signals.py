@@ -153,10 +153,12 @@ def test_more_hours_for_another_project_leave_alices_held_jobs_held(
 class CycleRequests:
     """Stands in for the admission cycle task: records each request for a cycle."""
 
+    name = "booking.admission.tasks.admission_cycle_run"
+
     def __init__(self) -> None:
         self.countdowns: list[float] = []
 
-    def apply_async(self, *, countdown: float) -> None:
+    def apply_async(self, *, args: tuple[()], kwargs: dict[str, object], countdown: float) -> None:
         self.countdowns.append(countdown)
 
 

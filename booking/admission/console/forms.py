@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.tiers import PriorityTier
+from booking.jobs.services import JOB_REASON_MAX_CHARS
 from booking.models import JobState
 from stargate_portal.form_errors import ServiceErrorsForm
 
@@ -47,7 +48,7 @@ class JobActionForm(ServiceErrorsForm):
 
     reason = forms.CharField(
         label=_("Reason"),
-        max_length=500,
+        max_length=JOB_REASON_MAX_CHARS,
         help_text=_("Shown to the project in the job's history."),
     )
     next = forms.CharField(required=False, widget=forms.HiddenInput, max_length=2000)

@@ -3,8 +3,10 @@
 from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.models import User
 from booking.energy.estimates import request_energy_kwh
 from booking.grants.selectors.reviews import comments_for_applicant
 from booking.grants.services.applications import EDITABLE
@@ -12,9 +14,12 @@ from booking.models import (
     AiActRisk,
     Allocation,
     Application,
+    ApplicationTeamMember,
     Call,
     CallKind,
     CallPool,
+    CallStatus,
+    GpuType,
     LedgerEntry,
     Notification,
     Project,
@@ -25,11 +30,49 @@ from booking.models import (
     ReviewAssignment,
     ReviewCriterion,
 )
+from booking.models.calls import CRITERION_WEIGHT_MAX
+from stargate_portal.api.fields import TextKeyDictField, id_field
+from stargate_portal.input_limits import TEXT_MAX_CHARS, column_max_length
 
 
 def hours_field(**kwargs: Any) -> serializers.DecimalField:
     """A GPU-hours amount, as the ledger stores it."""
     return serializers.DecimalField(max_digits=14, decimal_places=4, **kwargs)
+
+
+GPU_TYPE_NAME_MAX = column_max_length(GpuType, "name")
+
+
+def hours_by_gpu_type(**kwargs: Any) -> TextKeyDictField:
+    """``{"H100": 4000, "H200": 500}``: GPU-hours (≥ 0) per GPU type name."""
+    return TextKeyDictField(
+        key_max_length=GPU_TYPE_NAME_MAX, child=hours_field(min_value=Decimal(0)), **kwargs
+    )
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"oneOf": [{"type": "string", "maxLength": 200}, {"type": "integer"}]},
+        "minItems": 2,
+        "maxItems": 2,
+        "example": ["Scientific excellence", 50],
+    }
+)
+class CriterionField(serializers.Field):
+    """``["Scientific excellence", 50]``: a review criterion's name and its weight."""
+
+    name_field = serializers.CharField(max_length=column_max_length(ReviewCriterion, "name"))
+    weight_field = serializers.IntegerField(min_value=1, max_value=CRITERION_WEIGHT_MAX)
+    default_error_messages = {"invalid": "Give a criterion as [name, weight]."}
+
+    def to_internal_value(self, data: Any) -> tuple[str, int]:
+        if not isinstance(data, list) or len(data) != 2:
+            self.fail("invalid")
+        return self.name_field.run_validation(data[0]), self.weight_field.run_validation(data[1])
+
+    def to_representation(self, value: Any) -> Any:
+        return list(value)
 
 
 class PoolSerializer(serializers.ModelSerializer):
@@ -52,6 +95,10 @@ class CriterionSerializer(serializers.ModelSerializer):
 class CallSerializer(serializers.ModelSerializer):
     pools = PoolSerializer(many=True, read_only=True)
     criteria = CriterionSerializer(many=True, read_only=True)
+    state = serializers.SerializerMethodField(
+        help_text="`open` exactly when the call accepts applications now; `upcoming` before "
+        "its opening time; `closed` after its deadline or when staff closed it."
+    )
     accepts_submissions = serializers.SerializerMethodField()
 
     class Meta:
@@ -72,28 +119,26 @@ class CallSerializer(serializers.ModelSerializer):
         )
         read_only_fields = fields
 
+    @extend_schema_field(serializers.ChoiceField(choices=CallStatus.choices))
+    def get_state(self, obj: Call) -> str:
+        return str(obj.status().value)
+
     def get_accepts_submissions(self, obj: Call) -> bool:
         return obj.accepts_submissions()
 
 
 class CallInputSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
-    description = serializers.CharField()
+    title = serializers.CharField(max_length=column_max_length(Call, "title"))
+    description = serializers.CharField(max_length=TEXT_MAX_CHARS)
     kind = serializers.ChoiceField(choices=CallKind.choices, default=CallKind.STANDARD)
     opens_at = serializers.DateTimeField()
     closes_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    allowed_tiers = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=4))
-    max_request_gpu_hours = hours_field(min_value=Decimal(1))
-    pools = serializers.DictField(child=hours_field())
-    criteria = serializers.ListField(
-        child=serializers.ListField(min_length=2, max_length=2), required=False
+    allowed_tiers = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=4), max_length=4
     )
-
-
-class RequestsField(serializers.DictField):
-    """``{"H100": 4000, "H200": 500}``: GPU-hours per GPU type name."""
-
-    child = hours_field()
+    max_request_gpu_hours = hours_field(min_value=Decimal(1))
+    pools = hours_by_gpu_type()
+    criteria = serializers.ListField(child=CriterionField(), required=False, max_length=20)
 
 
 # The editable fields are the service's: one list, so the API cannot drift from it.
@@ -151,9 +196,13 @@ class ApplicationSerializer(serializers.ModelSerializer):
 
 class ApplicationInputSerializer(serializers.ModelSerializer):
     call = serializers.PrimaryKeyRelatedField(queryset=Call.objects.all(), required=True)
-    organisation = serializers.IntegerField()
-    requests = RequestsField(required=False)
-    team = serializers.ListField(child=serializers.EmailField(), required=False, max_length=50)
+    organisation = id_field()
+    requests = hours_by_gpu_type(required=False)
+    team = serializers.ListField(
+        child=serializers.EmailField(max_length=column_max_length(ApplicationTeamMember, "email")),
+        required=False,
+        max_length=50,
+    )
     ai_act_risk = serializers.ChoiceField(
         choices=AiActRisk.choices, required=False, allow_blank=True
     )
@@ -161,7 +210,18 @@ class ApplicationInputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Application
         fields: tuple[str, ...] = ("call", "organisation", *APPLICATION_FIELDS, "requests", "team")
-        extra_kwargs = {"title": {"required": True}}
+        extra_kwargs = {
+            "title": {"required": True},
+            **{
+                name: {"max_length": TEXT_MAX_CHARS}
+                for name in (
+                    "abstract",
+                    "case_for_support",
+                    "model_description",
+                    "dataset_provenance",
+                )
+            },
+        }
 
 
 class ApplicationUpdateSerializer(ApplicationInputSerializer):
@@ -193,11 +253,11 @@ class StaffApplicationSerializer(ApplicationSerializer):
 
 
 class AssignInputSerializer(serializers.Serializer):
-    reviewer = serializers.EmailField()
+    reviewer = serializers.EmailField(max_length=column_max_length(User, "email"))
 
 
 class AwardInputSerializer(serializers.Serializer):
-    gpu_hours = RequestsField()
+    gpu_hours = hours_by_gpu_type()
     reason = serializers.CharField(max_length=5000)
     starts_on = serializers.DateField(required=False, allow_null=True)
     ends_on = serializers.DateField(required=False, allow_null=True)
@@ -260,14 +320,16 @@ class AssignmentSerializer(serializers.ModelSerializer):
 
 
 class ScoreInputSerializer(serializers.Serializer):
-    criterion = serializers.IntegerField()
+    criterion = id_field()
     score = serializers.IntegerField(min_value=1, max_value=5)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     for_applicant = serializers.BooleanField(default=False)
 
 
 class ScoresInputSerializer(serializers.Serializer):
-    scores = ScoreInputSerializer(many=True)
+    scores: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=ScoreInputSerializer(), max_length=50
+    )
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -293,7 +355,7 @@ class ProjectMemberSerializer(serializers.ModelSerializer):
 
 
 class InviteInputSerializer(serializers.Serializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=column_max_length(ProjectInvitation, "email"))
     role = serializers.ChoiceField(choices=ProjectRole.choices, default=ProjectRole.MEMBER)
 
 
@@ -347,9 +409,9 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 
 
 class MovementInputSerializer(serializers.Serializer):
-    gpu_type = serializers.CharField()
+    gpu_type = serializers.CharField(max_length=GPU_TYPE_NAME_MAX)
     gpu_hours = hours_field()
-    reason = serializers.CharField(max_length=500)
+    reason = serializers.CharField(max_length=column_max_length(LedgerEntry, "reason"))
     idempotency_key = serializers.CharField(max_length=150)
 
 

@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
 from booking.grants.api import projects, views
+from stargate_portal.api.routers import IdRouter
 
-router = SimpleRouter()
+router = IdRouter()
 router.register("calls", views.CallViewSet, basename="call")
 router.register("applications", views.ApplicationViewSet, basename="application")
 router.register("reviews", views.ReviewViewSet, basename="review")

@@ -7,10 +7,10 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,7 +29,8 @@ from booking.grants.services.reviews import (
     review_score,
     reviewer_assign,
 )
-from booking.models import Application, Call, ReviewAssignment
+from booking.models import Application, Call, CallKind, CallStatus, ReviewAssignment
+from stargate_portal.api.parsers import BoundedMultiPartParser
 from stargate_portal.api.views import UserScopedMixin, user_of
 from stargate_portal.errors import ValidationFailed
 
@@ -40,14 +41,27 @@ def valid(serializer_class: type, data: Any, *, partial: bool = False) -> dict[s
     return dict(serializer.validated_data)
 
 
+class CallFilter(filters.FilterSet):
+    kind = filters.ChoiceFilter(choices=CallKind.choices)
+    state = filters.ChoiceFilter(choices=CallStatus.choices, method="state_is")
+
+    class Meta:
+        model = Call
+        fields = ("kind", "state")
+
+    def state_is(self, queryset: QuerySet[Call], name: str, value: str) -> QuerySet[Call]:
+        return queryset.filter(pk__in=Call.objects.with_status(value).values("pk"))
+
+
 class CallViewSet(
     UserScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """Calls for GPU time. ``?open=true`` lists only calls accepting applications now."""
+    """Calls for GPU time. ``?open=true`` (or ``?state=open``) lists only calls accepting
+    applications now."""
 
     model = Call
     serializer_class = s.CallSerializer
-    filterset_fields = ("kind", "state")
+    filterset_class = CallFilter
 
     def scoped_queryset(self, user: User) -> QuerySet[Call]:
         qs = call_selectors.calls_visible_to(user)
@@ -161,7 +175,7 @@ class ApplicationViewSet(
         return Response(self._out(int(pk)))
 
     @extend_schema(request=s.AttachmentSerializer, responses=s.ApplicationSerializer)
-    @action(detail=True, methods=["put"], parser_classes=[MultiPartParser])
+    @action(detail=True, methods=["put"], parser_classes=[BoundedMultiPartParser])
     def attachment(self, request: Request, pk: str) -> Response:
         data = valid(s.AttachmentSerializer, request.data)
         app_services.application_attach(

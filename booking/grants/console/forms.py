@@ -12,12 +12,24 @@ from django.utils.translation import gettext_lazy as _
 from accounts.portal.forms import DateInput
 from accounts.tiers import PriorityTier
 from booking.grants.portal.forms import hours_field, plain
-from booking.models import Application, Call, CallKind, CallPool, GpuType, ProjectState
+from booking.models import (
+    Application,
+    Call,
+    CallKind,
+    CallPool,
+    GpuType,
+    ProjectState,
+    ReviewCriterion,
+)
+from booking.models.calls import CRITERION_WEIGHT_MAX
 from stargate_portal.errors import DomainError
 from stargate_portal.form_errors import ServiceErrorsForm
+from stargate_portal.input_limits import TEXT_MAX_CHARS, column_max_length
 
 POOL_PREFIX = "pool_"
 AWARD_PREFIX = "award_"
+CRITERION_NAME_MAX = column_max_length(ReviewCriterion, "name")
+CRITERIA_MAX_CHARS = 20 * (CRITERION_NAME_MAX + 8)  # twenty lines of "name: weight"
 _CRITERION = re.compile(r"^(?P<name>.+?)\s*[:=]\s*(?P<weight>\d+)\s*$")
 
 
@@ -31,8 +43,12 @@ class DateTimeInput(forms.DateTimeInput):
 class CallForm(ServiceErrorsForm):
     """Create or edit a call; kind and criteria are set when the call is created."""
 
-    title = forms.CharField(label=_("Title"), max_length=200)
-    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 5}))
+    title = forms.CharField(label=_("Title"), max_length=column_max_length(Call, "title"))
+    description = forms.CharField(
+        label=_("Description"),
+        max_length=TEXT_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
     kind = forms.ChoiceField(
         label=_("Kind"),
         choices=CallKind.choices,
@@ -55,6 +71,7 @@ class CallForm(ServiceErrorsForm):
     criteria = forms.CharField(
         label=_("Review criteria and weights"),
         required=False,
+        max_length=CRITERIA_MAX_CHARS,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_(
             "One per line as “name: weight”. Leave empty for the defaults: scientific or "
@@ -93,10 +110,17 @@ class CallForm(ServiceErrorsForm):
             if not line.strip():
                 continue
             match = _CRITERION.match(line.strip())
-            if match is None or int(match["weight"]) < 1:
+            if (
+                match is None
+                or not 1 <= int(match["weight"]) <= CRITERION_WEIGHT_MAX
+                or len(match["name"]) > CRITERION_NAME_MAX
+            ):
                 raise forms.ValidationError(
-                    gettext("Write “name: weight” with a whole weight above 0: %(line)s")
-                    % {"line": line.strip()}
+                    gettext(
+                        "Write “name: weight” with a name of at most %(n)s characters and a "
+                        "whole weight from 1 to %(max)s: %(line)s"
+                    )
+                    % {"n": CRITERION_NAME_MAX, "max": CRITERION_WEIGHT_MAX, "line": line.strip()}
                 )
             criteria.append((match["name"], int(match["weight"])))
         return criteria or None

@@ -13,14 +13,24 @@ from accounts.models import Organisation
 from accounts.portal.forms import DateInput
 from booking.grants.services.applications import REQUIRED_TO_SUBMIT
 from booking.grants.services.reviews import ScoreInput
-from booking.models import AiActRisk, Application, Call, LedgerEntryKind, ProjectRole
+from booking.models import (
+    AiActRisk,
+    Application,
+    Call,
+    LedgerEntryKind,
+    ProjectInvitation,
+    ProjectRole,
+)
+from booking.models.applications import MODEL_SIZE_MAX_BILLION_PARAMETERS, WALLTIME_MAX_HOURS
 from booking.models.calls import ReviewCriterion
 from booking.models.reviews import ReviewScore
 from stargate_portal.form_errors import ServiceErrorsForm
+from stargate_portal.input_limits import TEXT_MAX_CHARS, column_max_length
 
 GPU_HOURS_PREFIX = "gpu_hours_"
 MAX_GPU_HOURS = Decimal(10) ** 10  # what a GPU-hours field holds (14 digits, 4 decimals)
 _SEPARATORS = re.compile(r"[\s,;]+")
+TEAM_MAX_CHARS = 50 * 256  # fifty addresses and their separators
 
 
 def plain(value: Decimal) -> Decimal:
@@ -59,16 +69,18 @@ class ApplicationStepForm(ServiceErrorsForm):
 class BasicsForm(ApplicationStepForm):
     """Step 1: what the work is and why it deserves GPU time."""
 
-    title = forms.CharField(label=_("Title"), max_length=200)
+    title = forms.CharField(label=_("Title"), max_length=column_max_length(Application, "title"))
     abstract = forms.CharField(
         label=_("Abstract"),
         required=False,
+        max_length=TEXT_MAX_CHARS,
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text=_("A short public summary of the work, a few sentences."),
     )
     case_for_support = forms.CharField(
         label=_("Case for support"),
         required=False,
+        max_length=TEXT_MAX_CHARS,
         widget=forms.Textarea(attrs={"rows": 10}),
         help_text=_("Why this work needs this much GPU time, and what it will achieve."),
     )
@@ -109,11 +121,14 @@ class ResourcesForm(ApplicationStepForm):
         label=_("GPUs per job"),
         required=False,
         min_value=1,
-        max_value=32767,
+        max_value=32767,  # the column's range
         help_text=_("How many GPUs a typical job uses at once."),
     )
     typical_walltime_hours = forms.IntegerField(
-        label=_("Typical walltime (hours)"), required=False, min_value=1, max_value=32767
+        label=_("Typical walltime (hours)"),
+        required=False,
+        min_value=1,
+        max_value=WALLTIME_MAX_HOURS,
     )
     planned_start = forms.DateField(label=_("Planned start"), required=False, widget=DateInput())
     planned_end = forms.DateField(label=_("Planned end"), required=False, widget=DateInput())
@@ -207,6 +222,7 @@ class ScienceForm(ApplicationStepForm):
     model_description = forms.CharField(
         label=_("Model description"),
         required=False,
+        max_length=TEXT_MAX_CHARS,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("Architecture, training method, what the model is for."),
     )
@@ -214,19 +230,21 @@ class ScienceForm(ApplicationStepForm):
         label=_("Model size (billion parameters)"),
         required=False,
         min_value=Decimal(0),
+        max_value=MODEL_SIZE_MAX_BILLION_PARAMETERS,
         max_digits=10,
         decimal_places=3,
     )
     dataset_provenance = forms.CharField(
         label=_("Dataset provenance"),
         required=False,
+        max_length=TEXT_MAX_CHARS,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Where the training data comes from and how it was collected."),
     )
     dataset_licence = forms.CharField(
         label=_("Dataset licence"),
         required=False,
-        max_length=200,
+        max_length=column_max_length(Application, "dataset_licence"),
         help_text=_("e.g. CC-BY 4.0, proprietary with a licence agreement."),
     )
     personal_data = forms.BooleanField(label=_("The data includes personal data"), required=False)
@@ -256,6 +274,7 @@ class TeamForm(ApplicationStepForm):
     team = forms.CharField(
         label=_("Team members' e-mail addresses"),
         required=False,
+        max_length=TEAM_MAX_CHARS,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_(
             "One per line. When the application is awarded, each is invited to the project; "
@@ -366,7 +385,9 @@ class ConflictForm(ServiceErrorsForm):
 class InviteForm(ServiceErrorsForm):
     default_error_field = "email"
 
-    email = forms.EmailField(label=_("E-mail address"))
+    email = forms.EmailField(
+        label=_("E-mail address"), max_length=column_max_length(ProjectInvitation, "email")
+    )
     role = forms.ChoiceField(label=_("Role"), choices=ProjectRole.choices, initial="member")
 
 

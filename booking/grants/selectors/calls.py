@@ -1,8 +1,7 @@
 """Call and application reads."""
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 
 from accounts.models import User
 from booking.models import Application, Call, CallPool, CallState, ReviewAssignment
@@ -20,10 +19,8 @@ def calls_visible_to(user: User) -> QuerySet[Call]:
 
 
 def open_calls() -> QuerySet[Call]:
-    now = timezone.now()
-    return Call.objects.filter(state=CallState.OPEN, opens_at__lte=now).filter(
-        Q(closes_at__isnull=True) | Q(closes_at__gt=now)
-    )
+    """Calls accepting applications now (``Call.accepts_submissions``)."""
+    return Call.objects.accepting_submissions()
 
 
 def call_of(user: User, pk: int) -> Call:

@@ -113,7 +113,8 @@ def application_attach(
         old = locked.attachment.name if locked.attachment else ""
         locked.attachment.save(f"application-{locked.pk}.pdf", upload, save=True)
     if old and old != locked.attachment.name:
-        transaction.on_commit(lambda: locked.attachment.storage.delete(old))
+        # robust: a file that cannot be deleted is logged, never fails the upload that replaced it
+        transaction.on_commit(lambda: locked.attachment.storage.delete(old), robust=True)
     return locked
 
 

@@ -2,34 +2,67 @@
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from booking.models import Job, JobEvent, JobReason
+from booking.jobs.services import (
+    ENV_MAX_VALUE_CHARS,
+    ENV_MAX_VARIABLES,
+    ENV_NAME_MAX_CHARS,
+    JOB_REASON_MAX_CHARS,
+)
+from booking.models import GpuType, Job, JobEvent, JobReason
+from stargate_portal.api.fields import TextKeyDictField, id_field
+from stargate_portal.input_limits import INT_MAX, column_max_length
+
+# Outer bounds: ``job_submit`` checks the exact limits (script bytes, GPUs, walltime, the
+# environment) with its own error codes; these only keep absurd input out of it.
+_SCRIPT_MAX_CHARS = 2 * settings.JOBS_SCRIPT_MAX_BYTES
+_ENV_VARIABLES_MAX = 10 * ENV_MAX_VARIABLES
 
 
 class JobSubmitSerializer(serializers.Serializer):
     """A batch ``script`` (starting with ``#!``), or a ``container_image`` and ``command``."""
 
-    project = serializers.IntegerField()
-    gpu_type = serializers.CharField(max_length=32)
+    project = id_field()
+    gpu_type = serializers.CharField(max_length=column_max_length(GpuType, "name"))
     gpus = serializers.IntegerField(
-        help_text="1 up to the GPU type's GPUs per node, or a multiple of them (whole nodes)."
+        min_value=-INT_MAX,
+        max_value=INT_MAX,
+        help_text="1 up to the GPU type's GPUs per node, or a multiple of them (whole nodes).",
     )
-    walltime_minutes = serializers.IntegerField()
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    walltime_minutes = serializers.IntegerField(min_value=-INT_MAX, max_value=INT_MAX)
+    name = serializers.CharField(
+        max_length=column_max_length(Job, "name"), required=False, allow_blank=True, default=""
+    )
     script = serializers.CharField(
-        required=False, allow_blank=True, default="", trim_whitespace=False
+        max_length=_SCRIPT_MAX_CHARS,
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
     )
     container_image = serializers.CharField(
-        max_length=500, required=False, allow_blank=True, default=""
+        max_length=column_max_length(Job, "container_image"),
+        required=False,
+        allow_blank=True,
+        default="",
     )
     command = serializers.CharField(
-        required=False, allow_blank=True, default="", trim_whitespace=False
+        max_length=_SCRIPT_MAX_CHARS,
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
     )
-    environment = serializers.DictField(
-        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+    environment = TextKeyDictField(
+        key_max_length=ENV_NAME_MAX_CHARS,
+        max_items=_ENV_VARIABLES_MAX,
+        child=serializers.CharField(
+            max_length=2 * ENV_MAX_VALUE_CHARS, allow_blank=True, trim_whitespace=False
+        ),
         required=False,
         default=dict,
     )
@@ -118,7 +151,9 @@ class JobDetailSerializer(JobSerializer):
 
 
 class JobReasonInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = serializers.CharField(
+        max_length=JOB_REASON_MAX_CHARS, required=False, allow_blank=True, default=""
+    )
 
 
 class GpuTypeQueueSerializer(serializers.Serializer):

@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
 from booking.jobs.api import views
+from stargate_portal.api.routers import IdRouter
 
-router = SimpleRouter()
+router = IdRouter()
 router.register("jobs", views.JobViewSet, basename="job")
 router.register("staff/jobs", views.StaffJobViewSet, basename="staff-job")
 

@@ -12,10 +12,15 @@ from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from booking.models import JobState, Project
+from booking.jobs.services import ENV_MAX_VALUE_CHARS, ENV_MAX_VARIABLES
+from booking.models import Job, JobState, Project
 from stargate_portal.errors import DomainError
 from stargate_portal.form_errors import ServiceErrorsForm
+from stargate_portal.input_limits import INT_MAX, column_max_length
 
+# Outer bounds, as in the API: job_submit checks the exact limits with its own messages.
+SCRIPT_MAX_CHARS = 2 * settings.JOBS_SCRIPT_MAX_BYTES
+ENVIRONMENT_MAX_CHARS = 2 * ENV_MAX_VARIABLES * (ENV_MAX_VALUE_CHARS + 256)
 _WALLTIME_UNITS = re.compile(r"^(?:(?P<h>\d{1,6})\s*h)?\s*(?:(?P<m>\d{1,7})\s*m(?:in)?)?$")
 _WALLTIME_CLOCK = re.compile(r"^(?P<h>\d{1,6}):(?P<m>[0-5]\d)$")
 # Refusals without field details, and the input each one is about.
@@ -70,12 +75,13 @@ class JobSubmitForm(ServiceErrorsForm):
     gpu_type = forms.ChoiceField(
         label=_("GPU type"), help_text=_("The GPU types your project has an allocation for.")
     )
-    gpus = forms.IntegerField(label=_("GPUs"))
+    gpus = forms.IntegerField(label=_("GPUs"), min_value=-INT_MAX, max_value=INT_MAX)
     walltime = forms.CharField(label=_("Walltime"), max_length=40)
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=_("Name"), max_length=column_max_length(Job, "name"))
     script = forms.CharField(
         label=_("Batch script"),
         required=False,
+        max_length=SCRIPT_MAX_CHARS,
         strip=False,
         widget=forms.Textarea(
             attrs={"rows": 8, "spellcheck": "false", "placeholder": "#!/bin/bash\n"}
@@ -85,12 +91,13 @@ class JobSubmitForm(ServiceErrorsForm):
     container_image = forms.CharField(
         label=_("Container image"),
         required=False,
-        max_length=500,
+        max_length=column_max_length(Job, "container_image"),
         help_text=_("Instead of a script: an image reference, e.g. nvcr.io/nvidia/pytorch:24.05."),
     )
     command = forms.CharField(
         label=_("Command"),
         required=False,
+        max_length=SCRIPT_MAX_CHARS,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
         help_text=_("What to run in the container."),
@@ -98,6 +105,7 @@ class JobSubmitForm(ServiceErrorsForm):
     environment = forms.CharField(
         label=_("Environment"),
         required=False,
+        max_length=ENVIRONMENT_MAX_CHARS,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
         help_text=_("One KEY=VALUE per line, e.g. EPOCHS=3."),

@@ -1,0 +1,240 @@
+"""A broker outage never turns a committed write into a 500, and the work is done once the
+broker is back.
+
+Each test starts its own ``redis-server`` on a free port and points Celery at it. After a
+first message went through (so the app holds a live connection), the broker is stopped in the
+middle of a request, once the job is saved and before the commit queues its task: the write
+answers as usual, the failure is logged and counted (``task_enqueue``), and when the broker
+returns a real worker does what beat would have it do.
+"""
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import kombu.pools
+import pytest
+from django.db import connection
+from django.db.models.signals import post_save
+from django.test import Client
+from pytest_django import Settings
+from rest_framework.test import APIClient
+
+from accounts.models import OutboxEmail, User
+from accounts.tasks import outbox_send_due
+from booking.admission.tasks import admission_cycle_run
+from booking.models import Job, JobState, Project
+from stargate_portal.celery import app as celery_app
+from stargate_portal.task_enqueue import enqueue_failures
+from tests.conftest import require_service
+from tests.fixtures.jobs import SUBMIT_URL, form_data, job_body
+
+ROOT = Path(__file__).resolve().parents[2]
+ENQUEUE_LOGGER = "stargate_portal.task_enqueue"
+
+
+class RedisServer:
+    """A redis-server of this test's own, on a free port, that the test stops and restarts."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.folder)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self.answers, "redis-server answers", seconds=10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), 0.5):
+                return True
+        except OSError:
+            return False
+
+
+def wait_for(check: Callable[[], bool], what: str, *, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for: {what}")
+
+
+def forget_broker_connections() -> None:
+    # Celery keeps its connection and producer pools on the app and in kombu's registry; drop
+    # them so the next message goes to the broker the settings name now.
+    kombu.pools.reset()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RedisServer]:
+    """Celery publishes to a Redis of this test's own, for real (no eager mode)."""
+    require_service(shutil.which("redis-server") is not None, "needs redis-server on PATH")
+    server = RedisServer(tmp_path)
+    server.start()
+    saved = celery_app.conf.broker_url
+    settings.CELERY_BROKER_URL = server.url
+    monkeypatch.setenv("CELERY_BROKER_URL", server.url)  # Celery reads it before its conf
+    celery_app.conf.broker_url = server.url
+    celery_app.conf.task_always_eager = False
+    forget_broker_connections()
+    try:
+        yield server
+    finally:
+        server.stop()
+        celery_app.conf.broker_url = saved
+        celery_app.conf.task_always_eager = True
+        forget_broker_connections()
+
+
+def stop_after_a_first_message(server: RedisServer) -> None:
+    outbox_send_due.delay()  # a live connection in the pool, as in a running web process
+    server.stop()
+
+
+@contextmanager
+def broker_stopped_when_a_job_is_saved(server: RedisServer) -> Iterator[None]:
+    def stop(**kwargs: object) -> None:
+        server.stop()
+
+    post_save.connect(stop, sender=Job, weak=False, dispatch_uid="stop-the-broker")
+    try:
+        yield
+    finally:
+        post_save.disconnect(sender=Job, dispatch_uid="stop-the-broker")
+
+
+def start_worker(server: RedisServer, outbox: Path) -> subprocess.Popen[str]:
+    """A real worker on the test database and broker; e-mails go to files in ``outbox``."""
+    db = connection.settings_dict
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "stargate_portal.settings",
+        "SECRET_KEY": "worker-test-secret",
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        ),
+        "CELERY_BROKER_URL": server.url,
+        "EMAIL_URL": f"filemail:///{outbox}",
+    }
+    return subprocess.Popen(
+        [
+            *(sys.executable, "-m", "celery", "-A", "stargate_portal", "worker", "--pool=solo"),
+            *("--without-gossip", "--without-mingle", f"--hostname=outage-{os.getpid()}@%h"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_writes_succeed_while_the_broker_is_down_and_the_work_is_done_when_it_is_back(
+    broker: RedisServer,
+    alice: User,
+    alice_project: Project,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outbox_send_due.delay()  # a live connection in the pool, as in a running web process
+    api = APIClient()
+    api.force_authenticate(alice)
+    portal = Client()
+    portal.force_login(alice)
+
+    with caplog.at_level(logging.ERROR, logger=ENQUEUE_LOGGER):
+        with broker_stopped_when_a_job_is_saved(broker):  # during the request, before the commit
+            submitted = api.post("/api/v1/jobs/", job_body(alice_project), format="json")
+        assert not broker.answers()
+        from_portal = portal.post(SUBMIT_URL, form_data(alice_project))
+        reset = Client().post("/accounts/password/reset/", {"email": alice.email})
+
+    assert submitted.status_code == 201, submitted.content[:300]
+    assert from_portal.status_code == 302, from_portal.content[:300]
+    assert reset.status_code == 302, reset.content[:300]
+    assert Job.objects.count() == 2
+    assert Job.objects.filter(pk=submitted.json()["id"], state=JobState.PENDING).exists()
+    (email,) = OutboxEmail.objects.filter(to=[alice.email], sent_at__isnull=True)
+    assert enqueue_failures()["booking.admission.tasks.admission_cycle_run"] >= 1
+    assert enqueue_failures()["accounts.tasks.outbox_email_send"] >= 1
+    assert any("broker is unavailable" in r.getMessage() for r in caplog.records)
+
+    # The broker is back: beat queues its periodic tasks and a worker runs them.
+    broker.start()
+    forget_broker_connections()
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    OutboxEmail.objects.update(next_attempt_at=email.created_at)  # as a minute later
+    worker = start_worker(broker, outbox)
+    try:
+        admission_cycle_run.delay()
+        outbox_send_due.delay()
+        wait_for(
+            lambda: not Job.objects.filter(state=JobState.PENDING).exists(),
+            "the jobs admitted",
+            seconds=60,
+        )
+        wait_for(
+            lambda: OutboxEmail.objects.filter(pk=email.pk, sent_at__isnull=False).exists(),
+            "the password-reset e-mail sent",
+            seconds=30,
+        )
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+
+    assert Job.objects.count() == 2
+    (sent,) = [p.read_text() for p in outbox.iterdir() if "password" in p.read_text().lower()]
+    assert f"To: {alice.email}" in sent
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_healthz_logs_the_tasks_that_could_not_be_queued(
+    broker: RedisServer, alice: User, alice_project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
+    stop_after_a_first_message(broker)
+    api = APIClient()
+    api.force_authenticate(alice)
+    assert api.post("/api/v1/jobs/", job_body(alice_project), format="json").status_code == 201
+
+    with caplog.at_level(logging.WARNING, logger="stargate_portal.health"):
+        response = Client().get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"] == "unavailable"
+    assert "admission_cycle_run" not in response.content.decode()
+    assert any("admission_cycle_run" in r.getMessage() for r in caplog.records)
