@@ -3,7 +3,8 @@
 The cycle records its own figures when it ends: its duration and parts, admissions, full
 reloads, and, from the snapshot it already holds, the queue and the GPUs per tier and GPU type.
 So a scrape never counts pending jobs: at 100,000 of them it costs the same as at ten. Those
-gauges describe the snapshot at the start of the last cycle, and are refreshed at most every
+gauges describe the snapshot at the start of the last cycle, and are refreshed after every full
+reload (new nodes, a new worker) and otherwise at most every
 ``GAUGES_EVERY_SECONDS`` (counting running jobs walks them once). The time of the last cycle is
 read at scrape time from its log, so any web process can tell that admission has stalled.
 """
@@ -97,7 +98,8 @@ def cycle_observe(*, site: Site, facts: Mapping[int, ProjectFacts], report: Cycl
     if report.full_reload:
         FULL_RELOADS.inc()
     now = time.monotonic()
-    if now - _Gauges.recorded_at >= GAUGES_EVERY_SECONDS:
+    # A full reload means new nodes (or a new worker): record at once, whatever the interval.
+    if report.full_reload or now - _Gauges.recorded_at >= GAUGES_EVERY_SECONDS:
         _Gauges.recorded_at = now
         _gauges_record(site, facts)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import kombu.pools
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.db.models.signals import post_save
 from django.test import Client
@@ -149,6 +150,8 @@ def start_worker(server: RedisServer, outbox: Path) -> subprocess.Popen[str]:
         [
             *(sys.executable, "-m", "celery", "-A", "stargate_portal", "worker", "--pool=solo"),
             *("--without-gossip", "--without-mingle", f"--hostname=outage-{os.getpid()}@%h"),
+            # Every queue, the admission cycle's own included (CELERY_TASK_ROUTES).
+            *("-Q", f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.ADMISSION_QUEUE}"),
         ],
         cwd=ROOT,
         env=env,
