@@ -69,6 +69,7 @@ from booking.models.simulator import (
     SimulatedPartition,
     SimulatedReservation,
 )
+from booking.models.slurm import SlurmCancelRequest
 
 __all__ += [
     "ACTIVE_STATES",
@@ -85,5 +86,6 @@ __all__ += [
     "SimulatedJobState",
     "SimulatedPartition",
     "SimulatedReservation",
+    "SlurmCancelRequest",
     "job_states_into",
 ]
