@@ -211,11 +211,14 @@ def elapsed_seconds(value: str) -> int | None:
 
 
 def parse_exit_code(value: str) -> int | None:
-    """sacct's ``code:signal``: the code, or 128 + signal when a signal ended the job."""
+    """sacct's ``code:signal``: the code, or 128 + signal when a signal ended the job (as a
+    shell reports it; Slurm's own markers above 64, such as 125 for OOM, are no signals)."""
     code, _, signal = value.partition(":")
     if not code.isdigit():
         return None
-    return 128 + int(signal) if signal.isdigit() and int(signal) else int(code)
+    if signal.isdigit() and 0 < int(signal) <= 64:
+        return 128 + int(signal)
+    return int(code)
 
 
 def parse_tres(value: str) -> dict[str, str]:

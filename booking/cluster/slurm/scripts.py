@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from booking.cluster.base import JobSpec
 
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _PLACEHOLDER = re.compile(r"\{(image|command|argv)\}")
 
 PYXIS_TEMPLATE = """#!/bin/bash
@@ -53,12 +53,12 @@ class SubmitOptions:
         return f"{self.job_name_prefix}{key}"
 
     def account(self, project: str) -> str:
-        if not project.isdigit() and not _WORD.match(project):
+        if not _WORD.fullmatch(project):
             raise JobRefused(f"not an account name: {project!r}")
         return f"{self.account_prefix}{project}".lower()
 
     def reservation(self, name: str) -> str:
-        if not _WORD.match(name):
+        if not _WORD.fullmatch(name):
             raise JobRefused(f"not a reservation name: {name!r}")
         return name if name.startswith(self.reservation_prefix) else self.reservation_prefix + name
 
@@ -74,9 +74,9 @@ def sbatch_arguments(
     """sbatch's options for ``spec`` on ``nodes`` nodes, pinned to ``node_names`` (empty:
     Slurm picks nodes of the GPU type). JobRefused when the request cannot be expressed
     safely."""
-    if not _KEY.match(spec.key):
+    if not _KEY.fullmatch(spec.key):
         raise JobRefused(f"not a submission key: {spec.key!r}")
-    if not _WORD.match(gres_type):
+    if not _WORD.fullmatch(gres_type):
         raise JobRefused(f"not a GRES type: {gres_type!r}")
     if nodes < 1 or (node_names and len(node_names) != nodes):
         raise JobRefused(f"{len(node_names)} node names for {nodes} nodes")
@@ -164,7 +164,7 @@ def container_script(image: str, command: str, template: str) -> str:
 def _checked_environment(environment: Mapping[str, str]) -> list[tuple[str, str]]:
     checked = []
     for name, value in environment.items():
-        if not _ENV_NAME.match(str(name)):
+        if not _ENV_NAME.fullmatch(str(name)):
             raise JobRefused(f"not an environment variable name: {name!r}")
         if "\x00" in str(value):
             raise JobRefused(f"the value of {name} contains a NUL byte")
