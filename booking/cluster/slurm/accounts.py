@@ -20,6 +20,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from booking.cluster.base import AccountSyncReport, ClusterAccount
 from booking.cluster.slurm.jobs import parse_tres
@@ -96,7 +97,7 @@ def plan(
             tres = f"gres/gpu:{gres}"
             if tres in known_tres:
                 granted = account.gpu_minutes.get(gpu_type, 0)
-                minutes.append((tres, str(math.ceil(granted * (1 + margin)) if granted > 0 else 0)))
+                minutes.append((tres, str(_with_margin(granted, margin))))
         blocked = "" if account.may_start_jobs else "0"
         running = account.max_running_gpus
         limits[account_name(account.project)] = Limits(
@@ -106,6 +107,11 @@ def plan(
             submit_jobs=blocked,
         )
     return AccountPlan(cluster=cluster, parent=parent, user=user, limits=limits)
+
+
+def _with_margin(gpu_minutes: int, margin: float) -> int:
+    """``gpu_minutes`` plus ``margin`` (0.10 = 10 %), rounded up, in exact decimal arithmetic."""
+    return math.ceil(Decimal(gpu_minutes) * (1 + Decimal(str(margin)))) if gpu_minutes > 0 else 0
 
 
 def parse_associations(text: str) -> dict[str, Association]:

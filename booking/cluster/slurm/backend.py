@@ -293,8 +293,7 @@ class SlurmBackend(ClusterBackend):
                     f"StartTime={starts_at.astimezone(UTC).strftime(utc)}",
                     f"EndTime={ends_at.astimezone(UTC).strftime(utc)}",
                     f"Accounts={slurm_account}",
-                    f"Nodes={','.join(layout.names[gpu_type])}",
-                    f"NodeCnt={nodes}",
+                    *_reserved_nodes(layout, gpu_type, nodes),
                 ],
             )
         except SlurmRefused as refused:
@@ -380,6 +379,19 @@ class SlurmBackend(ClusterBackend):
             answer = False
         _health_cache[cache_key] = (time.monotonic(), answer)
         return answer
+
+
+def _reserved_nodes(layout: NodeLayout, gpu_type: str, count: int) -> list[str]:
+    """Which nodes a reservation asks for: ``count`` nodes with the GPU type's feature (Slurm
+    picks free ones), or, when the nodes carry no such feature, the first ``count`` usable
+    nodes of the type by name."""
+    if gpu_type in layout.features:
+        return [f"NodeCnt={count}", f"Features={layout.features[gpu_type]}"]
+    unavailable = layout.types[gpu_type].unavailable
+    usable = [name for index, name in enumerate(layout.names[gpu_type]) if index not in unavailable]
+    if len(usable) < count:
+        raise ValueError(f"only {len(usable)} usable nodes of {gpu_type}")
+    return [f"Nodes={','.join(usable[:count])}"]
 
 
 def _gpu_type_names() -> set[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from booking.cluster.base import GpuTypeNodes
 
@@ -29,6 +29,7 @@ class SlurmNode:
     gres_type: str
     gpus: int
     available: bool
+    features: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class NodeLayout:
 
     types: Mapping[str, GpuTypeNodes]
     names: Mapping[str, tuple[str, ...]]
+    features: Mapping[str, str] = field(default_factory=dict)
+    """Per GPU type, the node feature every node of it carries (its GRES type), if any."""
 
     def node_names(self, gpu_type: str, indices: Iterable[int]) -> list[str]:
         """Slurm names of node ``indices`` of ``gpu_type``; IndexError/KeyError if unknown."""
@@ -60,6 +63,7 @@ class NodeLayout:
                 for name, nodes in self.types.items()
             },
             names=self.names,
+            features=self.features,
         )
 
 
@@ -127,7 +131,13 @@ def parse_sinfo(text: str) -> list[SlurmNode]:
         if gpu is None:
             continue
         gres_type = gpu["type"] or next(iter(features.split(",")), "")
-        nodes[name] = SlurmNode(name, gres_type.lower(), int(gpu["count"]), node_available(state))
+        nodes[name] = SlurmNode(
+            name=name,
+            gres_type=gres_type.lower(),
+            gpus=int(gpu["count"]),
+            available=node_available(state),
+            features=frozenset(features.lower().split(",")),
+        )
     return list(nodes.values())
 
 
@@ -160,10 +170,12 @@ def node_layout(
         name = platform_name.get(node.gres_type)
         if name is not None:
             grouped.setdefault(name, []).append(node)
-    types, names = {}, {}
+    types, names, features = {}, {}, {}
     for name, members in grouped.items():
         members.sort(key=lambda node: natural_key(node.name))
         names[name] = tuple(node.name for node in members)
+        if all(node.gres_type in node.features for node in members):
+            features[name] = members[0].gres_type
         types[name] = GpuTypeNodes(
             gpu_type=name,
             nodes=len(members),
@@ -175,4 +187,4 @@ def node_layout(
                 if not node.available or node.name in reserved
             ),
         )
-    return NodeLayout(types=types, names=names)
+    return NodeLayout(types=types, names=names, features=features)
