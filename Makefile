@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint architecture typecheck migrations-check pytest bench install seed clean
+.PHONY: run test lint architecture typecheck migrations-check pytest bench install seed clean \
+	slurm-up slurm-down run-slurm
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +24,24 @@ run: $(STAMP)
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py demo_site
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
+
+# The local Slurm test cluster (Debian's packages, fake GPU nodes gpu1-2: 8 x h100, gpu3: 4 x
+# a100), and the platform running against it instead of the simulator.
+SLURM_STATE_DIR ?= /tmp/stargate-slurm
+SLURM_LOCAL_CONF := $(SLURM_STATE_DIR)/etc/slurm.conf
+
+slurm-up:
+	bash deploy/slurm/up.sh $(SLURM_STATE_DIR)
+	@echo "export SLURM_CONF=$(SLURM_LOCAL_CONF)"
+
+slurm-down:
+	bash deploy/slurm/down.sh $(SLURM_STATE_DIR)
+
+run-slurm: export CLUSTER_BACKEND = slurm
+run-slurm: export SLURM_CONF ?= $(SLURM_LOCAL_CONF)
+run-slurm:
+	SLURM_CONF=$(SLURM_CONF) scontrol ping >/dev/null 2>&1 || bash deploy/slurm/up.sh $(SLURM_STATE_DIR)
+	$(MAKE) run
 
 seed: $(STAMP)
 	$(BIN)/python manage.py seed_demo
@@ -49,10 +68,12 @@ pytest: $(STAMP)
 test: lint architecture typecheck migrations-check pytest
 
 # The policy alone; then, when DATABASE_URL points at PostgreSQL, whole cycles on a scratch
-# database next to it (created and dropped by the benchmark).
+# database next to it (created and dropped by the benchmark); then, when SLURM_CONF names a
+# reachable cluster (make slurm-up), submissions and reconciles against Slurm.
 bench: $(STAMP)
 	$(BIN)/python -m booking.scheduler.benchmark
 	$(BIN)/python -m booking.admission.benchmark
+	$(BIN)/python -m booking.admission.slurm_benchmark
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -103,7 +103,7 @@ def test_slurm_stopped_and_started_during_a_run_loses_nothing_and_duplicates_not
     running = job_state(running, "completed")
     waiting = job_state(waiting, "completed")
     doomed_name = f"{JOB_PREFIX}{doomed.submission_key}"
-    assert wait_until(lambda: [row[1] for row in slurm.sacct(doomed_name)]) == ["CANCELLED"]
+    assert wait_until(lambda: [row[1] for row in slurm.sacct(doomed_name)] == ["CANCELLED"])
     assert not SlurmCancelRequest.objects.exists()
     for job in (running, doomed, waiting):
         assert len(slurm.job_ids(f"{JOB_PREFIX}{job.submission_key}")) == 1
@@ -164,9 +164,9 @@ def test_hostile_names_environment_and_scripts_run_nothing_on_the_platform_host(
     output = (slurm.output_dir / f"{job.submission_key}.out").read_text()
     assert output == "\n".join([values[0], *values]) + "\n0\n"
     assert not [marker for marker in markers if marker.exists()]
-    ((_id, _state, _elapsed, tres),) = slurm.sacct(f"{JOB_PREFIX}{job.submission_key}")
+    name = f"{JOB_PREFIX}{job.submission_key}"
+    ((tres, account),) = wait_until(lambda: slurm.sacct(name, "AllocTRES,Account"))
     assert "gres/gpu:h100=2" in tres  # the script's #SBATCH lines were not read
-    account = slurm.sacct(f"{JOB_PREFIX}{job.submission_key}", "Account")[0][0]
     assert account == f"{slurm.account_prefix}{alice_slurm_project.pk}"
 
 

@@ -185,6 +185,8 @@ def test_sacct_reports_elapsed_time_allocated_tres_and_consumed_energy() -> None
     assert job.consumed_energy_joules == 1_800_000
     assert accounted_job("k", parse_sacct(SACCT)[1], []).consumed_energy_joules is None
     assert accounted_job("k", parse_sacct(SACCT)[-1], []).ended_at is None
+    never_ran = accounted_job("k", parse_sacct(SACCT)[-2], [])  # cancelled while pending
+    assert (never_ran.started_at, never_ran.ended_at is not None) == (None, True)
 
 
 @pytest.mark.parametrize(("value", "code"), [("0:0", 0), ("3:0", 3), ("0:9", 137), ("", None)])

@@ -22,6 +22,7 @@ import logging
 import os
 import time
 from collections.abc import Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import cached_property
 
@@ -132,6 +133,10 @@ class SlurmBackend(ClusterBackend):
     # -- jobs --------------------------------------------------------------------------------
 
     def submit(self, specs: Sequence[JobSpec]) -> SubmitResult:
+        """sbatch the keys Slurm does not know yet, ``SLURM_SUBMIT_CONCURRENCY`` at a time.
+        If Slurm stops answering part way, the jobs sent so far are returned and the others
+        left for the next try (which finds any that did reach Slurm); BackendUnavailable
+        when none could be sent."""
         if not specs:
             return SubmitResult(accepted={}, rejected={})
         self._flush_cancels()
@@ -143,18 +148,38 @@ class SlurmBackend(ClusterBackend):
                 ready[spec.key] = self._sbatch_input(spec, layout)
             except JobRefused as refused:
                 rejected[spec.key] = str(refused)
-        accepted = {key: job.backend_job_id for key, job in self.find(ready).items()}
+        accepted = {key: job.backend_job_id for key, job in self._known(ready).items()}
         _ensure_directory(self.config.submit.output_dir)
-        for key, (args, script) in ready.items():
-            if key in accepted:
-                continue
-            try:
-                output = self._run("sbatch", args, stdin=script, for_job=True)
-            except SlurmRefused as refused:
-                rejected[key] = f"Slurm refused it: {refused}"
-                continue
-            accepted[key] = output.strip().split(";")[0]
+        unsent = [(key, *sbatch) for key, sbatch in ready.items() if key not in accepted]
+        with ThreadPoolExecutor(max_workers=self.config.submit_concurrency) as pool:
+            outcomes = list(pool.map(self._sbatch, unsent))
+        failures = [outcome for _key, outcome in outcomes if isinstance(outcome, BaseException)]
+        for key, outcome in outcomes:
+            if isinstance(outcome, SlurmRefused):
+                rejected[key] = f"Slurm refused it: {outcome}"
+            elif isinstance(outcome, str):
+                accepted[key] = outcome
+        unavailable = [error for error in failures if isinstance(error, BackendUnavailable)]
+        if unavailable and not accepted and not rejected:
+            raise unavailable[0]
         return SubmitResult(accepted=accepted, rejected=rejected)
+
+    def _sbatch(self, job: tuple[str, list[str], str]) -> tuple[str, str | Exception]:
+        """One sbatch: the job id, or what went wrong (the threads of ``submit`` return it)."""
+        key, args, script = job
+        try:
+            output = self._run("sbatch", args, stdin=script, for_job=True)
+        except (SlurmRefused, BackendUnavailable) as error:
+            return key, error
+        return key, output.strip().split(";")[0]
+
+    def _known(self, keys: Collection[str]) -> dict[str, BackendJob]:
+        """``find``, unless this instance's own ``find`` answered for these keys in the last
+        two seconds (dispatch finds, then submits what was not found)."""
+        asked_at, unknown = self._last_unknown
+        if time.monotonic() - asked_at < 2 and set(keys) <= unknown:
+            return {}
+        return self.find(keys)
 
     def _sbatch_input(self, spec: JobSpec, layout: NodeLayout) -> tuple[list[str], str]:
         nodes_of_type = layout.types.get(spec.gpu_type)
@@ -183,8 +208,12 @@ class SlurmBackend(ClusterBackend):
         )
         return args, batch_script(spec, options=self.config.submit)
 
+    _last_unknown: tuple[float, frozenset[str]] = (0.0, frozenset())
+
     def find(self, keys: Collection[str]) -> dict[str, BackendJob]:
-        return self._jobs(keys, details=False)
+        found = self._jobs(keys, details=False)
+        self._last_unknown = (time.monotonic(), frozenset(keys) - set(found))
+        return found
 
     def poll(self, keys: Collection[str]) -> dict[str, BackendJob]:
         self._flush_cancels()
@@ -198,7 +227,7 @@ class SlurmBackend(ClusterBackend):
             return {}
         queued = _one_per_name(jobs.parse_squeue(self._squeue(names)))
         asked = [name for name in names if name not in queued or (details and queued[name].final)]
-        accounted = _one_per_name(self._sacct(asked, queued)) if asked else {}
+        accounted = self._sacct(asked, queued) if asked else {}
         found: dict[str, BackendJob] = {}
         for name, key in names.items():
             row, record = queued.get(name), accounted.get(name)
@@ -216,16 +245,20 @@ class SlurmBackend(ClusterBackend):
 
     def _sacct(
         self, names: Sequence[str], queued: dict[str, jobs.QueueRow]
-    ) -> list[jobs.AccountingRow]:
+    ) -> dict[str, jobs.AccountingRow]:
         """Accounting records of ``names``: by job id when squeue gave every id (the
-        database's primary key), else by name over ``SLURM_LOOKBACK_DAYS``."""
+        database's primary key; rows are matched by id, because a job cancelled before its
+        start record reached the database is briefly named ``allocation`` there), else by
+        name over ``SLURM_LOOKBACK_DAYS``."""
         fields = ["-X", "-P", "-n", "-a", f"--format={','.join(jobs.SACCT_FIELDS)}"]
         if all(name in queued for name in names):
-            selection = [f"--jobs={','.join(queued[name].job_id for name in names)}"]
-        else:
-            days = self.config.lookback_days
-            selection = [f"--name={','.join(names)}", f"--starttime=now-{days}days"]
-        return jobs.parse_sacct(self._run("sacct", [*fields, *selection]))
+            by_id = {queued[name].job_id: name for name in names}
+            shown = self._run("sacct", [*fields, f"--jobs={','.join(by_id)}"])
+            rows = [row for row in jobs.parse_sacct(shown) if row.job_id in by_id]
+            return {by_id[row.job_id]: row for row in rows}
+        days = self.config.lookback_days
+        selection = [f"--name={','.join(names)}", f"--starttime=now-{days}days"]
+        return _one_per_name(jobs.parse_sacct(self._run("sacct", [*fields, *selection])))
 
     def cancel(self, keys: Collection[str]) -> None:
         """scancel the keys' live jobs. If Slurm does not answer, the keys are kept and

@@ -27,6 +27,7 @@ class SlurmConfig:
     lookback_days: int
     capacity_cache_seconds: float
     gpu_minutes_margin: float
+    submit_concurrency: int
 
     @classmethod
     def from_settings(cls) -> SlurmConfig:
@@ -54,6 +55,7 @@ class SlurmConfig:
             lookback_days=settings.SLURM_LOOKBACK_DAYS,
             capacity_cache_seconds=settings.SLURM_CAPACITY_CACHE_SECONDS,
             gpu_minutes_margin=settings.SLURM_ACCOUNT_GPU_MINUTES_MARGIN,
+            submit_concurrency=max(1, settings.SLURM_SUBMIT_CONCURRENCY),
         )
 
     def gres_type(self, gpu_type: str) -> str:

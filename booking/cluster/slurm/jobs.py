@@ -113,8 +113,10 @@ def parse_squeue(text: str) -> list[QueueRow]:
 
 
 def live_job(key: str, row: QueueRow, node_names: list[str]) -> BackendJob:
-    """The job as squeue shows it, while it waits or runs (a finished job needs sacct)."""
-    if row.state in _QUEUED:
+    """The job as squeue shows it, while it waits or runs. A job squeue shows as finished is
+    reported as still running (or still queued, if it never ran) until sacct has its end."""
+    never_ran = row.final and not row.elapsed_seconds
+    if row.state in _QUEUED or never_ran:
         return BackendJob(
             key=key,
             backend_job_id=row.job_id,
@@ -180,11 +182,13 @@ def accounted_job(key: str, row: AccountingRow, node_names: list[str]) -> Backen
         state, reason = BackendState.QUEUED, "cluster_queue"
     else:
         state, reason = BackendState.RUNNING, ""
+    # A job that never got nodes (cancelled while pending) has Start = End: it never started.
+    ran = row.nodes not in ("", "None assigned")
     return BackendJob(
         key=key,
         backend_job_id=row.job_id,
         state=state,
-        started_at=row.started_at,
+        started_at=row.started_at if ran else None,
         ended_at=row.ended_at if state not in (BackendState.QUEUED, BackendState.RUNNING) else None,
         exit_code=row.exit_code if state != BackendState.QUEUED else None,
         reason=reason,
