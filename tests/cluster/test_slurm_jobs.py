@@ -4,16 +4,19 @@ timed out, cancelled by the owner or by an administrator, lost to a node failure
 the time Slurm reports."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.test import Client
+from django.utils import timezone
 
 from accounts.models import Organisation, User
 from booking.cluster.slurm.backend import SlurmBackend
 from booking.models import GpuType, Job, LedgerEntry, Project
 from booking.scheduler.hours import used_gpu_hours
-from tests.fixtures.jobs import cycle, reconcile
+from tests.fixtures.jobs import cycle, job_url, reconcile
 from tests.fixtures.slurm import JOB_PREFIX, LocalSlurm, wait_until
 
 pytestmark = pytest.mark.slurm
@@ -105,6 +108,9 @@ def test_the_owner_cancels_a_running_job_and_slurm_stops_it(
     job = submit_job(api, alice, alice_slurm_project, script="#!/bin/bash\nsleep 300\n")
     cycle()
     job = job_state(job, "running")
+    started = job.started_at
+    assert started is not None
+    wait_until(lambda: timezone.now() - started >= timedelta(seconds=2))  # something to charge
 
     with django_capture_on_commit_callbacks(execute=True):
         response = api(alice).post(f"/api/v1/jobs/{job.pk}/cancel/")
@@ -114,7 +120,8 @@ def test_the_owner_cancels_a_running_job_and_slurm_stops_it(
     assert wait_until(lambda: [row[1] for row in slurm.sacct(name)] == ["CANCELLED"])
     job.refresh_from_db()
     assert job.state == "cancelled"
-    assert LedgerEntry.objects.filter(idempotency_key=f"job-{job.uuid}-charge").exists()
+    charge = LedgerEntry.objects.get(idempotency_key=f"job-{job.uuid}-charge")
+    assert charge.gpu_hours == used_gpu_hours(2, job.runtime_seconds or 0) > 0
 
 
 def test_a_script_that_exits_non_zero_fails_with_its_exit_code(
@@ -148,7 +155,11 @@ def test_a_job_past_its_time_limit_is_stopped_by_slurm_and_times_out(
 
 
 def test_a_job_an_administrator_cancels_in_slurm_shows_it_in_portal_api_and_history(
-    slurm: LocalSlurm, alice: User, alice_slurm_project: Project, api: Callable[..., Any]
+    slurm: LocalSlurm,
+    alice: User,
+    alice_slurm_project: Project,
+    api: Callable[..., Any],
+    login: Callable[[User], Client],
 ) -> None:
     job = submit_job(api, alice, alice_slurm_project, script="#!/bin/bash\nsleep 300\n")
     cycle()
@@ -165,6 +176,8 @@ def test_a_job_an_administrator_cancels_in_slurm_shows_it_in_portal_api_and_hist
         "cancelled_on_cluster",
         "Cancelled on the cluster",
     )
+    page = login(alice).get(job_url(job)).content.decode()
+    assert "Cancelled on the cluster after" in page
 
 
 def test_a_node_failure_ends_its_job_as_failed_with_the_reason(
