@@ -64,6 +64,8 @@ _tres_cache: dict[str, tuple[float, frozenset[str]]] = {}
 
 
 class SlurmBackend(ClusterBackend):
+    """Jobs, nodes, reservations and accounts of one Slurm cluster (``SLURM_*`` settings)."""
+
     name = "slurm"
     manages_accounts = True
 
