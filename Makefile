@@ -13,7 +13,7 @@ DEV := $(VENV)/.installed-dev
 METRICS_DIR := $(CURDIR)/var/metrics
 
 .PHONY: run serve test lint architecture typecheck migrations-check pytest fuzz bench install \
-	install-dev seed clean
+	install-dev seed clean slurm-up slurm-down run-slurm
 
 # What the platform needs to run (requirements.txt); `make test` adds the dev tools.
 $(RUNTIME): requirements.txt
@@ -52,6 +52,24 @@ serve: $(RUNTIME)
 	find "$$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile -p $${PORT:-8000}
 
+# The local Slurm test cluster (Debian's packages, fake GPU nodes gpu1-2: 8 x h100, gpu3: 4 x
+# a100), and the platform running against it instead of the simulator.
+SLURM_STATE_DIR ?= /tmp/stargate-slurm
+SLURM_LOCAL_CONF := $(SLURM_STATE_DIR)/etc/slurm.conf
+
+slurm-up:
+	bash deploy/slurm/up.sh $(SLURM_STATE_DIR)
+	@echo "export SLURM_CONF=$(SLURM_LOCAL_CONF)"
+
+slurm-down:
+	bash deploy/slurm/down.sh $(SLURM_STATE_DIR)
+
+run-slurm: export CLUSTER_BACKEND = slurm
+run-slurm: export SLURM_CONF ?= $(SLURM_LOCAL_CONF)
+run-slurm:
+	SLURM_CONF=$(SLURM_CONF) scontrol ping >/dev/null 2>&1 || bash deploy/slurm/up.sh $(SLURM_STATE_DIR)
+	$(MAKE) run
+
 seed: $(RUNTIME)
 	$(BIN)/python manage.py seed_demo
 
@@ -82,10 +100,12 @@ fuzz: $(DEV)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} FUZZ_COVERAGE=1 $(BIN)/pytest tests/infra/test_api_fuzz.py $(PYTEST_ARGS)
 
 # The policy alone; then, when DATABASE_URL points at PostgreSQL, whole cycles on a scratch
-# database next to it (created and dropped by the benchmark).
+# database next to it (created and dropped by the benchmark); then, when SLURM_CONF names a
+# reachable cluster (make slurm-up), submissions and reconciles against Slurm.
 bench: $(RUNTIME)
 	$(BIN)/python -m booking.scheduler.benchmark
 	$(BIN)/python -m booking.admission.benchmark
+	$(BIN)/python -m booking.admission.slurm_benchmark
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -9,7 +9,11 @@ class BookingConfig(AppConfig):
         # Features tell those above them what happened through signals (never an import
         # upwards); the listeners connect here, with the deploy checks.
         from booking.admission import receivers as admission_receivers
+        from booking.cluster.health import cluster_health
+        from booking.grants import receivers as grant_receivers
         from booking.jobs import receivers as job_receivers
         from booking.notifications import checks
+        from stargate_portal.health import health_check_register
 
-        del admission_receivers, job_receivers, checks
+        del admission_receivers, grant_receivers, job_receivers, checks
+        health_check_register("cluster", cluster_health)

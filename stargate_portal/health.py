@@ -2,9 +2,15 @@
 
 Anyone may call it, so the body says only "ok" or "unavailable" per check; why a check failed
 goes to the log, never to the caller.
+
+Features add checks of their own with ``health_check_register`` (the cluster, from
+``booking.apps``). Those are reported but not vital: when only they fail the status is
+"degraded" with 200, because the portal and the API keep working without them and a load
+balancer must not take the site out of service for it.
 """
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
@@ -18,6 +24,27 @@ logger = logging.getLogger(__name__)
 
 OK = "ok"
 UNAVAILABLE = "unavailable"
+DEGRADED = "degraded"
+
+_extra_checks: dict[str, Callable[[], bool | None]] = {}
+
+
+def health_check_register(name: str, check: Callable[[], bool | None]) -> None:
+    """Report ``check()`` under ``name``: True ok, False unavailable, None not reported."""
+    _extra_checks[name] = check
+
+
+def extra_checks() -> dict[str, bool]:
+    results = {}
+    for name, check in _extra_checks.items():
+        try:
+            ok = check()
+        except Exception as exc:  # any failure means "down"; the log says why
+            logger.warning("healthz: %s unavailable: %r", name, exc, exc_info=exc)
+            ok = False
+        if ok is not None:
+            results[name] = ok
+    return results
 
 
 def database_ok() -> bool:
@@ -43,13 +70,15 @@ def broker_ok() -> bool:
 
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": database_ok(), "broker": broker_ok()}
-    healthy = all(checks.values())
+    vital = {"database": database_ok(), "broker": broker_ok()}
+    extra = extra_checks()
+    healthy = all(vital.values())
+    status = OK if healthy and all(extra.values()) else DEGRADED if healthy else UNAVAILABLE
     if failures := enqueue_failures():
         # Detail for operators only: which tasks this process could not queue (broker down).
         logger.warning("healthz: tasks not queued since this process started: %s", failures)
     body = {
-        "status": OK if healthy else UNAVAILABLE,
-        "checks": {name: OK if ok else UNAVAILABLE for name, ok in checks.items()},
+        "status": status,
+        "checks": {name: OK if ok else UNAVAILABLE for name, ok in (vital | extra).items()},
     }
     return JsonResponse(body, status=200 if healthy else 503)

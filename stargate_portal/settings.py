@@ -359,6 +359,38 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["JobStateEnum"] = "booking.models.Jo
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["JobReasonEnum"] = "booking.models.JobReason"  # type: ignore[index]
 # End of jobs and admission -----------------------------------------------------------------
 
+# Slurm backend (CLUSTER_BACKEND=slurm) -------------------------------------------------------
+# Where the cluster is, how the platform names what it creates there (accounts proj_<id>,
+# jobs sp-<key>, reservations sp-<name>), where job output goes, the GPU-minute safety net
+# behind the ledger and how long to wait for Slurm. README "Running against Slurm".
+SLURM_CONF = env.str("SLURM_CONF", default="")
+SLURM_BIN_DIR = env.str("SLURM_BIN_DIR", default="")
+SLURM_CLUSTER = env.str("SLURM_CLUSTER", default="")
+SLURM_PARTITION = env.str("SLURM_PARTITION", default="")
+SLURM_QOS = env.str("SLURM_QOS", default="")
+SLURM_ACCOUNT_PREFIX = env.str("SLURM_ACCOUNT_PREFIX", default="proj_")
+SLURM_PARENT_ACCOUNT = env.str("SLURM_PARENT_ACCOUNT", default="stargate")
+SLURM_SUBMIT_USER = env.str("SLURM_SUBMIT_USER", default="")
+SLURM_JOB_NAME_PREFIX = env.str("SLURM_JOB_NAME_PREFIX", default="sp-")
+SLURM_RESERVATION_PREFIX = env.str("SLURM_RESERVATION_PREFIX", default="sp-")
+SLURM_OUTPUT_DIR = env.str("SLURM_OUTPUT_DIR", default=str(VAR_DIR / "slurm"))
+SLURM_WORK_DIR = env.str("SLURM_WORK_DIR", default="")
+SLURM_GRES_TYPES: dict[str, str] = env.dict("SLURM_GRES_TYPES", default={})
+SLURM_CONTAINER_TEMPLATE = env.str("SLURM_CONTAINER_TEMPLATE", default="")
+SLURM_CONTAINER_TEMPLATE_FILE = env.str("SLURM_CONTAINER_TEMPLATE_FILE", default="")
+SLURM_COMMAND_TIMEOUT_SECONDS = env.float("SLURM_COMMAND_TIMEOUT_SECONDS", default=20.0)
+SLURM_SUBMIT_CONCURRENCY = env.int("SLURM_SUBMIT_CONCURRENCY", default=4)
+SLURM_BACKOFF_MAX_SECONDS = env.float("SLURM_BACKOFF_MAX_SECONDS", default=60.0)
+SLURM_CAPACITY_CACHE_SECONDS = env.float("SLURM_CAPACITY_CACHE_SECONDS", default=2.0)
+SLURM_LOOKBACK_DAYS = env.int("SLURM_LOOKBACK_DAYS", default=30)
+SLURM_ACCOUNT_GPU_MINUTES_MARGIN = env.float("SLURM_ACCOUNT_GPU_MINUTES_MARGIN", default=0.10)
+CLUSTER_ACCOUNTS_SYNC_SECONDS = env.float("CLUSTER_ACCOUNTS_SYNC_SECONDS", default=3600.0)
+CELERY_BEAT_SCHEDULE["booking-cluster-accounts-sync"] = {
+    "task": "booking.grants.tasks.cluster_accounts_sync",
+    "schedule": timedelta(seconds=CLUSTER_ACCOUNTS_SYNC_SECONDS),
+}
+# End of Slurm backend --------------------------------------------------------------------------
+
 # Production hardening: on unless DEBUG.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = not DEBUG

@@ -5,8 +5,9 @@ The fixtures of one feature live in ``tests/fixtures/`` and are registered here 
 folder: the simulated site and its jobs (``jobs``), calls and applications (``grants``). Import
 only their plain helpers (``project_for``, ``draft_for``, ``cycle``…), never a fixture.
 
-Real services: a test marked ``postgres``, ``redis`` or ``browser`` fails (never skips) under
-``CI=true`` when the service is missing, and skips with a reason elsewhere.
+Real services: a test marked ``postgres``, ``redis``, ``browser`` or ``slurm`` fails (never
+skips) under ``CI=true`` when the service is missing, and skips with a reason elsewhere. The
+local Slurm cluster is started once per session for the ``slurm`` tests (``fixtures/slurm.py``).
 """
 
 import os
@@ -27,7 +28,7 @@ from accounts.models import MembershipRole, Organisation, OrganisationKind, User
 from stargate_portal.task_enqueue import enqueue_failures_reset
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
 
-pytest_plugins = ["tests.fixtures.jobs", "tests.fixtures.grants"]
+pytest_plugins = ["tests.fixtures.jobs", "tests.fixtures.grants", "tests.fixtures.slurm"]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -48,11 +49,11 @@ def postgres(db: None) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A marker brings the fixture that checks for its service (slurm: starts the cluster).
     for item in items:
-        if item.get_closest_marker("postgres") and "postgres" not in getattr(
-            item, "fixturenames", ()
-        ):
-            item.fixturenames.append("postgres")  # type: ignore[attr-defined]
+        for marker in ("postgres", "slurm"):
+            if item.get_closest_marker(marker) and marker not in getattr(item, "fixturenames", ()):
+                item.fixturenames.append(marker)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)

@@ -56,7 +56,23 @@ def jobs_reconcile(*, backend: ClusterBackend | None = None) -> ReconcileReport:
             found = reported.get(key)
             s, f = _follow(pk, state, found, now)
             started, finished = started + s, finished + f
+        _note_cluster_waits(chunk, reported)
     return ReconcileReport(dispatched, started, finished)
+
+
+def _note_cluster_waits(chunk: dict[str, tuple[int, str]], reported: dict[str, BackendJob]) -> None:
+    """An admitted job the cluster keeps queued shows why (its own queue, a limit, a
+    booking); the reason goes when the job starts."""
+    waits: dict[str, list[int]] = {}
+    for key, (pk, state) in chunk.items():
+        found = reported.get(key)
+        if state == JobState.ADMITTED and found is not None and found.state == BackendState.QUEUED:
+            waits.setdefault(found.reason, []).append(pk)
+    for reason, pks in waits.items():
+        if reason in JobReason.values or reason == "":
+            Job.objects.filter(pk__in=pks, state=JobState.ADMITTED).exclude(reason=reason).update(
+                reason=reason
+            )
 
 
 def _follow(pk: int, state: str, found: BackendJob | None, now: datetime) -> tuple[int, int]:
@@ -78,7 +94,9 @@ def _follow(pk: int, state: str, found: BackendJob | None, now: datetime) -> tup
         )
     if not found.finished:
         return started, 0
-    reason = JobReason.NODE_FAILURE if found.state == BackendState.NODE_FAIL else ""
+    reason = found.reason if found.reason in JobReason.values else ""
+    if found.state == BackendState.NODE_FAIL:
+        reason = JobReason.NODE_FAILURE
     done = job_finish(
         job_id=pk,
         state=_FINAL[found.state],

@@ -4,10 +4,13 @@ Each task imports its service inside the body: services may queue these tasks wi
 import cycle (a task module imports nothing of the project at load time).
 """
 
+import logging
 from datetime import timedelta
 
 from celery import shared_task
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
@@ -20,11 +23,20 @@ def admission_cycle_run() -> dict[str, object] | None:
 
 
 @shared_task(ignore_result=True)
-def jobs_reconcile() -> dict[str, int]:
-    """Send admitted jobs the cycle could not send, follow the cluster, settle budgets."""
-    from booking.admission.reconcile import jobs_reconcile as reconcile
+def jobs_reconcile() -> dict[str, int] | None:
+    """Send admitted jobs the cycle could not send, follow the cluster, settle budgets.
 
-    return reconcile().as_dict()
+    While the cluster does not answer it logs a warning and returns None; beat runs it again
+    in ``JOBS_RECONCILE_SECONDS`` and the backend's own backoff spaces out the attempts.
+    """
+    from booking.admission.reconcile import jobs_reconcile as reconcile
+    from booking.cluster.base import BackendUnavailable
+
+    try:
+        return reconcile().as_dict()
+    except BackendUnavailable as unavailable:
+        logger.warning("reconcile postponed, cluster unavailable: %s", unavailable)
+        return None
 
 
 @shared_task(ignore_result=True)

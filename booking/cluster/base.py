@@ -1,4 +1,4 @@
-"""The interface every cluster backend implements (simulator now, Slurm in a later issue).
+"""The interface every cluster backend implements (``simulator/``, ``slurm/``).
 
 A job is known to the cluster by its *submission key* (the platform's job uuid, plus the
 attempt once staff requeued it): Slurm carries it as ``--comment``/job name. ``submit`` is
@@ -58,7 +58,13 @@ class JobSpec:
 
 @dataclass(frozen=True, slots=True)
 class BackendJob:
-    """The cluster's view of one job."""
+    """The cluster's view of one job.
+
+    ``reason`` is a platform reason code (``booking.models.JobReason``) for why a queued job
+    waits on the cluster or why a finished one ended, "" when there is nothing to say;
+    ``backend_reason`` is the cluster's own word for it (Slurm's ``ReqNodeNotAvail``, ``OOM``).
+    The accounting fields are what the cluster measured, when it reports them.
+    """
 
     key: str
     backend_job_id: str
@@ -66,6 +72,12 @@ class BackendJob:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     exit_code: int | None = None
+    reason: str = ""
+    backend_reason: str = ""
+    elapsed_seconds: int | None = None
+    allocated_tres: Mapping[str, str] = field(default_factory=dict)
+    consumed_energy_joules: int | None = None
+    nodes: tuple[str, ...] = ()
 
     @property
     def finished(self) -> bool:
@@ -91,6 +103,37 @@ class GpuTypeNodes:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterAccount:
+    """What one project may do on the cluster, as a safety net behind the platform's ledger.
+
+    ``project`` is the project's id as ``JobSpec.account`` carries it; ``gpu_minutes`` caps
+    the GPU-minutes its jobs may use in total per GPU type (0: none); ``may_start_jobs`` is
+    false for a suspended or ended project (its running jobs are left alone).
+    """
+
+    project: str
+    gpu_minutes: Mapping[str, int]
+    max_running_gpus: int | None = None
+    may_start_jobs: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSyncReport:
+    """Cluster account names created, updated and found as they should be."""
+
+    created: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "created": len(self.created),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class SubmitResult:
     """Backend job ids of the accepted keys; a reason for each refused one (not retried)."""
 
@@ -103,6 +146,8 @@ class ClusterBackend(abc.ABC):
     worker processes at once."""
 
     name: str = "abstract"
+    manages_accounts: bool = False
+    """True when the cluster keeps accounts of its own that ``accounts_sync`` must provision."""
 
     @abc.abstractmethod
     def now(self) -> datetime:
@@ -144,6 +189,16 @@ class ClusterBackend(abc.ABC):
     @abc.abstractmethod
     def delete_reservation(self, name: str) -> None:
         """Drop a reservation; an unknown name is ignored."""
+
+    def accounts_sync(self, accounts: Sequence[ClusterAccount]) -> AccountSyncReport:
+        """Create or update the cluster's account of each project, idempotently. A cluster
+        without accounts of its own (the simulator) has nothing to do."""
+        return AccountSyncReport()
+
+    def healthy(self) -> bool | None:
+        """Whether the cluster answers now (``/healthz``); cheap, never raises. None: the
+        cluster runs inside the platform (the simulator) and has nothing to report."""
+        return None
 
 
 class BackendUnavailable(Exception):

@@ -13,6 +13,7 @@ from booking.cluster.base import ClusterBackend
 
 BACKENDS = {
     "simulator": "booking.cluster.simulator.SimulatorBackend",
+    "slurm": "booking.cluster.slurm.SlurmBackend",
 }
 """The backends that ship with the platform, by the name ``CLUSTER_BACKEND`` takes."""
 

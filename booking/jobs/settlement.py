@@ -35,7 +35,7 @@ def job_start(*, job_id: int, started_at: datetime, backend_job_id: str = "") ->
         job.expected_end = started_at + timedelta(minutes=job.walltime_minutes)
         job.backend_job_id = backend_job_id or job.backend_job_id
         message = _("Started on the cluster (job %(id)s).") % {"id": job.backend_job_id or "?"}
-        job_transition(job, JobState.RUNNING, message=message, at=started_at)
+        job_transition(job, JobState.RUNNING, message=message, at=_after_admission(job, started_at))
     return True
 
 
@@ -59,8 +59,15 @@ def job_finish(
         job.runtime_seconds, job.exit_code = runtime, exit_code
         note = job_settle(job, runtime_seconds=runtime, now=ended_at)
         message = _finish_message(state, runtime, exit_code, reason) + " " + note
-        job_transition(job, state, message=message, at=ended_at, reason=reason)
+        at = _after_admission(job, ended_at)
+        job_transition(job, state, message=message, at=at, reason=reason)
     return True
+
+
+def _after_admission(job: Job, at: datetime) -> datetime:
+    """A cluster's times have whole seconds (Slurm's do): a job that starts or ends within
+    the second it was admitted must still follow its admission in the history."""
+    return max(at, job.admitted_at) if job.admitted_at else at
 
 
 def job_reject(*, job_id: int, why: str) -> bool:
@@ -83,10 +90,14 @@ def _finish_message(state: str, runtime: int, exit_code: int | None, reason: str
         return _("Completed after %(t)s (exit code %(c)s).") % {"t": ran, "c": exit_code}
     if state == JobState.TIMEOUT:
         return _("Stopped at its walltime after %(t)s.") % {"t": ran}
+    if reason == JobReason.PREEMPTED:
+        return _("Preempted on the cluster after %(t)s.") % {"t": ran}
     if state == JobState.CANCELLED:
         return _("Cancelled on the cluster after %(t)s.") % {"t": ran}
     if reason == JobReason.NODE_FAILURE:
         return _("Failed after %(t)s: a node failed.") % {"t": ran}
+    if reason == JobReason.OUT_OF_MEMORY:
+        return _("Failed after %(t)s: out of memory.") % {"t": ran}
     return _("Failed after %(t)s (exit code %(c)s).") % {"t": ran, "c": exit_code}
 
 

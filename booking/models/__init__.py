@@ -77,6 +77,7 @@ from booking.models.simulator import (
     SimulatedPartition,
     SimulatedReservation,
 )
+from booking.models.slurm import SlurmCancelRequest
 
 __all__ += [
     "ACTIVE_STATES",
@@ -93,5 +94,6 @@ __all__ += [
     "SimulatedJobState",
     "SimulatedPartition",
     "SimulatedReservation",
+    "SlurmCancelRequest",
     "job_states_into",
 ]

@@ -46,7 +46,10 @@ class JobReason(models.TextChoices):
     """Why a job waits or is held (pending, held), or why it ended (in its history).
 
     The admission policy's reasons (``booking.scheduler.WaitReason``) are the first seven,
-    with the same codes; every other code any service writes is here too.
+    with the same codes; every other code any service writes is here too. An admitted job
+    keeps a reason while it has not started on the cluster: ``cluster_unavailable`` (it
+    could not be sent yet), or why the cluster's own queue holds it (``cluster_queue``,
+    ``budget``, ``project_limit``, ``booking_not_started``, ``held_by_staff``).
     """
 
     PRIORITY = WaitReason.PRIORITY.value, _("Priority")
@@ -63,6 +66,11 @@ class JobReason(models.TextChoices):
     NODE_FAILURE = "node_failure", _("Node failure")
     LOST = "lost", _("Lost by the cluster")
     REJECTED = "rejected", _("Rejected by the cluster")
+    CLUSTER_UNAVAILABLE = "cluster_unavailable", _("Cluster unavailable")
+    CLUSTER_QUEUE = "cluster_queue", _("Queued on the cluster")
+    OUT_OF_MEMORY = "out_of_memory", _("Out of memory")
+    PREEMPTED = "preempted", _("Preempted")
+    CANCELLED_ON_CLUSTER = "cancelled_on_cluster", _("Cancelled on the cluster")
 
 
 ACTIVE_STATES = (JobState.ADMITTED, JobState.RUNNING)

@@ -29,6 +29,8 @@ def wait_reason(job: Job, position: int | None = None) -> str:
     its place in its GPU type's queue, when known."""
     if job.state == JobState.HELD:
         return _held_reason(job)
+    if job.state == JobState.ADMITTED:
+        return _cluster_wait(job)
     if job.state != JobState.PENDING:
         return ""
     if job.reason == JobReason.PRIORITY and position == 1:
@@ -71,6 +73,27 @@ def wait_reason(job: Job, position: int | None = None) -> str:
         job.reason, _("It waits for the next admission cycle, a few seconds from now.")
     )
     return sentence % figures
+
+
+def _cluster_wait(job: Job) -> str:
+    """Why an admitted job has not started on the cluster yet ("" when nothing is known)."""
+    sentences: dict[str, str] = {
+        JobReason.CLUSTER_UNAVAILABLE: _(
+            "The cluster does not answer right now. The job is sent as soon as it does; "
+            "nothing is lost or sent twice."
+        ),
+        JobReason.CLUSTER_QUEUE: _(
+            "It is in the cluster's queue and starts when its nodes free up."
+        ),
+        JobReason.BUDGET: _(
+            "The cluster's own GPU-minute limit for the project is reached. Contact Stargate "
+            "support."
+        ),
+        JobReason.PROJECT_LIMIT: _("A limit of the project's cluster account holds it."),
+        JobReason.BOOKING_NOT_STARTED: _("Its capacity booking has not started yet."),
+        JobReason.HELD_BY_STAFF: _("A cluster administrator holds it."),
+    }
+    return sentences.get(job.reason, "")
 
 
 def _held_reason(job: Job) -> str:
