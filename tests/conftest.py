@@ -26,7 +26,7 @@ from rest_framework.test import APIClient
 from accounts.models import MembershipRole, Organisation, OrganisationKind, User
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
 
-pytest_plugins = ["tests.fixtures.jobs", "tests.fixtures.grants"]
+pytest_plugins = ["tests.fixtures.jobs", "tests.fixtures.grants", "tests.fixtures.capacity"]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

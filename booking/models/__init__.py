@@ -7,6 +7,17 @@ from booking.models.applications import (
     ApplicationTeamMember,
 )
 from booking.models.calls import Call, CallKind, CallPool, CallState, ReviewCriterion
+from booking.models.capacity import (
+    HARD_MAX_BOOKING_HOURS,
+    LIVE_BOOKING_STATES,
+    BookingState,
+    CalendarFeed,
+    CapacityAuditAction,
+    CapacityAuditEntry,
+    CapacityBooking,
+    CapacityHour,
+    CapacityPolicy,
+)
 from booking.models.gpu_types import GpuType
 from booking.models.ledger import LedgerEntry, LedgerEntryKind
 from booking.models.notifications import Notification
@@ -86,4 +97,16 @@ __all__ += [
     "SimulatedPartition",
     "SimulatedReservation",
     "job_states_into",
+]
+
+__all__ += [
+    "HARD_MAX_BOOKING_HOURS",
+    "LIVE_BOOKING_STATES",
+    "BookingState",
+    "CalendarFeed",
+    "CapacityAuditAction",
+    "CapacityAuditEntry",
+    "CapacityBooking",
+    "CapacityHour",
+    "CapacityPolicy",
 ]
