@@ -49,10 +49,12 @@ pytest: $(STAMP)
 test: lint architecture typecheck migrations-check pytest
 
 # The policy alone; then, when DATABASE_URL points at PostgreSQL, whole cycles on a scratch
-# database next to it (created and dropped by the benchmark).
+# database next to it (created and dropped by the benchmark), and capacity bookings (availability
+# and concurrent bookings with 100,000 bookings stored, on a scratch database of their own).
 bench: $(STAMP)
 	$(BIN)/python -m booking.scheduler.benchmark
 	$(BIN)/python -m booking.admission.benchmark
+	$(BIN)/python -m booking.capacity.benchmark
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

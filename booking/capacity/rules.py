@@ -51,11 +51,15 @@ def max_booking_hours() -> int:
     return int(settings.CAPACITY_BOOKING_MAX_HOURS)
 
 
+def earliest_start(now: datetime) -> datetime:
+    """The first whole hour at least the shortest notice after ``now``."""
+    return hour_ceiling(now + timedelta(hours=settings.CAPACITY_BOOKING_MIN_LEAD_HOURS))
+
+
 def booking_horizon(*, now: datetime, tier: int, horizon_days: int) -> BookingHorizon:
     """The earliest and latest start a project of ``tier`` may book at ``now``."""
-    earliest = hour_ceiling(now + timedelta(hours=settings.CAPACITY_BOOKING_MIN_LEAD_HOURS))
     latest = hour_floor(now + timedelta(days=horizon_days))
-    return BookingHorizon(earliest, latest, tier, horizon_days)
+    return BookingHorizon(earliest_start(now), latest, tier, horizon_days)
 
 
 def window_check(*, starts_at: datetime, ends_at: datetime, horizon: BookingHorizon) -> None:

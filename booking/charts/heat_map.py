@@ -20,6 +20,8 @@ WIDTH = LEFT + 24 * CELL_WIDTH + RIGHT
 # A sequential blue scale (light = few free nodes); none free is grey, with a pattern-free
 # legend naming each step, so colour is never the only cue (the title says the figure).
 NONE_FREE = "#d9d9d9"
+CLOSED, CLOSED_TEXT = "#ffffff", "#767676"
+"""Hours that can no longer be booked (past, or sooner than the shortest notice)."""
 STEPS = ("#deebf7", "#9ecae1", "#4292c6", "#08519c")
 TEXT_ON = ("#08306b", "#08306b", "#ffffff", "#ffffff")
 
@@ -48,6 +50,7 @@ class Cell:
     text_colour: str
     title: str
     href: str
+    closed: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,9 +82,11 @@ def heat_map(
     *,
     zone: ZoneInfo,
     pool_nodes: int,
+    open_from: datetime,
     link: Callable[[Hour], str],
 ) -> HeatMap | None:
-    """The map of ``hours`` in ``zone``; ``link`` gives a cell's address ("" for none)."""
+    """The map of ``hours`` in ``zone``; hours before ``open_from`` are drawn as closed;
+    ``link`` gives a free cell's address ("" for none)."""
     if not hours:
         return None
     local = [(hour, hour.starts_at.astimezone(zone)) for hour in hours]
@@ -92,7 +97,8 @@ def heat_map(
         day = moment.date()
         y = rows.setdefault(day, TOP + (day - first_day).days * CELL_HEIGHT)
         x, width = _column(moment)
-        colour, text = _colour(hour.free_nodes, pool_nodes)
+        closed = hour.starts_at < open_from
+        colour, text = (CLOSED, CLOSED_TEXT) if closed else _colour(hour.free_nodes, pool_nodes)
         cells.append(
             Cell(
                 x=x,
@@ -102,13 +108,18 @@ def heat_map(
                 free_nodes=hour.free_nodes,
                 colour=colour,
                 text_colour=text,
-                title=_("%(when)s: %(n)s of %(pool)s nodes free")
+                title=(
+                    _("%(when)s: too soon to book")
+                    if closed
+                    else _("%(when)s: %(n)s of %(pool)s nodes free")
+                )
                 % {
                     "when": moment.strftime("%a %d %b %H:%M %Z"),
                     "n": hour.free_nodes,
                     "pool": pool_nodes,
                 },
-                href=link(hour) if hour.free_nodes > 0 else "",
+                href=link(hour) if hour.free_nodes > 0 and not closed else "",
+                closed=closed,
             )
         )
     days = [DayRow(y, day.strftime("%a %d %b"), day) for day, y in rows.items()]
@@ -139,7 +150,7 @@ def _colour(free: int, pool: int) -> tuple[str, str]:
 
 
 def _legend(pool: int) -> list[LegendStep]:
-    legend = [LegendStep(NONE_FREE, _("none free"))]
+    legend = [LegendStep(CLOSED, _("too soon to book")), LegendStep(NONE_FREE, _("none free"))]
     for i, colour in enumerate(STEPS):
         low = max(1, -(-pool * i // len(STEPS)))
         high = pool if i == len(STEPS) - 1 else -(-pool * (i + 1) // len(STEPS)) - 1

@@ -45,7 +45,10 @@ def test_a_booking_the_balance_cannot_cover_is_refused(alice, alice_org, site):
     with pytest.raises(DomainError) as caught:
         book(alice, small, hours=24)  # 192 GPU-hours
     assert caught.value.code == "insufficient_balance"
-    assert caught.value.details == {"gpu_hours": "192.0000", "available_gpu_hours": "100.0000"}
+    assert caught.value.details == {
+        "requested_gpu_hours": "192.0000",
+        "available_gpu_hours": "100.0000",
+    }
     assert not CapacityBooking.objects.exists()
     assert not LedgerEntry.objects.filter(kind="hold").exists()
 

@@ -54,6 +54,9 @@ def test_the_heat_map_links_each_free_hour_to_a_booking_from_there(
     assert "start=2026-03-04T09%3A00%3A00%2B00%3A00" not in body  # a full hour is no link
     assert "start=2026-03-04T10%3A00%3A00%2B00%3A00" in body
     assert "Wed 04 Mar 09:00 UTC: 0 of 10 nodes free" in body
+    assert "Mon 02 Mar 09:00 UTC: too soon to book" in body  # now: the first is 10:00
+    assert "start=2026-03-02T09%3A00" not in body
+    assert "start=2026-03-02T10%3A00" in body
 
 
 def test_the_heat_map_is_in_the_persons_time_zone_with_23_hours_on_the_day_clocks_go_forward(

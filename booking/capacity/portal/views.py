@@ -30,6 +30,7 @@ from booking.capacity.policies import policy_for
 from booking.capacity.portal.forms import BookingFilterForm, BookingForm, CancelForm
 from booking.capacity.rules import (
     BookingHorizon,
+    earliest_start,
     full_refund_due,
     hour_floor,
     refund_deadline,
@@ -50,6 +51,7 @@ from booking.capacity.services.bookings import (
 from booking.capacity.services.feeds import calendar_feed_create, calendar_feed_revoke
 from booking.charts.heat_map import heat_map
 from booking.grants.selectors.projects import gpu_types_allocated, member_projects
+from booking.ledger.budget import BudgetVerdict, budget_verdict
 from booking.ledger.selectors import Balance, balance_of
 from booking.models import LIVE_BOOKING_STATES, CapacityBooking, GpuType, Project
 from booking.permissions import can_cancel_booking
@@ -105,7 +107,13 @@ def availability_view(request: AuthenticatedRequest) -> HttpResponse:
         "gpu_type": gpu_type,
         "gpu_types": GpuType.objects.order_by("name").values_list("name", flat=True),
         "policy": policy,
-        "map": heat_map(found.hours, zone=zone, pool_nodes=found.pool_nodes, link=link),
+        "map": heat_map(
+            found.hours,
+            zone=zone,
+            pool_nodes=found.pool_nodes,
+            open_from=earliest_start(now),
+            link=link,
+        ),
         "first": first,
         "previous": first - timedelta(days=HEAT_MAP_DAYS) if first > today else None,
         "next": first + timedelta(days=HEAT_MAP_DAYS) if first < last_first else None,
@@ -125,7 +133,8 @@ def _widest_horizon(
 ) -> BookingHorizon | None:
     """The longest horizon among the projects the person may book for (None: none)."""
     projects = bookable_projects(request.user).select_related("organisation")[:50]
-    horizons = [project_booking_horizon(project, gpu_type, now) for project in projects]
+    policy = policy_for(gpu_type)
+    horizons = [project_booking_horizon(project, policy, now) for project in projects]
     return max(horizons, key=lambda h: h.latest, default=None)
 
 
@@ -240,7 +249,9 @@ class Quote:
 
     @property
     def affordable(self) -> bool:
-        return self.gpu_hours <= self.balance.available
+        """What the ledger will say of the hold: the available hours cover it now."""
+        verdict = budget_verdict(hold_gpu_hours=self.gpu_hours, balance=self.balance)
+        return verdict == BudgetVerdict.FITS
 
     @property
     def nodes_free(self) -> bool:

@@ -24,6 +24,7 @@ from booking.capacity import tasks
 from booking.capacity.availability import nearest_free_windows
 from booking.capacity.clock import booking_now
 from booking.capacity.policies import policy_for
+from booking.capacity.reservations import reservation_lead
 from booking.capacity.rules import (
     BookingHorizon,
     booking_horizon,
@@ -31,7 +32,6 @@ from booking.capacity.rules import (
     window_check,
 )
 from booking.capacity.services.counters import hours_add, hours_lock
-from booking.ledger.selectors import balance_of
 from booking.ledger.services import ledger_charge, ledger_hold, ledger_refund, ledger_release
 from booking.models import (
     Allocation,
@@ -39,6 +39,7 @@ from booking.models import (
     CapacityAuditAction,
     CapacityAuditEntry,
     CapacityBooking,
+    CapacityPolicy,
     GpuType,
     Project,
     ProjectState,
@@ -72,10 +73,12 @@ def booking_gpu_hours(*, node_count: int, gpus_per_node: int, hours: int) -> Dec
     return hold_gpu_hours(node_count * gpus_per_node, hours * 60)
 
 
-def project_booking_horizon(project: Project, gpu_type: GpuType, now: datetime) -> BookingHorizon:
-    """When the project may book this GPU type now (its tier's horizon)."""
+def project_booking_horizon(
+    project: Project, policy: CapacityPolicy, now: datetime
+) -> BookingHorizon:
+    """When the project may book the policy's GPU type now (its tier's horizon)."""
     tier = int(project.priority_tier())
-    return booking_horizon(now=now, tier=tier, horizon_days=policy_for(gpu_type).horizon_days(tier))
+    return booking_horizon(now=now, tier=tier, horizon_days=policy.horizon_days(tier))
 
 
 def booking_create(
@@ -104,16 +107,15 @@ def booking_create(
         raise PermissionDenied(_("Only the project's PI and managers book nodes."))
     if project.state == ProjectState.SUSPENDED:
         raise Conflict(_("The project is suspended."), code="project_suspended")
-    horizon = project_booking_horizon(project, gpu_type, now)
-    window_check(starts_at=starts_at, ends_at=ends_at, horizon=horizon)
     policy = policy_for(gpu_type)
+    horizon = project_booking_horizon(project, policy, now)
+    window_check(starts_at=starts_at, ends_at=ends_at, horizon=horizon)
     _check_size(node_count, policy.pool_nodes, gpu_type)
     _check_allocation(project, gpu_type, ends_at)
     hours = int((ends_at - starts_at).total_seconds() // 3600)
     cost = booking_gpu_hours(
         node_count=node_count, gpus_per_node=gpu_type.gpus_per_node, hours=hours
     )
-    _check_balance(project, gpu_type, cost)
     booking = CapacityBooking(
         project=project,
         gpu_type=gpu_type,
@@ -128,7 +130,7 @@ def booking_create(
         request_fingerprint=fingerprint if idempotency_key else "",
     )
     try:
-        _book(booking, policy.pool_nodes)
+        _book(booking, policy.pool_nodes, now)
     except _HoursTaken as taken:
         raise _capacity_refusal(booking, policy.pool_nodes, horizon, taken.short) from None
     except IntegrityError:
@@ -139,14 +141,15 @@ def booking_create(
     return BookingCreation(booking, created=True)
 
 
-def _book(booking: CapacityBooking, pool_nodes: int) -> None:
-    """Check every hour of the window and take it, hold the hours: one transaction."""
+def _book(booking: CapacityBooking, pool_nodes: int, now: datetime) -> None:
+    """Check every hour of the window and take it, hold the hours (the ledger refuses what
+    the balance cannot cover): one transaction."""
     with transaction.atomic():
         rows = hours_lock(booking.gpu_type, booking.starts_at, booking.ends_at)
         short = [
-            (row.hour, max(pool_nodes - row.booked_nodes, 0))
-            for row in rows
-            if row.booked_nodes + booking.node_count > pool_nodes
+            (hour, max(pool_nodes - booked, 0))
+            for hour, booked in rows
+            if booked + booking.node_count > pool_nodes
         ]
         if short:
             raise _HoursTaken(short)
@@ -164,7 +167,9 @@ def _book(booking: CapacityBooking, pool_nodes: int) -> None:
         except DomainError as refused:
             refused.code = LEDGER_REFUSALS.get(refused.code, refused.code)
             raise
-        transaction.on_commit(partial(tasks.booking_reserve.delay, booking.pk))
+        if booking.starts_at <= now + reservation_lead():
+            # Later ones are reserved by the beat task when their start comes near.
+            transaction.on_commit(partial(tasks.booking_reserve.delay, booking.pk))
 
 
 def _capacity_refusal(
@@ -225,18 +230,6 @@ def _check_allocation(project: Project, gpu_type: GpuType, ends_at: datetime) ->
             % {"gpu": gpu_type.name, "date": allocation.ends_on.isoformat()},
             code="outside_allocation",
             details={"allocation_ends_on": allocation.ends_on.isoformat()},
-        )
-
-
-def _check_balance(project: Project, gpu_type: GpuType, cost: Decimal) -> None:
-    """Refuse early, before any lock; the ledger checks again under its own."""
-    available = balance_of(project=project, gpu_type=gpu_type).available
-    if cost > available:
-        raise Conflict(
-            _("This booking costs %(cost)s GPU-hours of %(gpu)s; %(left)s are available.")
-            % {"cost": f"{cost:,.0f}", "gpu": gpu_type.name, "left": f"{available:,.0f}"},
-            code="insufficient_balance",
-            details={"gpu_hours": str(cost), "available_gpu_hours": str(available)},
         )
 
 

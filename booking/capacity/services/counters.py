@@ -18,9 +18,11 @@ from booking.capacity.rules import hours_between
 from booking.models import CapacityHour, GpuType
 
 
-def hours_lock(gpu_type: GpuType, starts_at: datetime, ends_at: datetime) -> list[CapacityHour]:
-    """The counter rows of ``[starts_at, ends_at)``, made if missing, locked in time order.
-    Must run inside a transaction."""
+def hours_lock(
+    gpu_type: GpuType, starts_at: datetime, ends_at: datetime
+) -> list[tuple[datetime, int]]:
+    """``(hour, booked nodes)`` of ``[starts_at, ends_at)``, the rows made if missing and
+    locked in time order. Must run inside a transaction."""
     CapacityHour.objects.bulk_create(
         [CapacityHour(gpu_type=gpu_type, hour=hour) for hour in hours_between(starts_at, ends_at)],
         ignore_conflicts=True,
@@ -29,6 +31,7 @@ def hours_lock(gpu_type: GpuType, starts_at: datetime, ends_at: datetime) -> lis
         CapacityHour.objects.select_for_update()
         .filter(gpu_type=gpu_type, hour__gte=starts_at, hour__lt=ends_at)
         .order_by("hour")
+        .values_list("hour", "booked_nodes")
     )
 
 
