@@ -10,8 +10,9 @@ over the pool) with their per-hour counters and ledger entries. Then it times:
 - *availability*: ``GET /api/v1/capacity/availability/`` for one GPU type over 14 days (336
   hours) at a random start, through the whole API view in process (authentication, the
   policy, the counters, serialisation), and the read alone (``availability``);
-- *create*: ``booking_create`` by ``--clients`` threads at once, each with its own database
-  connection, for random projects, GPU types and windows; every call is timed, refusals too.
+- *create*: ``booking_create`` by ``--clients`` processes at once (as web workers are), each
+  with its own database connection, for random projects, GPU types and windows (the project
+  and user already loaded, as a request has them); every call is timed, refusals too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import os
 import random
 import statistics
 import sys
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -306,52 +306,28 @@ def _time_availability(site: Site, requests: int, chooser: random.Random) -> lis
 
 
 def _time_creates(site: Site, clients: int, per_client: int, seed: int) -> list[str]:
-    barrier = threading.Barrier(clients)
-    timings: dict[str, list[float]] = defaultdict(list)
-    lock = threading.Lock()
+    """``clients`` processes (as web workers are) book at once; every call is timed."""
+    import multiprocessing
 
-    def client(number: int) -> None:
-        from django.db import connection
+    from django.db import connections
 
-        from accounts.models import User
-        from booking.capacity.services.bookings import booking_create
-        from booking.models import GpuType, Project
-        from stargate_portal.errors import DomainError
-
-        chooser = random.Random(seed * 1000 + number)
-        types = list(GpuType.objects.all())
-        try:
-            barrier.wait()
-            for _ in range(per_client):
-                project_id, user_id = chooser.choice(site.projects)
-                project = Project.objects.get(pk=project_id)
-                user = User.objects.get(pk=user_id)
-                start = site.now + timedelta(hours=chooser.randint(2, 8 * 7 * 24 - 1))
-                began = time.perf_counter()
-                try:
-                    booking_create(
-                        user=user,
-                        project=project,
-                        gpu_type=chooser.choice(types),
-                        node_count=chooser.randint(1, 8),
-                        starts_at=start,
-                        ends_at=start + timedelta(hours=chooser.randint(1, 72)),
-                    )
-                    outcome = "booked"
-                except DomainError as refused:
-                    outcome = refused.code
-                elapsed = (time.perf_counter() - began) * 1000
-                with lock:
-                    timings[outcome].append(elapsed)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    connections.close_all()  # each process opens its own connection
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(clients)
+    results = context.Queue()
+    processes = [
+        context.Process(target=_client, args=(site, n, per_client, seed, barrier, results))
+        for n in range(clients)
+    ]
     began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    for process in processes:
+        process.start()
+    timings: dict[str, list[float]] = defaultdict(list)
+    for _ in processes:
+        for outcome, elapsed in results.get():
+            timings[outcome].append(elapsed)
+    for process in processes:
+        process.join()
     wall = time.perf_counter() - began
     every = [ms for values in timings.values() for ms in values]
     booked = timings.get("booked", [])
@@ -359,13 +335,51 @@ def _time_creates(site: Site, clients: int, per_client: int, seed: int) -> list[
         f"{code} {len(v)}" for code, v in sorted(timings.items()) if code != "booked"
     )
     return [
-        f"create, {clients} concurrent clients x {per_client} bookings "
+        f"create, {clients} concurrent clients (processes) x {per_client} bookings "
         f"({len(booked)} booked; refused: {refusals or 'none'}):",
         f"  every call p50: {_pct(every, 50):.1f} ms, p99: {_pct(every, 99):.1f} ms, "
         f"max: {max(every):.1f} ms",
         f"  booked p50: {_pct(booked, 50):.1f} ms, p99: {_pct(booked, 99):.1f} ms",
         f"  throughput: {len(every) / wall:.0f} calls/s",
     ]
+
+
+def _client(
+    site: Site, number: int, per_client: int, seed: int, barrier: Any, results: Any
+) -> None:
+    """One client: ``per_client`` bookings of random projects, types and windows, timed."""
+    from django.db import connection
+
+    from accounts.models import User
+    from booking.capacity.services.bookings import booking_create
+    from booking.models import GpuType, Project
+    from stargate_portal.errors import DomainError
+
+    chooser = random.Random(seed * 1000 + number)
+    types = list(GpuType.objects.all())
+    picks = [chooser.choice(site.projects) for _ in range(per_client)]
+    projects = Project.objects.select_related("organisation").in_bulk([p for p, _u in picks])
+    users = User.objects.in_bulk([u for _p, u in picks])
+    timed: list[tuple[str, float]] = []
+    barrier.wait()
+    for project_id, user_id in picks:
+        start = site.now + timedelta(hours=chooser.randint(2, 8 * 7 * 24 - 1))
+        began = time.perf_counter()
+        try:
+            booking_create(
+                user=users[user_id],
+                project=projects[project_id],
+                gpu_type=chooser.choice(types),
+                node_count=chooser.randint(1, 8),
+                starts_at=start,
+                ends_at=start + timedelta(hours=chooser.randint(1, 72)),
+            )
+            outcome = "booked"
+        except DomainError as refused:
+            outcome = refused.code
+        timed.append((outcome, (time.perf_counter() - began) * 1000))
+    connection.close()
+    results.put(timed)
 
 
 def _pct(values: list[float], percentile: int) -> float:

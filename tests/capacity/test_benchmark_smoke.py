@@ -14,7 +14,7 @@ def test_the_booking_benchmark_prints_its_figures_at_a_tiny_size() -> None:
         "bookings stored",
         "availability, one GPU type x 14 days (336 hours), 5 requests:",
         "API request p50: ",
-        "create, 3 concurrent clients x 2 bookings",
+        "create, 3 concurrent clients (processes) x 2 bookings",
         "every call p50: ",
     ):
         assert figure in printed
