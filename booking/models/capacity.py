@@ -183,6 +183,12 @@ class CapacityBooking(models.Model):
             models.Index(fields=["gpu_type", "starts_at"], name="booking_type_start"),
             models.Index(fields=["state", "starts_at"], name="booking_state_start"),
             models.Index(fields=["state", "ends_at"], name="booking_state_end"),
+            # Reservations still to drop (the beat task asks every minute).
+            models.Index(
+                fields=["state"],
+                condition=models.Q(reserved_at__isnull=False, unreserved_at__isnull=True),
+                name="booking_reserved_not_dropped",
+            ),
         ]
         constraints: ClassVar = [
             models.CheckConstraint(
