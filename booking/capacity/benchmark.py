@@ -96,6 +96,7 @@ def run(*, bookings: int, requests: int, clients: int, per_client: int, seed: in
         f"database build: {time.perf_counter() - started:.1f} s",
     ]
     lines += _time_availability(site, requests, chooser)
+    lines += _time_creates(site, 1, per_client * 4, seed + 1)
     lines += _time_creates(site, clients, per_client, seed)
     return lines
 
@@ -335,7 +336,8 @@ def _time_creates(site: Site, clients: int, per_client: int, seed: int) -> list[
         f"{code} {len(v)}" for code, v in sorted(timings.items()) if code != "booked"
     )
     return [
-        f"create, {clients} concurrent clients (processes) x {per_client} bookings "
+        f"create, {clients} concurrent client{'s' if clients > 1 else ''} (processes) "
+        f"x {per_client} bookings "
         f"({len(booked)} booked; refused: {refusals or 'none'}):",
         f"  every call p50: {_pct(every, 50):.1f} ms, p99: {_pct(every, 99):.1f} ms, "
         f"max: {max(every):.1f} ms",

@@ -57,6 +57,20 @@ def policy_for(gpu_type: GpuType) -> CapacityPolicy:
     return fresh
 
 
+def policy_named(name: str) -> CapacityPolicy | None:
+    """The policy of the GPU type called ``name`` (any case), its type loaded; None for an
+    unknown type. One query once the policy exists."""
+    policy = (
+        CapacityPolicy.objects.select_related("gpu_type")
+        .filter(gpu_type__name__iexact=name.strip())
+        .first()
+    )
+    if policy is not None:
+        return policy
+    gpu_type = GpuType.objects.filter(name__iexact=name.strip()).first()
+    return None if gpu_type is None else policy_for(gpu_type)
+
+
 def policies_by_type() -> dict[str, CapacityPolicy]:
     """Every GPU type's policy by name (made for types that have none yet)."""
     found = {

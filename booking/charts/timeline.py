@@ -14,6 +14,7 @@ WIDTH = 960
 LEFT, RIGHT, TOP = 8, 8, 8
 PROFILE_HEIGHT = 80
 LANE_HEIGHT, LANE_GAP = 18, 4
+CHARACTER_WIDTH = 6  # of the 10 px bar labels, roughly
 # Okabe-Ito, as the other charts; a project keeps its colour across the chart.
 COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9")
 
@@ -103,13 +104,16 @@ def timeline(
         lanes[lane] = booking.ends_at
         colour = colours.setdefault(booking.project_id, COLOURS[len(colours) % len(COLOURS)])
         left = x(booking.starts_at)
+        width = max(x(booking.ends_at) - left, 2.0)
+        text = label(booking)
         bars.append(
             Bar(
                 x=left,
                 y=lanes_top + lane * (LANE_HEIGHT + LANE_GAP),
-                width=max(x(booking.ends_at) - left, 2.0),
+                width=width,
                 colour=colour,
-                label=label(booking),
+                # Written inside the bar only when it fits; the title always has it.
+                label=text if len(text) * CHARACTER_WIDTH + 6 <= width else "",
                 title=_("%(label)s, %(start)s to %(end)s UTC")
                 % {
                     "label": label(booking),
@@ -122,7 +126,7 @@ def timeline(
     days = int(span // 86400)
     ticks = [
         Tick(x(starts_at + timedelta(days=d)), f"{starts_at + timedelta(days=d):%a %d %b}")
-        for d in range(0, days + 1, max(days // 7, 1))
+        for d in range(0, days, max(days // 7, 1))
     ]
     return Timeline(
         bars=bars,

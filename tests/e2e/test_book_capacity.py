@@ -78,3 +78,39 @@ def test_a_pi_books_a_block_of_nodes_from_the_heat_map(page, screenshot, alice, 
     assert booked.get_attribute("data-free") == str(POOL_NODES - 4)
     screenshot("capacity-05-heat-map-after")
     assert booking.ends_at - booking.starts_at == timedelta(hours=24)
+
+
+def test_staff_see_the_timeline_change_the_rules_and_cancel_with_a_refund(
+    page, screenshot, staff, alice, norllm, bob, fjord
+):
+    from tests.fixtures.capacity import book
+
+    late = book(alice, norllm, start=10, hours=20, nodes=4, name="NorLLM eval")
+    for start in range(30, 24 * 12, 40):
+        book(alice, norllm, start=start, hours=30, nodes=3)
+        book(bob, fjord, start=start + 6, hours=12, nodes=5)
+    log_in(page, "staff@stargate.eu")
+    page.get_by_role("link", name="Console").click()
+    page.get_by_role("link", name="Capacity bookings").click()
+    page.get_by_role("heading", name="Capacity bookings").wait_for()
+    assert page.locator("rect.timeline__bar").count() == CapacityBooking.objects.count()
+    screenshot("capacity-06-console-timeline")
+
+    page.get_by_role("link", name="Booking rules").click()
+    page.get_by_role("link", name="Change the H100 rules").click()
+    page.get_by_label("Bookable share of the nodes (%)").fill("30")
+    page.get_by_label("Tier 4 books up to (days ahead)").fill("21")
+    page.get_by_label("Reason").fill("Summer maintenance window")
+    page.get_by_role("button", name="Save the rules").click()
+    page.get_by_text("The H100 booking rules are saved.").wait_for()
+    assert "Summer maintenance window" in page.locator("table.audit").inner_text()
+    screenshot("capacity-07-console-rules")
+
+    page.goto(f"/console/capacity/bookings/{late.pk}/")
+    page.get_by_label("Reason").first.fill("Hall B cooling failure")
+    page.get_by_label("Give every GPU-hour back").check()
+    page.get_by_role("button", name="Cancel the booking").click()
+    page.get_by_text("The booking is cancelled.").wait_for()
+    late.refresh_from_db()
+    assert late.released_at is not None
+    screenshot("capacity-08-console-booking-cancelled")

@@ -25,7 +25,7 @@ from booking.capacity.api import serializers as s
 from booking.capacity.availability import availability
 from booking.capacity.calendar import project_calendar
 from booking.capacity.clock import booking_now
-from booking.capacity.policies import policy_for
+from booking.capacity.policies import policy_named
 from booking.capacity.rules import hour_ceiling, hour_floor, max_booking_hours
 from booking.capacity.selectors import (
     bookings_of,
@@ -75,10 +75,12 @@ class AvailabilityView(APIView):
     )
     def get(self, request: Request) -> Response:
         query = valid(s.AvailabilityQuerySerializer, request.query_params)
-        gpu_type = gpu_type_named(query["gpu_type"])
+        policy = policy_named(query["gpu_type"])
+        if policy is None:
+            raise ValidationFailed.on_field("gpu_type", _("Unknown GPU type."))
+        gpu_type = policy.gpu_type
         start = hour_floor(query.get("start") or hour_ceiling(booking_now()))
         end = hour_ceiling(query.get("end") or start + timedelta(days=14))
-        policy = policy_for(gpu_type)
         found = availability(gpu_type=gpu_type, policy=policy, starts_at=start, ends_at=end)
         data = {
             "gpu_type": gpu_type.name,
