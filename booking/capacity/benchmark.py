@@ -10,9 +10,11 @@ over the pool) with their per-hour counters and ledger entries. Then it times:
 - *availability*: ``GET /api/v1/capacity/availability/`` for one GPU type over 14 days (336
   hours) at a random start, through the whole API view in process (authentication, the
   policy, the counters, serialisation), and the read alone (``availability``);
-- *create*: ``booking_create`` by ``--clients`` processes at once (as web workers are), each
-  with its own database connection, for random projects, GPU types and windows (the project
-  and user already loaded, as a request has them); every call is timed, refusals too.
+- *create*: ``booking_create`` for random projects, GPU types and windows (the project and
+  user already loaded, as a request has them), every call timed, refusals too: by one client
+  alone; by ``--clients`` processes at once (as web workers are, each with its own database
+  connection) each sending a booking every second on average (people at their keyboards); and
+  by the same processes as fast as they can (saturation).
 """
 
 from __future__ import annotations
@@ -96,8 +98,9 @@ def run(*, bookings: int, requests: int, clients: int, per_client: int, seed: in
         f"database build: {time.perf_counter() - started:.1f} s",
     ]
     lines += _time_availability(site, requests, chooser)
-    lines += _time_creates(site, 1, per_client * 4, seed + 1)
-    lines += _time_creates(site, clients, per_client, seed)
+    lines += _time_creates(site, 1, per_client * 4, seed + 1, pace_ms=0)
+    lines += _time_creates(site, clients, per_client, seed + 2, pace_ms=1000)
+    lines += _time_creates(site, clients, per_client, seed, pace_ms=0)
     return lines
 
 
@@ -306,8 +309,12 @@ def _time_availability(site: Site, requests: int, chooser: random.Random) -> lis
 # -- creating bookings -----------------------------------------------------------------------
 
 
-def _time_creates(site: Site, clients: int, per_client: int, seed: int) -> list[str]:
-    """``clients`` processes (as web workers are) book at once; every call is timed."""
+def _time_creates(
+    site: Site, clients: int, per_client: int, seed: int, *, pace_ms: int
+) -> list[str]:
+    """``clients`` processes (as web workers are) book at once; every call is timed. With
+    ``pace_ms`` each client sends a booking every ``pace_ms`` on average (people at their
+    keyboards); without, as fast as it can (saturation)."""
     import multiprocessing
 
     from django.db import connections
@@ -317,7 +324,7 @@ def _time_creates(site: Site, clients: int, per_client: int, seed: int) -> list[
     barrier = context.Barrier(clients)
     results = context.Queue()
     processes = [
-        context.Process(target=_client, args=(site, n, per_client, seed, barrier, results))
+        context.Process(target=_client, args=(site, n, per_client, seed, pace_ms, barrier, results))
         for n in range(clients)
     ]
     began = time.perf_counter()
@@ -335,8 +342,9 @@ def _time_creates(site: Site, clients: int, per_client: int, seed: int) -> list[
     refusals = ", ".join(
         f"{code} {len(v)}" for code, v in sorted(timings.items()) if code != "booked"
     )
+    pace = f", each every {pace_ms} ms on average" if pace_ms else ", as fast as they can"
     return [
-        f"create, {clients} concurrent client{'s' if clients > 1 else ''} (processes) "
+        f"create, {clients} concurrent client{'s' if clients > 1 else ''} (processes{pace}) "
         f"x {per_client} bookings "
         f"({len(booked)} booked; refused: {refusals or 'none'}):",
         f"  every call p50: {_pct(every, 50):.1f} ms, p99: {_pct(every, 99):.1f} ms, "
@@ -347,7 +355,13 @@ def _time_creates(site: Site, clients: int, per_client: int, seed: int) -> list[
 
 
 def _client(
-    site: Site, number: int, per_client: int, seed: int, barrier: Any, results: Any
+    site: Site,
+    number: int,
+    per_client: int,
+    seed: int,
+    pace_ms: int,
+    barrier: Any,
+    results: Any,
 ) -> None:
     """One client: ``per_client`` bookings of random projects, types and windows, timed."""
     from django.db import connection
@@ -364,7 +378,11 @@ def _client(
     users = User.objects.in_bulk([u for _p, u in picks])
     timed: list[tuple[str, float]] = []
     barrier.wait()
+    due = time.perf_counter() + chooser.uniform(0, pace_ms / 1000)
     for project_id, user_id in picks:
+        if pace_ms:
+            time.sleep(max(due - time.perf_counter(), 0))
+            due += chooser.expovariate(1000 / pace_ms)
         start = site.now + timedelta(hours=chooser.randint(2, 8 * 7 * 24 - 1))
         began = time.perf_counter()
         try:

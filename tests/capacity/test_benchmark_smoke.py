@@ -14,7 +14,8 @@ def test_the_booking_benchmark_prints_its_figures_at_a_tiny_size() -> None:
         "bookings stored",
         "availability, one GPU type x 14 days (336 hours), 5 requests:",
         "API request p50: ",
-        "create, 3 concurrent clients (processes) x 2 bookings",
+        "create, 3 concurrent clients (processes, as fast as they can) x 2 bookings",
+        "create, 3 concurrent clients (processes, each every 1000 ms on average) x 2 bookings",
         "every call p50: ",
     ):
         assert figure in printed
