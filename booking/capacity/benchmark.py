@@ -201,6 +201,7 @@ def build_site(*, bookings: int, chooser: random.Random) -> Site:
 
 
 def _store_bookings(site: Site, types: dict[str, Any], count: int, chooser: random.Random) -> None:
+    from booking.capacity.counters import hours_prepare
     from booking.capacity.services.bookings import booking_gpu_hours
     from booking.models import BookingState, CapacityBooking, CapacityHour, LedgerEntry
 
@@ -267,6 +268,7 @@ def _store_bookings(site: Site, types: dict[str, Any], count: int, chooser: rand
         if n
     ]
     CapacityHour.objects.bulk_create(hour_rows, batch_size=5000)
+    hours_prepare(now=site.now)  # as Celery beat does: the rows of the hours ahead exist
     site.bookings, site.hour_rows, site.ledger_entries = len(rows), len(hour_rows), len(entries)
 
 

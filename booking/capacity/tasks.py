@@ -8,16 +8,24 @@ from celery import shared_task
 
 @shared_task(ignore_result=True)
 def bookings_advance() -> dict[str, int]:
-    """Beat: charge the bookings whose window started, complete those that ended, and keep
-    the cluster's reservations in step."""
+    """Beat: charge the bookings whose window started, complete those that ended, make the
+    counter rows of the hours coming into the horizon, keep the cluster's reservations in
+    step."""
     from booking.capacity.clock import booking_now
+    from booking.capacity.counters import hours_prepare
     from booking.capacity.lifecycle import bookings_finish_due, bookings_start_due
     from booking.capacity.reservations import reservations_sync
 
     now = booking_now()
     started = bookings_start_due(now=now)
     finished = bookings_finish_due(now=now)
-    return {"started": started, "finished": finished, **reservations_sync(now=now)}
+    hours = hours_prepare(now=now)
+    return {
+        "started": started,
+        "finished": finished,
+        "hours_prepared": hours,
+        **reservations_sync(now=now),
+    }
 
 
 @shared_task(ignore_result=True)

@@ -112,3 +112,22 @@ def test_a_cancelled_booking_gives_its_nodes_back_to_the_cluster(alice, norllm):
     assert reservations_sync(now=at(0))["dropped"] == 0
     assert not SimulatedReservation.objects.exists()
     assert CapacityBooking.objects.get().unreserved_at == at(0)
+
+
+def test_beat_makes_the_counter_rows_of_the_hours_coming_into_the_horizon(
+    alice, norllm, site, clock
+):
+    from booking.capacity.policies import policy_for
+    from booking.models import CapacityHour
+
+    policy_for(site)
+    assert bookings_advance()["hours_prepared"] == 56 * 24 + 14 * 24 + 1
+    assert bookings_advance()["hours_prepared"] == 0
+    clock.move_to(at(1))
+    assert bookings_advance()["hours_prepared"] == 1
+    rows = CapacityHour.objects.filter(gpu_type=site)
+    assert rows.count() == 56 * 24 + 14 * 24 + 2
+    assert not rows.exclude(booked_nodes=0).exists()
+    book(alice, norllm, start=48, hours=2, nodes=3)  # finds its rows made
+    assert rows.count() == 56 * 24 + 14 * 24 + 2
+    assert sorted(rows.exclude(booked_nodes=0).values_list("booked_nodes", flat=True)) == [3, 3]

@@ -23,6 +23,7 @@ from accounts.models import User
 from booking.capacity import tasks
 from booking.capacity.availability import nearest_free_windows
 from booking.capacity.clock import booking_now
+from booking.capacity.counters import HoursMissing, hours_add, hours_lock, hours_make
 from booking.capacity.policies import policy_for
 from booking.capacity.reservations import reservation_lead
 from booking.capacity.rules import (
@@ -31,7 +32,6 @@ from booking.capacity.rules import (
     full_refund_due,
     window_check,
 )
-from booking.capacity.services.counters import hours_add, hours_lock
 from booking.ledger.services import ledger_charge, ledger_hold, ledger_refund, ledger_release
 from booking.models import (
     Allocation,
@@ -107,11 +107,16 @@ def booking_create(
         raise PermissionDenied(_("Only the project's PI and managers book nodes."))
     if project.state == ProjectState.SUSPENDED:
         raise Conflict(_("The project is suspended."), code="project_suspended")
-    policy = policy_for(gpu_type)
+    allocation = (
+        Allocation.objects.select_related("gpu_type__capacity_policy")
+        .filter(project=project, gpu_type=gpu_type)
+        .first()
+    )
+    policy = _policy_of(allocation) or policy_for(gpu_type)
     horizon = project_booking_horizon(project, policy, now)
     window_check(starts_at=starts_at, ends_at=ends_at, horizon=horizon)
     _check_size(node_count, policy.pool_nodes, gpu_type)
-    _check_allocation(project, gpu_type, ends_at)
+    _check_allocation(allocation, gpu_type, ends_at)
     hours = int((ends_at - starts_at).total_seconds() // 3600)
     cost = booking_gpu_hours(
         node_count=node_count, gpus_per_node=gpu_type.gpus_per_node, hours=hours
@@ -143,7 +148,16 @@ def booking_create(
 
 def _book(booking: CapacityBooking, pool_nodes: int, now: datetime) -> None:
     """Check every hour of the window and take it, hold the hours (the ledger refuses what
-    the balance cannot cover): one transaction."""
+    the balance cannot cover): one transaction, tried again once the missing counter rows of
+    the window are made (outside it, holding no lock)."""
+    try:
+        _book_once(booking, pool_nodes, now)
+    except HoursMissing:
+        hours_make(booking.gpu_type, booking.starts_at, booking.ends_at)
+        _book_once(booking, pool_nodes, now)
+
+
+def _book_once(booking: CapacityBooking, pool_nodes: int, now: datetime) -> None:
     with transaction.atomic():
         rows = hours_lock(booking.gpu_type, booking.starts_at, booking.ends_at)
         short = [
@@ -217,8 +231,17 @@ def _check_size(node_count: int, pool_nodes: int, gpu_type: GpuType) -> None:
         )
 
 
-def _check_allocation(project: Project, gpu_type: GpuType, ends_at: datetime) -> None:
-    allocation = Allocation.objects.filter(project=project, gpu_type=gpu_type).first()
+def _policy_of(allocation: Allocation | None) -> CapacityPolicy | None:
+    """The GPU type's policy read with the allocation (one query less), when it exists."""
+    if allocation is None:
+        return None
+    try:
+        return allocation.gpu_type.capacity_policy
+    except CapacityPolicy.DoesNotExist:
+        return None
+
+
+def _check_allocation(allocation: Allocation | None, gpu_type: GpuType, ends_at: datetime) -> None:
     if allocation is None:
         raise Conflict(
             _("The project has no allocation for %(gpu)s.") % {"gpu": gpu_type.name},
