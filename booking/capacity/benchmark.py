@@ -269,7 +269,8 @@ def _store_bookings(site: Site, types: dict[str, Any], count: int, chooser: rand
     ]
     CapacityHour.objects.bulk_create(hour_rows, batch_size=5000)
     hours_prepare(now=site.now)  # as Celery beat does: the rows of the hours ahead exist
-    site.bookings, site.hour_rows, site.ledger_entries = len(rows), len(hour_rows), len(entries)
+    site.bookings, site.ledger_entries = len(rows), len(entries)
+    site.hour_rows = CapacityHour.objects.count()
 
 
 # -- availability ----------------------------------------------------------------------------
