@@ -9,6 +9,9 @@ from booking.models import (
     ApplicationDecision,
     Call,
     CallPool,
+    CapacityAuditEntry,
+    CapacityBooking,
+    CapacityPolicy,
     GpuType,
     LedgerEntry,
     Project,
@@ -74,3 +77,22 @@ class ProjectAuditEntryAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "project", "action", "actor", "reason")
     list_filter = ("action",)
     list_select_related = ("project", "actor")
+
+
+@admin.register(CapacityBooking)
+class CapacityBookingAdmin(ReadOnlyAdmin):
+    """Raw data only: bookings change through their services (the console, the API)."""
+
+    list_display = ("pk", "project", "gpu_type", "node_count", "starts_at", "ends_at", "state")
+    list_filter = ("state", "gpu_type")
+    list_select_related = ("project", "gpu_type")
+
+
+@admin.register(CapacityAuditEntry)
+class CapacityAuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "gpu_type", "action", "booking", "actor", "reason")
+    list_filter = ("action",)
+    list_select_related = ("gpu_type", "actor")
+
+
+admin.site.register(CapacityPolicy, ReadOnlyAdmin)

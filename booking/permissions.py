@@ -47,3 +47,16 @@ def can_cancel_job(user: User, job: Job) -> bool:
 
 def is_reviewer(user: User) -> bool:
     return user.groups.filter(name=REVIEWERS_GROUP).exists()
+
+
+def can_book_capacity(user: User, project: Project) -> bool:
+    """Book nodes for a project (it spends the project's hours in one block): its PI and
+    managers."""
+    return ProjectMember.objects.filter(
+        project=project, user_id=user.pk, role__in=MANAGING_ROLES
+    ).exists()
+
+
+def can_cancel_booking(user: User, project: Project) -> bool:
+    """Cancel a project's booking: its PI and managers, and staff (who must give a reason)."""
+    return is_staff(user) or can_book_capacity(user, project)

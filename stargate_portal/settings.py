@@ -390,6 +390,39 @@ CELERY_BEAT_SCHEDULE["booking-cluster-accounts-sync"] = {
     "schedule": timedelta(seconds=CLUSTER_ACCOUNTS_SYNC_SECONDS),
 }
 # End of Slurm backend --------------------------------------------------------------------------
+# Capacity bookings --------------------------------------------------------------------------
+# Defaults of each GPU type's rules (staff change them per type in the console, audited): the
+# bookable share of its nodes and how many days ahead each priority tier may book. The window
+# rules, the refund period, how early the cluster sets the nodes aside, how often beat runs.
+CAPACITY_POOL_SHARE = env.float("CAPACITY_POOL_SHARE", default=0.25)
+CAPACITY_HORIZON_DAYS = env.dict(
+    "CAPACITY_HORIZON_DAYS", cast={"value": int}, default={"1": 56, "2": 56, "3": 42, "4": 28}
+)
+CAPACITY_BOOKING_MIN_LEAD_HOURS = env.int("CAPACITY_BOOKING_MIN_LEAD_HOURS", default=1)
+CAPACITY_BOOKING_MAX_HOURS = env.int("CAPACITY_BOOKING_MAX_HOURS", default=14 * 24)
+CAPACITY_FULL_REFUND_HOURS = env.int("CAPACITY_FULL_REFUND_HOURS", default=24)
+CAPACITY_AVAILABILITY_MAX_HOURS = env.int("CAPACITY_AVAILABILITY_MAX_HOURS", default=10 * 7 * 24)
+# Before its start, a booking's nodes are set aside on the cluster: by default the longest
+# walltime plus an hour, so no job placed on them is still running when the window opens.
+CAPACITY_RESERVATION_LEAD_HOURS = env.int(
+    "CAPACITY_RESERVATION_LEAD_HOURS", default=JOBS_MAX_WALLTIME_MINUTES // 60 + 1
+)
+CAPACITY_SWEEP_SECONDS = env.float("CAPACITY_SWEEP_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "booking-capacity-advance": {
+            "task": "booking.capacity.tasks.bookings_advance",
+            "schedule": timedelta(seconds=CAPACITY_SWEEP_SECONDS),
+            "options": {"expires": CAPACITY_SWEEP_SECONDS},
+        },
+        "booking-capacity-site-nodes": {
+            "task": "booking.capacity.tasks.capacity_site_nodes_refresh",
+            "schedule": timedelta(minutes=10),
+        },
+    }
+)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["BookingStateEnum"] = "booking.models.BookingState"  # type: ignore[index]
+# End of capacity bookings -------------------------------------------------------------------
 
 # Production hardening: on unless DEBUG.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -14,16 +14,19 @@ urlpatterns = [
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("booking.jobs.api.urls")),
     path("api/v1/", include("booking.grants.api.urls")),
+    path("api/v1/", include("booking.capacity.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     *moved_cluster_pages,
     path("console/cluster/", include("booking.admission.console.urls")),
     path("console/grants/", include("booking.grants.console.urls")),
+    path("console/capacity/", include("booking.capacity.console.urls")),
     path("console/", include("accounts.console.urls")),
     path("", include("accounts.portal.urls")),
     path("", include("booking.grants.portal.urls")),
     path("", include("booking.jobs.portal.urls")),
+    path("", include("booking.capacity.portal.urls")),
     path("", include("booking.notifications.portal.urls")),
 ]
 

@@ -28,7 +28,12 @@ from accounts.models import MembershipRole, Organisation, OrganisationKind, User
 from stargate_portal.task_enqueue import enqueue_failures_reset
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
 
-pytest_plugins = ["tests.fixtures.jobs", "tests.fixtures.grants", "tests.fixtures.slurm"]
+pytest_plugins = [
+    "tests.fixtures.jobs",
+    "tests.fixtures.grants",
+    "tests.fixtures.slurm",
+    "tests.fixtures.capacity",
+]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -1,10 +1,13 @@
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from accounts.time_zones import validate_time_zone, zone_named
 
 
 class UserManager(BaseUserManager["User"]):
@@ -31,6 +34,13 @@ class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-m
     is_staff = models.BooleanField(_("staff"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text=_("Dates and times in the portal are shown in this zone."),
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -54,6 +64,11 @@ class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-m
     @property
     def display_name(self) -> str:
         return self.full_name or self.email
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The person's time zone (UTC when the stored name is unknown to this system)."""
+        return zone_named(self.time_zone)
 
     @property
     def email_domain(self) -> str:

@@ -11,6 +11,7 @@ from django_countries.fields import CountryField
 from accounts import selectors
 from accounts.models import ApiToken, MembershipRole, Organisation, OrganisationKind
 from accounts.services.tokens import MAX_TOKEN_DAYS
+from accounts.time_zones import time_zone_names
 from stargate_portal.input_limits import INT_MAX, column_max_length
 
 _DOMAIN_SEPARATORS = re.compile(r"[\s,;]+")
@@ -118,3 +119,16 @@ class ApiTokenForm(forms.Form):
 
 class DirectorySearchForm(forms.Form):
     q = forms.CharField(label=_("Search by name"), required=False, max_length=200)
+
+
+class PreferencesForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        help_text=_("Bookings and their refund deadlines are shown in this zone."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [  # type: ignore[attr-defined]
+            (name, name.replace("_", " ")) for name in time_zone_names()
+        ]

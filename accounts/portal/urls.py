@@ -36,6 +36,7 @@ urlpatterns = [
         views.join_request_decide_view,
         name="join_request_decide",
     ),
+    path("preferences/", views.preferences, name="preferences"),
     path("tokens/", views.token_list, name="token_list"),
     path("tokens/<uuid:public_id>/revoke/", views.token_revoke, name="token_revoke"),
 ]

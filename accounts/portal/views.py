@@ -28,6 +28,7 @@ from accounts.services.memberships import (
 )
 from accounts.services.organisations import organisation_create, organisation_update
 from accounts.services.tokens import api_token_create, api_token_revoke
+from accounts.services.users import user_set_time_zone
 from stargate_portal.errors import DomainError
 
 
@@ -276,3 +277,19 @@ def token_revoke(request: AuthenticatedRequest, public_id: uuid.UUID) -> HttpRes
     else:
         messages.success(request, _("The token “%(name)s” was revoked.") % {"name": token.name})
     return redirect("portal:token_list")
+
+
+@login_required
+def preferences(request: AuthenticatedRequest) -> HttpResponse:
+    """The person's own preferences: the time zone dates are shown in."""
+    initial = {"time_zone": request.user.time_zone}
+    form = forms.PreferencesForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user_set_time_zone(user=request.user, time_zone=form.cleaned_data["time_zone"])
+        except DomainError as error:
+            form_add_domain_error(form, error)
+        else:
+            messages.success(request, _("Your preferences are saved."))
+            return redirect("portal:preferences")
+    return render(request, "portal/preferences.html", {"form": form})

@@ -14,6 +14,17 @@ from booking.models.calls import (
     CallStatus,
     ReviewCriterion,
 )
+from booking.models.capacity import (
+    HARD_MAX_BOOKING_HOURS,
+    LIVE_BOOKING_STATES,
+    BookingState,
+    CalendarFeed,
+    CapacityAuditAction,
+    CapacityAuditEntry,
+    CapacityBooking,
+    CapacityHour,
+    CapacityPolicy,
+)
 from booking.models.gpu_types import GpuType
 from booking.models.ledger import LedgerEntry, LedgerEntryKind
 from booking.models.notifications import Notification
@@ -96,4 +107,16 @@ __all__ += [
     "SimulatedReservation",
     "SlurmCancelRequest",
     "job_states_into",
+]
+
+__all__ += [
+    "HARD_MAX_BOOKING_HOURS",
+    "LIVE_BOOKING_STATES",
+    "BookingState",
+    "CalendarFeed",
+    "CapacityAuditAction",
+    "CapacityAuditEntry",
+    "CapacityBooking",
+    "CapacityHour",
+    "CapacityPolicy",
 ]

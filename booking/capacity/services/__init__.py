@@ -1,0 +1,1 @@
+"""Every write of capacity bookings; each public function is one transaction."""
