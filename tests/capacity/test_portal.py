@@ -48,7 +48,7 @@ def test_the_heat_map_links_each_free_hour_to_a_booking_from_there(
         response = client.get(MAP, {"gpu_type": "H100"})
     assert response.status_code == 200
     body = response.content.decode()
-    assert body.count("<rect ") == 14 * 24
+    assert body.count('<rect class="heat-map__cell"') == 14 * 24
     full = at(48).strftime("%Y-%m-%dT%H:%M:%S")
     assert f'data-start="{full}+00:00" data-free="0"' in body
     assert "start=2026-03-04T09%3A00%3A00%2B00%3A00" not in body  # a full hour is no link
@@ -70,7 +70,7 @@ def test_the_heat_map_is_in_the_persons_time_zone_with_23_hours_on_the_day_clock
     )
     assert day is not None
     row_y = int(day.group(1)) - 15
-    assert len(re.findall(rf'<rect x="[\d.]+" y="{row_y}"', body)) == 23
+    assert len(re.findall(rf'<rect class="heat-map__cell" x="[\d.]+" y="{row_y}"', body)) == 23
     assert "Sun 29 Mar 03:00 CEST" in body
     assert "Sun 29 Mar 02:00" not in body
 

@@ -149,3 +149,29 @@ def test_an_attachment_body_larger_than_an_attachment_may_be_is_413_before_readi
     )
 
     assert_error(response, 413, "request_too_large")
+
+
+@pytest.mark.parametrize("offset", ["-22:53", "+15:00", "+23:59"])
+def test_a_datetime_filter_with_an_impossible_offset_is_400_not_500(
+    api: Callable[[User | None], APIClient], alice: User, norllm: Any, offset: str
+) -> None:
+    """Found by the fuzzer: PostgreSQL refuses offsets beyond ±15:59, Python allows ±23:59."""
+    for url in (
+        f"/api/v1/bookings/?ends_after=0561-12-03T22:31:40{offset}",
+        f"/api/v1/projects/{norllm.pk}/ledger/?created_after=2026-01-01T00:00:00{offset}",
+    ):
+        response = api(alice).get(url.replace("+", "%2B"))
+        assert_error(response, 400, "invalid")
+
+
+def test_a_datetime_filter_compares_in_utc_whatever_offset_it_was_given(
+    api: Callable[[User | None], APIClient], alice: User, norllm: Any
+) -> None:
+    """The same instant written with two offsets selects the same entries."""
+    client = api(alice)
+    as_utc = client.get(f"/api/v1/projects/{norllm.pk}/ledger/?created_before=2030-01-01T12:00:00Z")
+    as_kiribati = client.get(
+        f"/api/v1/projects/{norllm.pk}/ledger/?created_before=2030-01-02T02:00:00%2B14:00"
+    )
+    assert as_utc.status_code == as_kiribati.status_code == 200
+    assert as_utc.json()["count"] == as_kiribati.json()["count"] > 0

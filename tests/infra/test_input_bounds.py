@@ -33,7 +33,10 @@ from accounts.models import (
 from booking.models import (
     Application,
     ApplicationTeamMember,
+    CalendarFeed,
     Call,
+    CapacityAuditEntry,
+    CapacityBooking,
     GpuType,
     Job,
     LedgerEntry,
@@ -77,6 +80,10 @@ MODEL_OF: dict[str, type[models.Model] | None] = {
     "ExtendInputSerializer": ProjectAuditEntry,
     "JobSubmitSerializer": Job,
     "JobReasonInputSerializer": None,
+    "BookingCreateSerializer": CapacityBooking,
+    "BookingCancelSerializer": CapacityBooking,
+    "ReasonSerializer": CapacityAuditEntry,
+    "CalendarFeedCreateSerializer": CalendarFeed,
     # forms
     "OrganisationForm": Organisation,
     "JoinRequestForm": JoinRequest,
@@ -96,6 +103,7 @@ MODEL_OF: dict[str, type[models.Model] | None] = {
 }
 # (serializer or form, field) -> the column it is stored in, when the names differ.
 COLUMN_OF: dict[tuple[str, str], "models.Field[Any, Any]"] = {
+    ("BookingCancelSerializer", "reason"): CapacityBooking._meta.get_field("cancel_reason"),
     ("OrganisationInputSerializer", "email_domains"): OrganisationDomain._meta.get_field("domain"),
     ("ApplicationInputSerializer", "team"): ApplicationTeamMember._meta.get_field("email"),
     ("ApplicationUpdateSerializer", "team"): ApplicationTeamMember._meta.get_field("email"),

@@ -8,6 +8,8 @@ from rest_framework import serializers
 
 from booking.capacity.rules import refund_deadline
 from booking.models import BookingState, CalendarFeed, CapacityBooking
+from stargate_portal.api.fields import id_field
+from stargate_portal.input_limits import INT_MAX
 
 
 class HourFreeSerializer(serializers.Serializer):
@@ -40,9 +42,9 @@ class AvailabilityQuerySerializer(serializers.Serializer):
 class BookingCreateSerializer(serializers.Serializer):
     """Whole nodes of one GPU type for whole UTC hours: ``[starts_at, ends_at)``."""
 
-    project = serializers.IntegerField()
+    project = id_field()
     gpu_type = serializers.CharField(max_length=32)
-    node_count = serializers.IntegerField(min_value=1)
+    node_count = serializers.IntegerField(min_value=1, max_value=INT_MAX)
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -126,4 +128,4 @@ class CalendarFeedCreatedSerializer(CalendarFeedSerializer):
 
 
 class CalendarFeedCreateSerializer(serializers.Serializer):
-    project = serializers.IntegerField()
+    project = id_field()

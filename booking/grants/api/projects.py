@@ -37,6 +37,7 @@ from booking.models import (
     ProjectInvitation,
     ProjectState,
 )
+from stargate_portal.api.filters import UtcIsoDateTimeFilter
 from stargate_portal.api.views import UserScopedMixin, user_of
 from stargate_portal.errors import Conflict, ValidationFailed
 
@@ -44,8 +45,8 @@ from stargate_portal.errors import Conflict, ValidationFailed
 class LedgerFilter(filters.FilterSet):
     kind = filters.ChoiceFilter(choices=LedgerEntryKind.choices)
     gpu_type = filters.CharFilter(field_name="gpu_type__name", lookup_expr="iexact")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = LedgerEntry
