@@ -16,7 +16,7 @@ from booking.admission.apply import apply_decisions
 from booking.admission.dispatch import jobs_dispatch
 from booking.admission.lock import cycle_lock
 from booking.admission.metrics import cycle_lock_missed, cycle_observe
-from booking.admission.snapshot import Site, SnapshotCache
+from booking.admission.snapshot import SnapshotCache
 from booking.cluster.base import ClusterBackend
 from booking.cluster.registry import cluster_backend
 from booking.jobs.priority import ProjectFacts, fair_share_half_life_seconds
@@ -70,7 +70,9 @@ def _cycle(backend: ClusterBackend) -> CycleReport:
     now = backend.now()
     site, full = snapshot_cache.refresh(backend.capacity())
     facts = site.book.facts(site.project_ids(), today=now.date())
-    snapshot = site.snapshot(_config(now), _projects(site, facts))
+    running = site.running_gpus()
+    idle = site.book.tiers(running.keys() - facts.keys(), today=now.date())
+    snapshot = site.snapshot(_config(now), _projects(running, facts), idle)
     loaded = time.perf_counter()
     result = admission_cycle(snapshot)
     decided = time.perf_counter()
@@ -113,8 +115,7 @@ def _config(now: datetime) -> PolicyConfig:
     )
 
 
-def _projects(site: Site, facts: dict[int, ProjectFacts]) -> list[Project]:
-    running = site.running_gpus()
+def _projects(running: dict[int, int], facts: dict[int, ProjectFacts]) -> list[Project]:
     return [
         Project(
             project_id=fact.project_id,

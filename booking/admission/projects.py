@@ -42,6 +42,12 @@ class ProjectBook:
             balances=self._balances_of(ids),
         )
 
+    def tiers(self, project_ids: Collection[int], *, today: date) -> dict[int, int]:
+        """Tiers of these projects (standings cached as for ``facts``; one query for those
+        not cached): the tier caps count the running GPUs of projects with nothing pending."""
+        standings = self._standings_of(set(project_ids), today)
+        return {pk: standings[pk].tier for pk in project_ids if pk in standings}
+
     def _standings_of(self, ids: set[int], today: date) -> dict[int, ProjectStanding]:
         now = time.monotonic()
         key = self._standings_key

@@ -115,13 +115,20 @@ class Site:
                 running[project_id] = running.get(project_id, 0) + gpus
         return running
 
-    def snapshot(self, config: PolicyConfig, projects: Iterable[Project]) -> Snapshot:
-        """A snapshot sharing this site's queues and capacity (the policy only reads them)."""
+    def snapshot(
+        self,
+        config: PolicyConfig,
+        projects: Iterable[Project],
+        tiers: dict[int, int] | None = None,
+    ) -> Snapshot:
+        """A snapshot sharing this site's queues and capacity (the policy only reads them);
+        ``tiers`` covers the projects that run jobs but have nothing pending."""
         return Snapshot(
             config=config,
             projects={project.project_id: project for project in projects},
             pending=self.pending,
             capacity=self.capacity,
+            tiers=tiers or {},
         )
 
     # -- applying jobs' current rows --------------------------------------------------------

@@ -21,11 +21,13 @@ class CycleState:
         "projects",
         "queue_heads",
         "reservations",
+        "snapshot",
         "waiting",
     )
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.config: PolicyConfig = snapshot.config
+        self.snapshot = snapshot
         self.projects: dict[int, Project] = snapshot.projects
         self.admissions: list[Admission] = []
         self.waiting: dict[str, WaitReason] = {}

@@ -77,6 +77,16 @@ class Snapshot:
     pending: PendingQueues
     capacity: dict[str, GpuTypeCapacity]
     bookings: dict[int, Booking] = field(default_factory=dict)
+    tiers: Mapping[int, int] = field(default_factory=dict)
+    """Tier of every project with running GPUs, also those with nothing pending (absent from
+    ``projects``): a tier cap counts every running GPU of its tier."""
+
+    def tier_of(self, project_id: int) -> int | None:
+        """The project's tier, from ``projects`` or else ``tiers``; None if unknown."""
+        project = self.projects.get(project_id)
+        if project is not None:
+            return project.tier
+        return self.tiers.get(project_id)
 
     @classmethod
     def build(
@@ -89,6 +99,7 @@ class Snapshot:
         free_gpus_per_node: Mapping[str, Sequence[int]],
         bookings: Iterable[Booking] = (),
         gpus_per_node: int = 8,
+        tiers: Mapping[int, int] | None = None,
     ) -> Snapshot:
         """Assemble a snapshot from plain lists; the free counts already exclude running jobs."""
         kept_bookings = {b.booking_id: b for b in bookings if b.end > config.now}
@@ -110,6 +121,7 @@ class Snapshot:
             pending=PendingQueues.from_pending_by_project(pending_by_project),
             capacity=capacity,
             bookings=kept_bookings,
+            tiers=dict(tiers or {}),
         )
 
 

@@ -64,11 +64,12 @@ class TypeRound:
         for tier, fraction in caps.items():
             self._tier_cap_gpus[tier] = int(fraction * self._capacity.total_gpus)
             self._tier_gpus[tier] = 0
-        projects = self._state.projects
+        # Every project running on this type counts, also one with nothing pending.
+        tier_of = self._state.snapshot.tier_of
         for project_id, gpus in self._capacity.running_gpus_by_project.items():
-            project = projects.get(project_id)
-            if project is not None and project.tier in caps:
-                self._tier_gpus[project.tier] += gpus
+            tier = tier_of(project_id)
+            if tier is not None and tier in caps:
+                self._tier_gpus[tier] += gpus
 
     def _fill_heap(self) -> None:
         state = self._state

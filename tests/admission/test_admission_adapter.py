@@ -348,3 +348,28 @@ def test_a_snapshot_catching_up_frees_gpus_before_it_takes_them(
     assert not full
     assert site.capacity["H100"].pool.free == [0]
     assert site.capacity["H100"].pool.free == load_site(sim.capacity()).capacity["H100"].pool.free
+
+
+def test_the_tier_cap_counts_running_gpus_of_a_capped_project_with_nothing_pending(
+    alice: User,
+    charlie: User,
+    charlie_org: Any,
+    alice_project: Project,
+    charlie_project: Project,
+    h100: GpuType,
+    submit: Callable[..., Job],
+    settings: Any,
+    clock: time_machine.Traveller,
+) -> None:
+    settings.ADMISSION_TIER_CAPS = {4: 0.25}  # 8 of the 32 H100 GPUs
+    running = submit(charlie, charlie_project, gpus=8)
+    assert cycle().admitted == [running.pk]
+    reconcile()
+    second_project = project_for(charlie, charlie_org, h100, name="Acme vision")
+    blocked = submit(alice, alice_project, gpus=32)
+    international = submit(charlie, second_project, gpus=4)
+
+    assert cycle().admitted == []
+
+    assert state_of(blocked) == ("pending", "capacity")
+    assert state_of(international) == ("pending", "tier_cap")

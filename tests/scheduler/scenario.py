@@ -86,6 +86,7 @@ def site(
     running_jobs: Sequence[RunningJob] = (),
     bookings: Iterable[Booking] = (),
     now: float = NOW,
+    tiers: Mapping[int, int] | None = None,
     **config: object,
 ) -> Snapshot:
     """A snapshot of ``nodes`` 8-GPU H100 nodes; the running jobs' GPUs are taken from them."""
@@ -103,6 +104,7 @@ def site(
         running=running_jobs,
         free_gpus_per_node={H100: free},
         bookings=bookings,
+        tiers=tiers,
     )
 
 

@@ -60,3 +60,34 @@ def test_tier_cap_can_be_switched_off_in_the_config():
     )
 
     assert admitted_ids(snapshot) == ["intl-0", "intl-1", "intl-2"]
+
+
+def test_running_gpus_of_a_capped_tier_project_with_nothing_pending_count_against_the_cap():
+    # 80 GPUs, cap 16: another international project with an empty queue already runs 16, so
+    # the pending international job would exceed the cap while a European job waits.
+    idle_international = 3
+    snapshot = site(
+        nodes=10,
+        projects=[project(EUROPEAN, tier=1), project(INTERNATIONAL, tier=4)],
+        running_jobs=[
+            running("idle-intl-running", idle_international, on={0: 8, 1: 8}, ends_in_hours=10)
+        ],
+        pending=[job("european-big", EUROPEAN, gpus=80), *international_jobs()],
+        tiers={idle_international: 4},
+    )
+
+    result = admission_cycle(snapshot)
+
+    assert result.admissions == []
+    assert result.waiting["intl-0"] == WaitReason.TIER_CAP
+
+
+def test_a_project_of_unknown_tier_does_not_count_against_any_cap():
+    snapshot = site(
+        nodes=10,
+        projects=[project(EUROPEAN, tier=1), project(INTERNATIONAL, tier=4)],
+        running_jobs=[running("unknown-running", 3, on={0: 8, 1: 8}, ends_in_hours=10)],
+        pending=[job("european-big", EUROPEAN, gpus=80), *international_jobs()],
+    )
+
+    assert admitted_ids(snapshot) == ["intl-0", "intl-1"]
