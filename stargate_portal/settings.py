@@ -335,7 +335,13 @@ ADMISSION_BACKFILL_MAX_JOB_TEST = env.int("ADMISSION_BACKFILL_MAX_JOB_TEST", def
 # this old (a safety net for events it could not see, e.g. a very long-running transaction).
 ADMISSION_SNAPSHOT_MAX_AGE_SECONDS = env.float("ADMISSION_SNAPSHOT_MAX_AGE_SECONDS", default=1800)
 JOBS_RECONCILE_SECONDS = env.float("JOBS_RECONCILE_SECONDS", default=5.0)
+# Reconcile asks the cluster only for what changed; a full answer (every active job) this often
+# is the safety net that finds lost jobs and anything a change cursor missed.
+JOBS_RECONCILE_FULL_SECONDS = env.float("JOBS_RECONCILE_FULL_SECONDS", default=300.0)
 # Simulated site: nodes of 8 GPUs per GPU type (GPU types themselves are data: GpuType rows).
+# A frozen simulator clock moves only when stepped (``manage.py simulator_clock step``), for
+# tests, demos and replays whose own processing time must not leak into the results.
+SIMULATOR_CLOCK_FROZEN = env.bool("SIMULATOR_CLOCK_FROZEN", default=False)
 SIMULATOR_SITE = env.dict("SIMULATOR_SITE", cast={"value": int}, default={"H100": 240, "H200": 120})
 CELERY_BEAT_SCHEDULE.update(
     {

@@ -67,7 +67,8 @@ def apply_decisions(
             HoldRequest(j.pk, j.project_id, j.gpu_type_id, j.hold_gpu_hours, j.key, j.key)
             for j in locked
             if decided[j.pk].hold_gpu_hours > 0
-        ]
+        ],
+        at=now,
     )
     admitted = [j for j in locked if j.pk not in refused]
     _write_admissions([(j, decided[j.pk]) for j in admitted], now)

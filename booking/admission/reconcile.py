@@ -1,18 +1,35 @@
-"""Following the cluster: start and finish jobs as it reports them, settle their hours."""
+"""Following the cluster: start and finish jobs as it reports them, settle their hours.
+
+Each run asks the backend only for what changed since the last one
+(``ClusterBackend.changes_since``; a backend that cannot tell answers in full), and settles the
+jobs that ended in batches, one transaction per batch (``booking.jobs.finish_batch``). Every
+``JOBS_RECONCILE_FULL_SECONDS`` a full answer (every active job) is the safety net: it finds the
+jobs the cluster lost and any change a cursor missed.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
 
 from booking.admission.dispatch import jobs_dispatch
-from booking.cluster.base import BackendJob, BackendState, ClusterBackend
+from booking.cluster.base import BackendJob, BackendState, Changes, ClusterBackend
 from booking.cluster.registry import cluster_backend
-from booking.jobs.settlement import job_finish, job_start
-from booking.models import ACTIVE_STATES, Job, JobReason, JobState
+from booking.jobs.finish_batch import Finish, jobs_finish_many
+from booking.jobs.settlement import job_start
+from booking.models import ACTIVE_STATES, Job, JobReason, JobState, ReconcileCursor
 from booking.models.jobs import submission_key
 
+_T = TypeVar("_T")
 CHUNK = 1_000
+FINISH_BATCH = 500
 _FINAL = {
     BackendState.COMPLETED: JobState.COMPLETED,
     BackendState.FAILED: JobState.FAILED,
@@ -21,50 +38,144 @@ _FINAL = {
     BackendState.NODE_FAIL: JobState.FAILED,
 }
 
+Active = dict[str, tuple[int, str]]
+"""Submission key → (job id, state) of the active jobs a run looks at."""
+
 
 @dataclass(frozen=True)
 class ReconcileReport:
     dispatched: int
     started: int
     finished: int
+    full: bool = False
+    changed: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"dispatched": self.dispatched, "started": self.started, "finished": self.finished}
+        return {
+            "dispatched": self.dispatched,
+            "started": self.started,
+            "finished": self.finished,
+            "full": int(self.full),
+            "changed": self.changed,
+        }
 
 
-def jobs_reconcile(*, backend: ClusterBackend | None = None) -> ReconcileReport:
-    """Send what was admitted but never sent, then bring active jobs in line with the
-    cluster. Each job's transition is its own transaction, safe to repeat."""
+def jobs_reconcile(*, backend: ClusterBackend | None = None, full: bool = False) -> ReconcileReport:
+    """Send what was admitted but never sent, then bring the jobs the cluster reports as
+    changed in line with it (all active jobs when ``full`` or when the safety net is due).
+    Safe to repeat: every transition checks the job's current state."""
     backend = backend or cluster_backend()
     dispatched = jobs_dispatch(backend=backend)
-    started = finished = 0
-    active = (
+    mark = ReconcileCursor.objects.filter(backend=backend.name).first()
+    wall = timezone.now()
+    full = full or _full_due(mark, wall)
+    loaded: list[Active] = []
+
+    def active_keys() -> Collection[str]:
+        loaded.append(_active_jobs())
+        return loaded[-1].keys()
+
+    if full or mark is None:
+        changes = backend.changes_all(active_keys)
+    else:
+        changes = backend.changes_since(mark.cursor, active_keys)
+    if changes.complete:
+        active = loaded[-1] if loaded else _active_jobs()
+    else:
+        active = _active_of(changes.jobs.keys())
+    started, finished = _follow(active, changes, backend.now())
+    ReconcileCursor.objects.update_or_create(
+        backend=backend.name,
+        defaults={
+            "cursor": changes.cursor,
+            "full_at": wall if changes.complete else (mark.full_at if mark else None),
+        },
+    )
+    return ReconcileReport(dispatched, started, finished, changes.complete, len(changes.jobs))
+
+
+def _full_due(mark: ReconcileCursor | None, wall: datetime) -> bool:
+    if mark is None or mark.full_at is None:
+        return True
+    return wall - mark.full_at >= timedelta(seconds=settings.JOBS_RECONCILE_FULL_SECONDS)
+
+
+def _active_jobs() -> Active:
+    """Every active job the cluster was sent (a full answer covers them all)."""
+    rows = (
         Job.objects.filter(state__in=ACTIVE_STATES)
         .exclude(backend_job_id="")
-        .order_by("pk")
         .values_list("pk", "uuid", "attempt", "state")
     )
-    rows = list(active)
-    for start in range(0, len(rows), CHUNK):
-        chunk = {
-            submission_key(uuid, attempt): (pk, state)
-            for pk, uuid, attempt, state in rows[start : start + CHUNK]
-        }
-        reported = backend.poll(chunk)
-        now = backend.now()
-        for key, (pk, state) in chunk.items():
-            found = reported.get(key)
-            s, f = _follow(pk, state, found, now)
-            started, finished = started + s, finished + f
-        _note_cluster_waits(chunk, reported)
-    return ReconcileReport(dispatched, started, finished)
+    return {submission_key(uuid, attempt): (pk, state) for pk, uuid, attempt, state in rows}
 
 
-def _note_cluster_waits(chunk: dict[str, tuple[int, str]], reported: dict[str, BackendJob]) -> None:
+def _active_of(keys: Collection[str]) -> Active:
+    """The active jobs among changed keys (an admitted job may not know its cluster id yet)."""
+    uuids = {_uuid_of(key) for key in keys} - {None}
+    active: Active = {}
+    for chunk in _chunks(sorted(uuids, key=str), CHUNK):
+        rows = Job.objects.filter(Q(uuid__in=chunk), state__in=ACTIVE_STATES).values_list(
+            "pk", "uuid", "attempt", "state"
+        )
+        for pk, job_uuid, attempt, state in rows:
+            key = submission_key(job_uuid, attempt)
+            if key in keys:
+                active[key] = (pk, state)
+    return active
+
+
+def _uuid_of(key: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(key.split(".", 1)[0])
+    except ValueError:
+        return None
+
+
+def _follow(active: Active, changes: Changes, now: datetime) -> tuple[int, int]:
+    """Start what started, finish (in batches) what ended; with a full answer a job the
+    cluster does not know is lost (never silently re-run)."""
+    started = 0
+    finishes: list[Finish] = []
+    for key, (pk, state) in active.items():
+        found = changes.jobs.get(key)
+        if found is None:
+            if changes.complete:
+                lost = Finish(pk, JobState.FAILED, None, now, None, reason=JobReason.LOST)
+                finishes.append(lost)
+            continue
+        if state == JobState.ADMITTED and found.state != BackendState.QUEUED and found.started_at:
+            started += int(
+                job_start(
+                    job_id=pk, started_at=found.started_at, backend_job_id=found.backend_job_id
+                )
+            )
+        if found.finished:
+            finishes.append(_finish(pk, found, now))
+    finished = sum(jobs_finish_many(batch, now=now) for batch in _chunks(finishes, FINISH_BATCH))
+    _note_cluster_waits(active, changes.jobs)
+    return started, finished
+
+
+def _finish(pk: int, found: BackendJob, now: datetime) -> Finish:
+    reason = found.reason if found.reason in JobReason.values else ""
+    if found.state == BackendState.NODE_FAIL:
+        reason = JobReason.NODE_FAILURE
+    return Finish(
+        job_id=pk,
+        state=_FINAL[found.state],
+        started_at=found.started_at,
+        ended_at=found.ended_at or now,
+        exit_code=found.exit_code,
+        reason=reason,
+    )
+
+
+def _note_cluster_waits(active: Active, reported: dict[str, BackendJob]) -> None:
     """An admitted job the cluster keeps queued shows why (its own queue, a limit, a
     booking); the reason goes when the job starts."""
     waits: dict[str, list[int]] = {}
-    for key, (pk, state) in chunk.items():
+    for key, (pk, state) in active.items():
         found = reported.get(key)
         if state == JobState.ADMITTED and found is not None and found.state == BackendState.QUEUED:
             waits.setdefault(found.reason, []).append(pk)
@@ -75,34 +186,6 @@ def _note_cluster_waits(chunk: dict[str, tuple[int, str]], reported: dict[str, B
             )
 
 
-def _follow(pk: int, state: str, found: BackendJob | None, now: datetime) -> tuple[int, int]:
-    if found is None:
-        # Submitted, yet the cluster does not know it: it is lost (never silently re-run).
-        done = job_finish(
-            job_id=pk,
-            state=JobState.FAILED,
-            started_at=None,
-            ended_at=now,
-            exit_code=None,
-            reason=JobReason.LOST,
-        )
-        return 0, int(done)
-    started = 0
-    if state == JobState.ADMITTED and found.state != BackendState.QUEUED and found.started_at:
-        started = int(
-            job_start(job_id=pk, started_at=found.started_at, backend_job_id=found.backend_job_id)
-        )
-    if not found.finished:
-        return started, 0
-    reason = found.reason if found.reason in JobReason.values else ""
-    if found.state == BackendState.NODE_FAIL:
-        reason = JobReason.NODE_FAILURE
-    done = job_finish(
-        job_id=pk,
-        state=_FINAL[found.state],
-        started_at=found.started_at,
-        ended_at=found.ended_at or now,
-        exit_code=found.exit_code,
-        reason=reason,
-    )
-    return started, int(done)
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -66,6 +66,7 @@ def job_rows(jobs: QuerySet[Job]) -> QuerySet[Any]:
         "estimated_start",
         "end_epoch",
         "placement",
+        "strict_order",
     )
 
 
@@ -147,13 +148,20 @@ class Site:
     def _note(self, row: Row) -> RunningJob | None:
         """Queue or dequeue the job and free its GPUs if needed; returns it if it must start."""
         pk, state, project_id, type_id, gpus, walltime, submitted_at, booking = row[:8]
-        reason, estimate, expected_end, placement = row[8:]
+        reason, estimate, expected_end, placement, strict = row[8:]
         job_id = policy_job_id(pk)
         gpu_type = self.type_names.get(type_id) or _type_name(self, type_id)
         if state == JobState.PENDING:
             self.pending.add(
                 PendingJob(
-                    job_id, project_id, gpu_type, gpus, walltime, _seconds(submitted_at), booking
+                    job_id,
+                    project_id,
+                    gpu_type,
+                    gpus,
+                    walltime,
+                    _seconds(submitted_at),
+                    booking,
+                    strict,
                 )
             )
             self.reasons[pk] = reason
@@ -257,6 +265,7 @@ def _pending_jobs(site: Site, rows: Iterable[Row]) -> Iterator[PendingJob]:
             walltime,
             _seconds(submitted_at),
             booking,
+            row[12],
         )
 
 

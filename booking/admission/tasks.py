@@ -8,7 +8,6 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
-from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +41,10 @@ def jobs_reconcile() -> dict[str, int] | None:
 @shared_task(ignore_result=True)
 def admission_cycles_prune(days: int = 7) -> int:
     """Forget admission cycle logs older than ``days``."""
+    from booking.cluster.clock import cluster_now
     from booking.models import AdmissionCycle
 
-    cutoff = timezone.now() - timedelta(days=days)
+    # Cycles are stamped with the cluster's clock, so the cutoff is taken on it too.
+    cutoff = cluster_now() - timedelta(days=days)
     deleted, _by_model = AdmissionCycle.objects.filter(started_at__lt=cutoff).delete()
     return deleted

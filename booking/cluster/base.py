@@ -8,7 +8,7 @@ idempotent by key and callers ``find`` before any retry, so a job is submitted a
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -141,6 +141,21 @@ class SubmitResult:
     rejected: dict[str, str]
 
 
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What ``changes_since`` found. ``complete``: every active key was asked and a key
+    missing from ``jobs`` is unknown to the cluster (a full answer); otherwise ``jobs`` holds
+    only the jobs that changed. ``cursor`` is passed to the next call ("" when the backend
+    keeps none)."""
+
+    jobs: dict[str, BackendJob]
+    cursor: str
+    complete: bool
+
+
+POLL_CHUNK = 1_000
+
+
 class ClusterBackend(abc.ABC):
     """A cluster that runs admitted jobs. Implementations must be safe to call from several
     worker processes at once."""
@@ -189,6 +204,20 @@ class ClusterBackend(abc.ABC):
     @abc.abstractmethod
     def delete_reservation(self, name: str) -> None:
         """Drop a reservation; an unknown name is ignored."""
+
+    def changes_all(self, active_keys: Callable[[], Collection[str]]) -> Changes:
+        """A full answer: every active job polled (in chunks), with a fresh cursor."""
+        keys = list(active_keys())
+        jobs: dict[str, BackendJob] = {}
+        for start in range(0, len(keys), POLL_CHUNK):
+            jobs.update(self.poll(keys[start : start + POLL_CHUNK]))
+        return Changes(jobs, cursor="", complete=True)
+
+    def changes_since(self, cursor: str, active_keys: Callable[[], Collection[str]]) -> Changes:
+        """The jobs that changed since ``cursor`` (reconcile asks this every run). The
+        default is a full poll of ``active_keys()``: a backend that can tell what changed
+        (the simulator) overrides it and never calls ``active_keys``."""
+        return self.changes_all(active_keys)
 
     def accounts_sync(self, accounts: Sequence[ClusterAccount]) -> AccountSyncReport:
         """Create or update the cluster's account of each project, idempotently. A cluster

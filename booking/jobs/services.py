@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from booking.cluster.clock import cluster_today
 from booking.cluster.registry import cluster_backend
 from booking.jobs.durations import minutes_text
 from booking.jobs.settlement import job_runtime_seconds, job_settle
@@ -79,6 +80,7 @@ def job_submit(
     command: str = "",
     environment: dict[str, Any] | None = None,
     idempotency_key: str = "",
+    strict_order: bool = False,
 ) -> Submission:
     """Queue a job. A repeat with the same idempotency key returns the first job; the same key
     with another submission is refused (``idempotency_key_reused``)."""
@@ -92,6 +94,8 @@ def job_submit(
         container_image,
         command,
         environment or {},
+        # Only when set, so fingerprints of submissions made before the option still match.
+        *(("strict_order",) if strict_order else ()),
     )
     if idempotency_key:
         earlier = _earlier_submission(user, idempotency_key, fingerprint)
@@ -114,6 +118,7 @@ def job_submit(
         "container_image": container_image.strip(),
         "command": command,
         "environment": environment,
+        "strict_order": strict_order,
         "submitted_at": now,
         "reason": JobReason.PRIORITY,
         "idempotency_key": idempotency_key,
@@ -258,7 +263,7 @@ def _check_project(user: User, project: Project, gpu_type: GpuType, hold: Decima
             _("The project has no allocation for %(t)s.") % {"t": gpu_type.name},
             code="no_allocation",
         )
-    today = cluster_backend().now().date()
+    today = cluster_today()
     if not allocation.starts_on <= today <= allocation.ends_on:
         raise Conflict(_("The allocation is not active today."), code="allocation_inactive")
     balance = balance_of(project=project, gpu_type=gpu_type)

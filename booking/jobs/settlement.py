@@ -9,6 +9,7 @@ the charge never fails for lack of balance.
 
 import logging
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -107,7 +108,7 @@ def job_settle(job: Job, *, runtime_seconds: int, now: datetime) -> str:
     if not LedgerEntry.objects.filter(idempotency_key=job.ledger_key("hold")).exists():
         return ""
     project, gpu_type = job.project, job.gpu_type
-    hold = job.hold_gpu_hours
+    hold, charge = settle_amounts(job, runtime_seconds)
     ledger_release(
         project=project,
         gpu_type=gpu_type,
@@ -115,7 +116,6 @@ def job_settle(job: Job, *, runtime_seconds: int, now: datetime) -> str:
         key=job.ledger_key("release"),
         reason=str(job.uuid),
     )
-    charge = used_gpu_hours(job.gpus, runtime_seconds)
     note = _("%(h)s GPU-hours released") % {"h": hold}
     if charge > 0:
         try:
@@ -133,6 +133,12 @@ def job_settle(job: Job, *, runtime_seconds: int, now: datetime) -> str:
             note += _(", not charged (%(why)s)") % {"why": refused.code}
     fair_share_add(gpu_hours={job.project_id: float(charge - hold)}, now=now)
     return note + "."
+
+
+def settle_amounts(job: Job, runtime_seconds: int) -> tuple[Decimal, Decimal]:
+    """``(released, charged)`` GPU-hours of a job that ran ``runtime_seconds``: the whole
+    hold back, gpus x runtime charged. The one rule, per job or in batches."""
+    return job.hold_gpu_hours, used_gpu_hours(job.gpus, runtime_seconds)
 
 
 def job_runtime_seconds(job: Job, started_at: datetime, ended_at: datetime) -> int:

@@ -8,14 +8,14 @@ the same functions) in a handful of queries instead of five per hold.
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from booking.cluster.clock import cluster_now, cluster_today
 from booking.ledger.low_balance import low_balance_check_needed
 from booking.ledger.metrics import movements_count
 from booking.ledger.selectors import Balance, balance_of, balances_by_allocation
@@ -128,11 +128,16 @@ class HoldRequest:
     reason: str = ""
 
 
-def ledger_hold_many(requests: Sequence[HoldRequest]) -> dict[int, str]:
+def ledger_hold_many(
+    requests: Sequence[HoldRequest], *, at: datetime | None = None
+) -> dict[int, str]:
     """Hold each request's hours, in order (earlier requests are served first when hours run
-    short). Returns the refused requests' ``ref`` with the refusal's code."""
+    short). Returns the refused requests' ``ref`` with the refusal's code. ``at`` is the
+    cluster time of the holds (default: read from the cluster)."""
     if not requests:
         return {}
+    at = at or cluster_now()
+    today = cluster_today(at)
     pairs = {(r.project_id, r.gpu_type_id) for r in requests}
     allocations = _lock_allocations(pairs)
     balances = balances_by_allocation(pairs)
@@ -147,7 +152,7 @@ def ledger_hold_many(requests: Sequence[HoldRequest]) -> dict[int, str]:
             if request.key in earlier:
                 _check_replay(earlier[request.key], pair, LedgerEntryKind.HOLD, amount)
                 continue
-            _check_allowed(allocation, LedgerEntryKind.HOLD, amount, balances[pair])
+            _check_allowed(allocation, LedgerEntryKind.HOLD, amount, balances[pair], today)
         except Conflict as refusal:
             refused[request.ref] = refusal.code
             continue
@@ -159,6 +164,7 @@ def ledger_hold_many(requests: Sequence[HoldRequest]) -> dict[int, str]:
             gpu_hours=amount,
             idempotency_key=request.key,
             reason=request.reason[:500],
+            created_at=at,
         )
         entries.append(entry)
         # A key met again later in the batch is a replay or a conflict, as on the ledger.
@@ -168,6 +174,88 @@ def ledger_hold_many(requests: Sequence[HoldRequest]) -> dict[int, str]:
     for pair in {(entry.project_id, entry.gpu_type_id) for entry in entries}:
         _queue_low_balance_check(allocations[pair], balances[pair])
     return refused
+
+
+@dataclass(frozen=True, slots=True)
+class SettleRequest:
+    """One settlement of ``ledger_settle_many``: release ``release_gpu_hours`` of the hold
+    under ``hold_key`` and charge ``charge_gpu_hours`` (0: nothing); ``ref`` is the caller's
+    id for it (a job's). The amounts are the caller's rule (``booking.jobs.settlement``)."""
+
+    ref: int
+    project_id: int
+    gpu_type_id: int
+    hold_key: str
+    release_gpu_hours: Decimal
+    release_key: str
+    charge_gpu_hours: Decimal
+    charge_key: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What ``ledger_settle_many`` did for one request: nothing when no hold was found, else
+    the release, and the charge unless refused (``charge_refused`` is the refusal's code)."""
+
+    held: bool
+    charge_refused: str = ""
+
+
+def ledger_settle_many(
+    requests: Sequence[SettleRequest], *, at: datetime | None = None
+) -> dict[int, Settled]:
+    """Release and charge many holds at once (reconcile's finished jobs): the same checks as
+    ``ledger_release`` and ``ledger_charge``, one lock of the allocations, one insert. Call
+    inside the caller's transaction; replays of keys already on the ledger are skipped."""
+    if not requests:
+        return {}
+    at = at or cluster_now()
+    today = cluster_today(at)
+    pairs = {(r.project_id, r.gpu_type_id) for r in requests}
+    allocations = _lock_allocations(pairs)
+    balances = balances_by_allocation(pairs)
+    keys = [k for r in requests for k in (r.hold_key, r.release_key, r.charge_key)]
+    earlier = _entries_by_key(keys)
+    entries: list[LedgerEntry] = []
+    settled: dict[int, Settled] = {}
+    for request in requests:
+        if request.hold_key not in earlier:
+            settled[request.ref] = Settled(held=False)
+            continue
+        pair = (request.project_id, request.gpu_type_id)
+        moves = [(LedgerEntryKind.RELEASE, -request.release_gpu_hours, request.release_key)]
+        if request.charge_gpu_hours > 0:
+            moves.append((LedgerEntryKind.CHARGE, request.charge_gpu_hours, request.charge_key))
+        refused = ""
+        for kind, gpu_hours, key in moves:
+            try:
+                amount = _amount(kind, gpu_hours)
+                if key in earlier:
+                    _check_replay(earlier[key], pair, kind, amount)
+                    continue
+                _check_allowed(_allocation(allocations, pair), kind, amount, balances[pair], today)
+            except Conflict as refusal:
+                refused = refusal.code
+                continue
+            balances[pair] = balances[pair].plus(kind, amount)
+            entry = LedgerEntry(
+                project_id=request.project_id,
+                gpu_type_id=request.gpu_type_id,
+                kind=kind,
+                gpu_hours=amount,
+                idempotency_key=key,
+                reason=request.reason[:500],
+                created_at=at,
+            )
+            entries.append(entry)
+            earlier[key] = entry
+        settled[request.ref] = Settled(held=True, charge_refused=refused)
+    LedgerEntry.objects.bulk_create(entries, batch_size=1000)
+    movements_count(entries)
+    for pair in {(entry.project_id, entry.gpu_type_id) for entry in entries}:
+        _queue_low_balance_check(allocations[pair], balances[pair])
+    return settled
 
 
 def _move(
@@ -181,6 +269,7 @@ def _move(
 ) -> Movement:
     amount = _amount(kind, gpu_hours)
     pair = (project.pk, gpu_type.pk)
+    at = cluster_now()
     with transaction.atomic():
         allocation = _allocation(_lock_allocations({pair}), pair)
         earlier = _entries_by_key([key]).get(key)
@@ -188,7 +277,7 @@ def _move(
             _check_replay(earlier, pair, kind, amount)
             return Movement(earlier, created=False)
         balance = balance_of(project=project, gpu_type=gpu_type)
-        _check_allowed(allocation, kind, amount, balance)
+        _check_allowed(allocation, kind, amount, balance, cluster_today(at))
         entry = LedgerEntry.objects.create(
             project=project,
             gpu_type=gpu_type,
@@ -197,6 +286,7 @@ def _move(
             idempotency_key=key,
             actor=actor,
             reason=reason[:500],
+            created_at=at,
         )
         movements_count([entry])
         _queue_low_balance_check(allocation, balance.plus(kind, amount))
@@ -263,11 +353,13 @@ def _check_replay(entry: LedgerEntry, pair: Pair, kind: str, amount: Decimal) ->
         )
 
 
-def _check_allowed(allocation: Allocation, kind: str, amount: Decimal, balance: Balance) -> None:
+def _check_allowed(
+    allocation: Allocation, kind: str, amount: Decimal, balance: Balance, today: date
+) -> None:
     spends = kind in (LedgerEntryKind.HOLD, LedgerEntryKind.CHARGE)
     if spends and allocation.project.state == ProjectState.SUSPENDED:
         raise Conflict(_("The project is suspended."), code="project_suspended")
-    if spends and not allocation.starts_on <= _today() <= allocation.ends_on:
+    if spends and not allocation.starts_on <= today <= allocation.ends_on:
         raise Conflict(_("The allocation is not active today."), code="allocation_inactive")
     if kind == LedgerEntryKind.RELEASE and -amount > balance.held:
         raise Conflict(_("Cannot release more than is held."), code="release_exceeds_hold")
@@ -284,7 +376,3 @@ def _check_allowed(allocation: Allocation, kind: str, amount: Decimal, balance: 
                 "available_gpu_hours": str(balance.available),
             },
         )
-
-
-def _today() -> date:
-    return timezone.localdate()

@@ -19,8 +19,7 @@ def allocation_low_balance_check(allocation_id: int) -> bool:
 @shared_task(ignore_result=True)
 def allocations_low_balance_sweep() -> int:
     """Beat: the low-balance checks that could not be queued (broker down) run here."""
-    from django.utils import timezone
-
+    from booking.cluster.clock import cluster_today
     from booking.ledger.low_balance import allocations_low_balance_sweep as sweep
 
-    return sweep(today=timezone.localdate())
+    return sweep(today=cluster_today())

@@ -70,7 +70,12 @@ __all__ = [
     "ReviewScore",
 ]
 
-from booking.models.admission import AdmissionCycle, FairShareUsage
+from booking.models.admission import (
+    AdmissionCycle,
+    AdmissionReservation,
+    FairShareUsage,
+    ReconcileCursor,
+)
 from booking.models.jobs import (
     ACTIVE_STATES,
     FINAL_STATES,
@@ -95,11 +100,13 @@ __all__ += [
     "FINAL_STATES",
     "JOB_TRANSITIONS",
     "AdmissionCycle",
+    "AdmissionReservation",
     "FairShareUsage",
     "Job",
     "JobEvent",
     "JobReason",
     "JobState",
+    "ReconcileCursor",
     "SimulatedClock",
     "SimulatedJob",
     "SimulatedJobState",

@@ -1,7 +1,10 @@
 """What the admission controller keeps: each project's decayed usage, and a log of its cycles."""
 
+from typing import ClassVar
+
 from django.db import models
 
+from booking.models.gpu_types import GpuType
 from booking.models.projects import Project
 
 
@@ -45,3 +48,40 @@ class AdmissionCycle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.started_at}: {self.admissions} admitted in {self.duration_ms:.0f} ms"
+
+
+class AdmissionReservation(models.Model):
+    """The job one cycle kept room for on a GPU type (EASY backfill) and when it could start:
+    why the jobs behind it waited. Written with the cycle, pruned with it."""
+
+    cycle = models.ForeignKey(AdmissionCycle, on_delete=models.CASCADE, related_name="reservations")
+    gpu_type = models.ForeignKey(GpuType, on_delete=models.CASCADE, related_name="+")
+    job = models.ForeignKey(
+        "booking.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tier = models.PositiveSmallIntegerField()
+    gpus = models.PositiveIntegerField()
+    shadow_time = models.DateTimeField(
+        null=True, blank=True, help_text="When its GPUs free up; empty: not foreseeable."
+    )
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["gpu_type", "cycle"], name="reservation_per_type"),
+            models.CheckConstraint(condition=models.Q(tier__gte=1), name="reservation_tier"),
+        ]
+
+    def __str__(self) -> str:
+        return f"cycle {self.cycle_id}, {self.gpu_type_id}: job {self.job_id}"
+
+
+class ReconcileCursor(models.Model):
+    """Where reconcile stands with one cluster backend: the backend's change cursor and when
+    it last had a full answer (wall time: the safety net runs even on a frozen clock)."""
+
+    backend = models.CharField(max_length=200, unique=True)
+    cursor = models.CharField(max_length=200, blank=True)
+    full_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.backend}: {self.cursor or '-'}"

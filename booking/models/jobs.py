@@ -118,6 +118,11 @@ class Job(models.Model):
     container_image = models.CharField(_("container image"), max_length=500, blank=True)
     command = models.TextField(_("command"), blank=True)
     environment = models.JSONField(_("environment"), default=dict, blank=True)
+    strict_order = models.BooleanField(
+        _("strict order"),
+        default=False,
+        help_text=_("Start only after the project's earlier jobs of this GPU type."),
+    )
     # The capacity booking a job runs in: set once bookings exist (the admission policy already
     # keeps booked jobs to their window); no input sets it today.
     booking_reference = models.PositiveBigIntegerField(_("booking"), null=True, blank=True)

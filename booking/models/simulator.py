@@ -9,11 +9,18 @@ from booking.models.gpu_types import GpuType
 
 
 class SimulatedClock(models.Model):
-    """The simulator's clock: wall-clock time plus an offset that tests and demos advance."""
+    """The simulator's clock: wall-clock time plus an offset that tests and demos advance, or,
+    while ``frozen_at`` is set, that very time (it moves only when stepped)."""
 
     offset_seconds = models.FloatField(default=0.0)
+    frozen_at = models.DateTimeField(null=True, blank=True)
+    changes = models.PositiveBigIntegerField(
+        default=0, help_text="Counter of job changes: each change of jobs takes the next value."
+    )
 
     def __str__(self) -> str:
+        if self.frozen_at is not None:
+            return f"frozen at {self.frozen_at.isoformat()}"
         return f"wall clock + {self.offset_seconds:.0f} s"
 
 
@@ -61,9 +68,15 @@ class SimulatedJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     ends_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    change = models.PositiveBigIntegerField(
+        default=0, help_text="The clock's change counter when this job last changed."
+    )
 
     class Meta:
-        indexes: ClassVar = [models.Index(fields=["state", "ends_at"], name="simjob_state_end")]
+        indexes: ClassVar = [
+            models.Index(fields=["state", "ends_at"], name="simjob_state_end"),
+            models.Index(fields=["change"], name="simjob_change"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.pk} {self.key} {self.state}"

@@ -21,6 +21,9 @@ class PendingJob:
     walltime_minutes: int
     submit_time: float
     booking_id: int | None = None
+    strict_order: bool = False
+    """Start only after the project's earlier jobs of this GPU type (e.g. a dependency); other
+    jobs may backfill past a blocked earlier job of their project."""
 
     @property
     def walltime_seconds(self) -> float:

@@ -25,6 +25,7 @@ class TypeRound:
         "_admitted",
         "_backfill_tests",
         "_best_waiting_tier",
+        "_blocked",
         "_capacity",
         "_cursor",
         "_heap",
@@ -48,6 +49,8 @@ class TypeRound:
         self._pool = pool
         self._queues = queues
         self._cursor: dict[int, int] = {}
+        self._blocked: set[int] = set()
+        """Projects with a job of this type waiting for GPUs: their later jobs backfill."""
         self._heap: list[HeadKey] = []
         self._reservation: Reservation | None = None
         self._backfill_tests = 0
@@ -61,9 +64,9 @@ class TypeRound:
     def _count_capped_tiers(self) -> None:
         """GPUs of this type already held by each capped tier, and the cap in GPUs."""
         caps = self._state.config.tier_caps
-        for tier, fraction in caps.items():
-            self._tier_cap_gpus[tier] = int(fraction * self._capacity.total_gpus)
-            self._tier_gpus[tier] = 0
+        for capped, fraction in caps.items():
+            self._tier_cap_gpus[capped] = int(fraction * self._capacity.total_gpus)
+            self._tier_gpus[capped] = 0
         # Every project running on this type counts, also one with nothing pending.
         tier_of = self._state.snapshot.tier_of
         for project_id, gpus in self._capacity.running_gpus_by_project.items():
@@ -109,17 +112,30 @@ class TypeRound:
         cursor = self._cursor.get(project_id, 0)
         job = queue[cursor]
         self._state.jobs_examined += 1
+        if job.strict_order and project_id in self._blocked:
+            # It asked to start after its project's earlier jobs, one of which still waits.
+            self._state.wait(job, WaitReason.PRIORITY)
+            self._next(project, cursor + 1)
+            return
         reason = self._state.project_reason(project, job) or self._tier_cap_reason(project, job)
         outcome = reason if reason is not None else self._place(job)
         if isinstance(outcome, WaitReason):
-            # The project's later jobs of this type stay behind their head (strict FIFO).
             self._state.wait(job, outcome)
             if outcome in _WAITING_FOR_GPUS:
                 self._best_waiting_tier = min(self._best_waiting_tier, project.tier)
+                # The project's later jobs stay backfill candidates under the EASY rule, so
+                # a blocked job does not block its own project.
+                self._blocked.add(project_id)
+                self._next(project, cursor + 1)
+            # Budget, limits and caps keep the project's later jobs behind their head.
             return
         self._admit(project, job, outcome)
-        cursor += 1
-        self._cursor[project_id] = cursor
+        self._next(project, cursor + 1)
+
+    def _next(self, project: Project, cursor: int) -> None:
+        """Push the project's job at ``cursor`` (its next candidate), if any."""
+        queue = self._queues[project.project_id]
+        self._cursor[project.project_id] = cursor
         if cursor < len(queue):
             heapq.heappush(self._heap, self._key(project, queue[cursor]))
 

@@ -233,7 +233,8 @@ def test_every_pending_job_shows_why_it_waits_and_the_blocked_one_its_reservatio
     running = submit(bob, bob_project, gpus=24, walltime_minutes=60)
     cycle()
     big = submit(alice, alice_project, gpus=16, walltime_minutes=60)
-    behind = submit(alice, alice_project, gpus=1, walltime_minutes=60)
+    # Strict order: it would fit before the big job could start, yet stays behind it.
+    behind = submit(alice, alice_project, gpus=1, walltime_minutes=60, strict_order=True)
     small = submit(bob, bob_project, gpus=8, walltime_minutes=30)  # backfills: ends first
 
     report = cycle()
@@ -373,3 +374,26 @@ def test_the_tier_cap_counts_running_gpus_of_a_capped_project_with_nothing_pendi
 
     assert state_of(blocked) == ("pending", "capacity")
     assert state_of(international) == ("pending", "tier_cap")
+
+
+def test_a_later_job_of_a_blocked_project_backfills_unless_it_asks_for_strict_order(
+    alice: User,
+    charlie: User,
+    alice_project: Project,
+    charlie_project: Project,
+    submit: Callable[..., Job],
+    clock: time_machine.Traveller,
+) -> None:
+    busy = submit(charlie, charlie_project, gpus=8, walltime_minutes=240)
+    assert cycle().admitted == [busy.pk]
+    reconcile()
+    big = submit(alice, alice_project, gpus=32, walltime_minutes=60)
+    strict = submit(alice, alice_project, gpus=1, walltime_minutes=30, strict_order=True)
+    short = submit(alice, alice_project, gpus=1, walltime_minutes=30)
+
+    response_body = cycle()
+
+    assert response_body.admitted == [short.pk]
+    assert state_of(big) == ("pending", "capacity")
+    assert state_of(strict) == ("pending", "priority")
+    assert Job.objects.get(pk=strict.pk).strict_order is True

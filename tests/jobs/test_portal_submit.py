@@ -277,3 +277,15 @@ def test_choosing_another_project_offers_its_gpu_types(
     assert '<option value="H200">H200</option>' in body
     assert "H100" not in body
     assert response["HX-Trigger-After-Settle"] == "budget-inputs-changed"
+
+
+def test_a_member_asks_for_strict_order_in_the_form(
+    login: Any, alice: User, alice_project: Project
+) -> None:
+    client = login(alice)
+    assert 'name="strict_order"' in client.get(SUBMIT_URL).content.decode()
+
+    client.post(SUBMIT_URL, form_data(alice_project, strict_order="on"))
+    client.post(SUBMIT_URL, form_data(alice_project, idempotency_key="portal-test-2"))
+
+    assert list(Job.objects.order_by("pk").values_list("strict_order", flat=True)) == [True, False]

@@ -52,6 +52,7 @@ def job(
     hours: float = 1,
     submitted_minutes_ago: float = 60,
     booking_id: int | None = None,
+    strict_order: bool = False,
 ) -> PendingJob:
     return PendingJob(
         job_id=job_id,
@@ -61,6 +62,7 @@ def job(
         walltime_minutes=round(hours * 60),
         submit_time=NOW - submitted_minutes_ago * 60,
         booking_id=booking_id,
+        strict_order=strict_order,
     )
 
 

@@ -122,20 +122,28 @@ def test_one_project_gets_many_admissions_in_one_cycle():
     assert admitted_ids(snapshot) == [f"job-{i}" for i in range(12)]
 
 
-def test_a_project_second_job_competes_only_after_its_first():
-    snapshot = site(
+def project_with_a_blocked_head(*, strict_order: bool):
+    return site(
         nodes=2,
         projects=[project(1, tier=1), project(2, tier=2), project(9, tier=3)],
         running_jobs=[running("busy", 9, on={0: 8}, ends_in_hours=2)],
         pending=[
             job("a-big", 1, gpus=16, submitted_minutes_ago=30),
-            job("a-small", 1, gpus=1, submitted_minutes_ago=20),
+            job("a-small", 1, gpus=1, submitted_minutes_ago=20, strict_order=strict_order),
             job("b-small", 2, gpus=1, submitted_minutes_ago=10),
         ],
     )
 
-    result = admission_cycle(snapshot)
+
+def test_a_project_later_job_backfills_past_its_blocked_first_job():
+    result = admission_cycle(project_with_a_blocked_head(strict_order=False))
+
+    assert [admission.job_id for admission in result.admissions] == ["a-small", "b-small"]
+    assert result.waiting == {"a-big": WaitReason.CAPACITY}
+
+
+def test_a_strict_order_job_waits_behind_its_project_earlier_job():
+    result = admission_cycle(project_with_a_blocked_head(strict_order=True))
 
     assert [admission.job_id for admission in result.admissions] == ["b-small"]
-    assert result.waiting == {"a-big": WaitReason.CAPACITY}
-    assert "a-small" not in result.waiting
+    assert result.waiting == {"a-big": WaitReason.CAPACITY, "a-small": WaitReason.PRIORITY}

@@ -14,17 +14,18 @@ and exits 0. A runtime above the walltime ends in ``timeout``; a non-zero exit i
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from booking.cluster.base import (
     BackendJob,
     BackendState,
+    Changes,
     ClusterBackend,
     GpuTypeNodes,
     JobSpec,
@@ -73,15 +74,41 @@ class SimulatorBackend(ClusterBackend):
     # -- clock -------------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        offset = SimulatedClock.objects.filter(pk=1).values_list("offset_seconds", flat=True)
-        return timezone.now() + timedelta(seconds=offset.first() or 0.0)
+        """Wall time plus the offset; while frozen (``freeze`` or the setting
+        ``SIMULATOR_CLOCK_FROZEN``) the frozen time, so processing time never leaks in."""
+        row = SimulatedClock.objects.filter(pk=1).values_list("offset_seconds", "frozen_at")
+        offset, frozen_at = row.first() or (0.0, None)
+        if frozen_at is not None:
+            return frozen_at
+        moving = timezone.now() + timedelta(seconds=offset)
+        if settings.SIMULATOR_CLOCK_FROZEN:
+            return self.freeze(at=moving)
+        return moving
 
     def advance(self, delta: timedelta) -> datetime:
-        """Move the simulated clock forward (tests, demos); returns the new time."""
+        """Move the simulated clock forward (tests, demos, a frozen clock's step); returns
+        the new time."""
         SimulatedClock.objects.get_or_create(pk=1)
         SimulatedClock.objects.filter(pk=1).update(
-            offset_seconds=F("offset_seconds") + delta.total_seconds()
+            offset_seconds=F("offset_seconds") + delta.total_seconds(),
+            frozen_at=F("frozen_at") + delta,
         )
+        return self.now()
+
+    def freeze(self, *, at: datetime | None = None) -> datetime:
+        """Stop the clock at ``at`` (default: its current time); idempotent when frozen."""
+        SimulatedClock.objects.get_or_create(pk=1)
+        at = at or self.now()
+        SimulatedClock.objects.filter(pk=1, frozen_at__isnull=True).update(frozen_at=at)
+        frozen_at = SimulatedClock.objects.values_list("frozen_at", flat=True).get(pk=1)
+        return frozen_at or at
+
+    def unfreeze(self) -> datetime:
+        """Let the clock run on from where it stands (the offset keeps the frozen time)."""
+        frozen_at = SimulatedClock.objects.filter(pk=1).values_list("frozen_at", flat=True).first()
+        if frozen_at is not None:
+            offset = (frozen_at - timezone.now()).total_seconds()
+            SimulatedClock.objects.filter(pk=1).update(offset_seconds=offset, frozen_at=None)
         return self.now()
 
     # -- nodes -------------------------------------------------------------------------------
@@ -132,8 +159,11 @@ class SimulatorBackend(ClusterBackend):
             live = SimulatedJob.objects.filter(gpu_type=gpu_type, state__in=_LIVE)
             hit = [job.pk for job in live.only("placement") if node in _nodes_of(job.placement)]
             keys = list(SimulatedJob.objects.filter(pk__in=hit).values_list("key", flat=True))
-            SimulatedJob.objects.filter(pk__in=hit).update(
-                state=SimulatedJobState.NODE_FAIL, ended_at=now, exit_code=None
+            _change(
+                SimulatedJob.objects.filter(pk__in=hit),
+                state=SimulatedJobState.NODE_FAIL,
+                ended_at=now,
+                exit_code=None,
             )
         return keys
 
@@ -157,7 +187,11 @@ class SimulatorBackend(ClusterBackend):
                 continue
             rows.append(self._row(spec, now, nodes[spec.gpu_type].unavailable))
         # The key is unique: a job submitted before (a retry after a crash) is not duplicated.
-        SimulatedJob.objects.bulk_create(rows, ignore_conflicts=True)
+        with transaction.atomic():
+            change = _next_change()
+            for row in rows:
+                row.change = change
+            SimulatedJob.objects.bulk_create(rows, ignore_conflicts=True)
         known = SimulatedJob.objects.filter(key__in=[row.key for row in rows])
         accepted = {key: str(pk) for key, pk in known.values_list("key", "pk")}
         return SubmitResult(accepted=accepted, rejected=rejected)
@@ -200,14 +234,30 @@ class SimulatorBackend(ClusterBackend):
 
     def tick(self) -> int:
         """End the jobs whose runtime is over at the current simulated time."""
-        return SimulatedJob.objects.filter(
-            state=SimulatedJobState.RUNNING, ends_at__lte=self.now()
-        ).update(state=F("outcome"), ended_at=F("ends_at"))
+        due = SimulatedJob.objects.filter(state=SimulatedJobState.RUNNING, ends_at__lte=self.now())
+        if not due.exists():
+            return 0
+        return _change(due, state=F("outcome"), ended_at=F("ends_at"))
 
     def cancel(self, keys: Collection[str]) -> None:
-        SimulatedJob.objects.filter(key__in=list(keys), state__in=_LIVE).update(
-            state=SimulatedJobState.CANCELLED, ended_at=self.now(), exit_code=None
-        )
+        live = SimulatedJob.objects.filter(key__in=list(keys), state__in=_LIVE)
+        _change(live, state=SimulatedJobState.CANCELLED, ended_at=self.now(), exit_code=None)
+
+    def changes_all(self, active_keys: Callable[[], Collection[str]]) -> Changes:
+        """Every active job, and the change counter read before them as the cursor."""
+        self.tick()
+        counter = SimulatedClock.objects.filter(pk=1).values_list("changes", flat=True).first()
+        return Changes(self.find(active_keys()), cursor=str(counter or 0), complete=True)
+
+    def changes_since(self, cursor: str, active_keys: Callable[[], Collection[str]]) -> Changes:
+        """Only the jobs changed after ``cursor`` (the change counter), never every job."""
+        if not cursor.isdigit():
+            return self.changes_all(active_keys)
+        self.tick()
+        rows = list(SimulatedJob.objects.filter(change__gt=int(cursor)))
+        latest = max((row.change for row in rows), default=int(cursor))
+        jobs = {row.key: _backend_job(row) for row in rows}
+        return Changes(jobs, cursor=str(latest), complete=False)
 
     # -- reservations ------------------------------------------------------------------------
 
@@ -246,6 +296,21 @@ class SimulatorBackend(ClusterBackend):
 
     def delete_reservation(self, name: str) -> None:
         SimulatedReservation.objects.filter(name=name).delete()
+
+
+def _next_change() -> int:
+    """The next value of the change counter. Call inside a transaction: the clock's row stays
+    locked until the commit, so changes commit in counter order and a reader's cursor never
+    passes a change still to commit."""
+    SimulatedClock.objects.get_or_create(pk=1)
+    SimulatedClock.objects.filter(pk=1).update(changes=F("changes") + 1)
+    return SimulatedClock.objects.values_list("changes", flat=True).get(pk=1)
+
+
+def _change(jobs: QuerySet[SimulatedJob], **fields: object) -> int:
+    """Update these jobs and stamp them with the next change."""
+    with transaction.atomic():
+        return jobs.update(change=_next_change(), **fields)
 
 
 def _nodes_of(placement: Iterable[Sequence[int]]) -> set[int]:

@@ -66,6 +66,12 @@ class JobSubmitSerializer(serializers.Serializer):
         required=False,
         default=dict,
     )
+    strict_order = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Start only after the project's earlier jobs of this GPU type (a "
+        "dependency); otherwise a later job may backfill past a blocked earlier one.",
+    )
 
 
 def _reason() -> serializers.ChoiceField:
@@ -106,6 +112,7 @@ class JobSerializer(serializers.ModelSerializer):
             "attempt",
             "backend_job_id",
             "booking",
+            "strict_order",
         )
         read_only_fields: tuple[str, ...] = fields
 

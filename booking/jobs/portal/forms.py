@@ -110,6 +110,14 @@ class JobSubmitForm(ServiceErrorsForm):
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
         help_text=_("One KEY=VALUE per line, e.g. EPOCHS=3."),
     )
+    strict_order = forms.BooleanField(
+        label=_("Strict order"),
+        required=False,
+        help_text=_(
+            "Start only after this project's earlier jobs of the GPU type (e.g. it depends "
+            "on them). Otherwise it may start earlier when it fits before a blocked job."
+        ),
+    )
     idempotency_key = forms.CharField(max_length=200, widget=forms.HiddenInput)
 
     def __init__(
@@ -193,6 +201,7 @@ class JobSubmitForm(ServiceErrorsForm):
             "command": data["command"],
             "environment": data["environment"],
             "idempotency_key": data["idempotency_key"],
+            "strict_order": data["strict_order"],
         }
 
     def add_service_error(self, error: DomainError) -> None:

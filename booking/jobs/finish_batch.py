@@ -1,0 +1,114 @@
+"""Finishing many jobs at once (reconcile at scale): one transaction per batch, the same
+rules as ``booking.jobs.settlement.job_finish`` for each job (runtime, amounts, history)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from booking.jobs.priority import fair_share_add
+from booking.jobs.settlement import _finish_message, job_runtime_seconds, settle_amounts
+from booking.jobs.transitions import require_transition
+from booking.ledger.services import Settled, SettleRequest, ledger_settle_many
+from booking.models import ACTIVE_STATES, Job, JobEvent, JobReason
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """What the cluster reported about one job that ended."""
+
+    job_id: int
+    state: str
+    started_at: datetime | None
+    ended_at: datetime
+    exit_code: int | None
+    reason: str = ""
+
+
+_FIELDS = ("state", "reason", "estimated_start", "started_at", "ended_at", "runtime_seconds")
+
+
+def jobs_finish_many(finishes: Sequence[Finish], *, now: datetime) -> int:
+    """Settle and close these jobs in one transaction; jobs no longer active are skipped.
+    Returns how many were finished."""
+    if not finishes:
+        return 0
+    by_id = {finish.job_id: finish for finish in finishes}
+    with transaction.atomic():
+        jobs = list(
+            Job.objects.select_for_update(of=("self",))
+            .select_related("gpu_type")
+            .filter(pk__in=list(by_id), state__in=ACTIVE_STATES)
+            .order_by("pk")
+        )
+        runtimes = {job.pk: _runtime(job, by_id[job.pk]) for job in jobs}
+        settled = ledger_settle_many([_request(job, runtimes[job.pk]) for job in jobs], at=now)
+        usage: dict[int, float] = defaultdict(float)
+        events = []
+        for job in jobs:
+            finish = by_id[job.pk]
+            require_transition(job.state, finish.state)
+            note = _note(job, runtimes[job.pk], settled[job.pk], usage)
+            message = _finish_message(
+                finish.state, runtimes[job.pk], finish.exit_code, finish.reason
+            )
+            at = max(finish.ended_at, job.admitted_at) if job.admitted_at else finish.ended_at
+            events.append(_event(job, finish, f"{message} {note}".strip(), at))
+            job.state, job.reason, job.estimated_start = finish.state, "", None
+            job.ended_at, job.exit_code = finish.ended_at, finish.exit_code
+        Job.objects.bulk_update(jobs, [*_FIELDS, "exit_code"], batch_size=1000)
+        JobEvent.objects.bulk_create(events, batch_size=1000)
+        fair_share_add(gpu_hours=dict(usage), now=now)
+    return len(jobs)
+
+
+def _runtime(job: Job, finish: Finish) -> int:
+    start = job.started_at or finish.started_at
+    job.started_at = start
+    return job_runtime_seconds(job, start, finish.ended_at) if start else 0
+
+
+def _request(job: Job, runtime_seconds: int) -> SettleRequest:
+    job.runtime_seconds = runtime_seconds
+    release, charge = settle_amounts(job, runtime_seconds)
+    return SettleRequest(
+        ref=job.pk,
+        project_id=job.project_id,
+        gpu_type_id=job.gpu_type_id,
+        hold_key=job.ledger_key("hold"),
+        release_gpu_hours=release,
+        release_key=job.ledger_key("release"),
+        charge_gpu_hours=charge,
+        charge_key=job.ledger_key("charge"),
+        reason=str(job.uuid),
+    )
+
+
+def _note(job: Job, runtime_seconds: int, settled: Settled, usage: dict[int, float]) -> str:
+    """The history note ``job_settle`` writes, and the fair-share correction it makes."""
+    if not settled.held:
+        return ""
+    release, charge = settle_amounts(job, runtime_seconds)
+    note = _("%(h)s GPU-hours released") % {"h": release}
+    if charge > 0 and settled.charge_refused:
+        note += _(", not charged (%(why)s)") % {"why": settled.charge_refused}
+    elif charge > 0:
+        note += _(", %(c)s charged") % {"c": charge}
+    usage[job.project_id] += float(charge - release)
+    return note + "."
+
+
+def _event(job: Job, finish: Finish, message: str, at: datetime) -> JobEvent:
+    return JobEvent(
+        job_id=job.pk,
+        at=at,
+        from_state=job.state,
+        to_state=finish.state,
+        reason=JobReason(finish.reason) if finish.reason else "",
+        message=message[:500],
+    )
