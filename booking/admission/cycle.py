@@ -16,6 +16,7 @@ from booking.admission.apply import apply_decisions
 from booking.admission.dispatch import jobs_dispatch
 from booking.admission.lock import cycle_lock
 from booking.admission.metrics import cycle_lock_missed, cycle_observe
+from booking.admission.reservations import reservations_record
 from booking.admission.snapshot import SnapshotCache
 from booking.cluster.base import ClusterBackend
 from booking.cluster.registry import cluster_backend
@@ -77,7 +78,7 @@ def _cycle(backend: ClusterBackend) -> CycleReport:
     result = admission_cycle(snapshot)
     decided = time.perf_counter()
     applied = apply_decisions(site=site, facts=facts, result=result, now=now)
-    AdmissionCycle.objects.create(
+    logged = AdmissionCycle.objects.create(
         started_at=now,
         duration_ms=(time.perf_counter() - started) * 1000,
         snapshot_ms=(loaded - started) * 1000,
@@ -90,6 +91,7 @@ def _cycle(backend: ClusterBackend) -> CycleReport:
         admissions=len(applied.admitted),
         skipped=applied.skipped,
     )
+    reservations_record(cycle=logged, site=site, facts=facts, result=result)
     ended = time.perf_counter()
     report = CycleReport(
         admitted=applied.admitted,

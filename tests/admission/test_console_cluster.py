@@ -392,12 +392,13 @@ def test_the_last_admission_cycles_show_time_duration_and_admissions(
 
     response = login(staff).get(CYCLES)
 
-    started, duration, parts, *counts = first_row(response)
+    started, duration, parts, *counts, kept_for = first_row(response)
     assert started.startswith("2026-03-02 09:00 UTC")
     assert float(duration) > 0
     assert parts.count("/") == 2  # snapshot / policy / apply
     # pending jobs, queue heads, jobs examined, admissions, skipped
     assert counts == ["2", "1", "2", "2", "0"]
+    assert kept_for == "—"  # nothing was blocked
 
 
 def test_no_cycles_yet_says_how_they_start(login: Login, staff: User) -> None:

@@ -127,10 +127,25 @@ class JobEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class WaitExplanationSerializer(serializers.Serializer):
+    """Why a pending job waits for GPUs: the job its GPU type keeps room for (the backfill
+    reservation of the latest admission cycle), and when that job is expected to start."""
+
+    reserved_job = serializers.IntegerField(allow_null=True, read_only=True)
+    reserved_job_tier = serializers.IntegerField(read_only=True)
+    gpus = serializers.IntegerField(read_only=True, help_text="GPUs the reserved job needs.")
+    whole_nodes = serializers.IntegerField(read_only=True, help_text="0: on one node.")
+    expected_at = serializers.DateTimeField(allow_null=True, read_only=True)
+    is_this_job = serializers.BooleanField(read_only=True)
+    message = serializers.CharField(read_only=True)
+
+
 class JobDetailSerializer(JobSerializer):
-    """A job with its history; ``queue_position`` and ``estimated_start`` while pending."""
+    """A job with its history; ``queue_position``, ``estimated_start`` and, when it waits
+    for GPUs, ``wait_explanation`` while pending."""
 
     history = JobEventSerializer(source="events", many=True, read_only=True)
+    wait_explanation = serializers.SerializerMethodField()
     estimated_start = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField()
 
@@ -139,6 +154,7 @@ class JobDetailSerializer(JobSerializer):
             *JobSerializer.Meta.fields,
             "estimated_start",
             "queue_position",
+            "wait_explanation",
             "script",
             "container_image",
             "command",
@@ -155,6 +171,11 @@ class JobDetailSerializer(JobSerializer):
     @extend_schema_field(OpenApiTypes.INT)
     def get_queue_position(self, obj: Job) -> int | None:
         return self.context.get("queue_position")
+
+    @extend_schema_field(WaitExplanationSerializer(allow_null=True))
+    def get_wait_explanation(self, obj: Job) -> dict[str, Any] | None:
+        value = self.context.get("wait_explanation")
+        return None if value is None else dict(WaitExplanationSerializer(value).data)
 
 
 class JobReasonInputSerializer(serializers.Serializer):

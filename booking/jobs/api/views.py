@@ -21,6 +21,7 @@ from booking.jobs import services as job_services
 from booking.jobs.api import serializers as s
 from booking.jobs.queue import queue_overview, queue_standing
 from booking.jobs.selectors import jobs_of
+from booking.jobs.waits import job_wait_explanation
 from booking.models import Job, JobEvent, JobState
 from stargate_portal.api.views import UserScopedMixin, user_of
 from stargate_portal.errors import ValidationFailed
@@ -52,7 +53,11 @@ def detail(job: Job) -> dict[str, Any]:
         .get(pk=job.pk)
     )
     position, start = queue_standing(fresh, now=cluster_backend().now())
-    context = {"queue_position": position, "estimated_start": start}
+    context = {
+        "queue_position": position,
+        "estimated_start": start,
+        "wait_explanation": job_wait_explanation(fresh),
+    }
     return dict(s.JobDetailSerializer(fresh, context=context).data)
 
 

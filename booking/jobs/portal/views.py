@@ -30,6 +30,7 @@ from booking.jobs.selectors import (
     project_live_jobs,
 )
 from booking.jobs.services import CANCELLABLE, job_cancel, job_submit
+from booking.jobs.waits import job_wait_explanation
 from booking.ledger.budget import BudgetVerdict, budget_verdict
 from booking.ledger.selectors import (
     Balance,
@@ -201,6 +202,7 @@ def _job_context(request: AuthenticatedRequest, job: Job) -> dict[str, Any]:
         "job": job,
         "position": position,
         "estimated_start": start,
+        "wait_explanation": job_wait_explanation(job),
         "history": job_history(job),
         "ledger_entries": job_ledger_entries(job),
         "can_cancel": job.state in CANCELLABLE and can_cancel_job(request.user, job),
