@@ -87,9 +87,6 @@ def run(*, cycles: int, scale: float, seed: int) -> list[str]:
     site.advance(warm[-1].report.admitted)
     lines += _saturated(site, cycles=max(cycles // 2, 3))
     lines += _memory(site)
-    from booking.admission.reconcile_bench import reconcile_figures
-
-    lines += reconcile_figures(runs=cycles)
     return lines
 
 

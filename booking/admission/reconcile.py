@@ -2,17 +2,19 @@
 
 Each run asks the backend only for what changed since the last one
 (``ClusterBackend.changes_since``; a backend that cannot tell answers in full), and settles the
-jobs that ended in batches, one transaction per batch (``booking.jobs.finish_batch``). Every
-``JOBS_RECONCILE_FULL_SECONDS`` a full answer (every active job) is the safety net: it finds the
-jobs the cluster lost and any change a cursor missed.
+jobs that ended in batches, one transaction per batch (``booking.jobs.finish_batch``). The
+safety net is a full check of every active job once in ``JOBS_RECONCILE_FULL_SECONDS``, a slice
+per run so no run costs O(active jobs): it finds the jobs the cluster lost and any change a
+cursor missed.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypeVar
 
 from django.conf import settings
@@ -30,6 +32,7 @@ from booking.models.jobs import submission_key
 _T = TypeVar("_T")
 CHUNK = 1_000
 FINISH_BATCH = 500
+SLICE_MIN = 100
 _FINAL = {
     BackendState.COMPLETED: JobState.COMPLETED,
     BackendState.FAILED: JobState.FAILED,
@@ -62,13 +65,12 @@ class ReconcileReport:
 
 def jobs_reconcile(*, backend: ClusterBackend | None = None, full: bool = False) -> ReconcileReport:
     """Send what was admitted but never sent, then bring the jobs the cluster reports as
-    changed in line with it (all active jobs when ``full`` or when the safety net is due).
-    Safe to repeat: every transition checks the job's current state."""
+    changed in line with it, plus the safety net's slice of the active jobs (every active job
+    when ``full``, on the first run, or when the backend cannot tell what changed). Safe to
+    repeat: every transition checks the job's current state."""
     backend = backend or cluster_backend()
     dispatched = jobs_dispatch(backend=backend)
     mark = ReconcileCursor.objects.filter(backend=backend.name).first()
-    wall = timezone.now()
-    full = full or _full_due(mark, wall)
     loaded: list[Active] = []
 
     def active_keys() -> Collection[str]:
@@ -79,25 +81,52 @@ def jobs_reconcile(*, backend: ClusterBackend | None = None, full: bool = False)
         changes = backend.changes_all(active_keys)
     else:
         changes = backend.changes_since(mark.cursor, active_keys)
+    checked_up_to = 0
     if changes.complete:
         active = loaded[-1] if loaded else _active_jobs()
     else:
         active = _active_of(changes.jobs.keys())
+        checked, checked_up_to = _safety_slice(mark.checked_up_to if mark else 0)
+        if checked:
+            changes = _with_slice(backend, changes, checked)
+            active |= checked
     started, finished = _follow(active, changes, backend.now())
+    wrapped = changes.complete or checked_up_to == 0
     ReconcileCursor.objects.update_or_create(
         backend=backend.name,
         defaults={
             "cursor": changes.cursor,
-            "full_at": wall if changes.complete else (mark.full_at if mark else None),
+            "checked_up_to": checked_up_to,
+            "full_at": timezone.now() if wrapped else (mark.full_at if mark else None),
         },
     )
     return ReconcileReport(dispatched, started, finished, changes.complete, len(changes.jobs))
 
 
-def _full_due(mark: ReconcileCursor | None, wall: datetime) -> bool:
-    if mark is None or mark.full_at is None:
-        return True
-    return wall - mark.full_at >= timedelta(seconds=settings.JOBS_RECONCILE_FULL_SECONDS)
+def _safety_slice(after_pk: int) -> tuple[Active, int]:
+    """The next slice of active jobs for the full check, and where the next one starts (0:
+    this slice ends a pass). Sized so every active job is checked once in
+    ``JOBS_RECONCILE_FULL_SECONDS``: the cost of a run stays bounded whatever the job count."""
+    runs = max(settings.JOBS_RECONCILE_FULL_SECONDS / settings.JOBS_RECONCILE_SECONDS, 1.0)
+    active = Job.objects.filter(state__in=ACTIVE_STATES).exclude(backend_job_id="")
+    size = max(math.ceil(active.count() / runs), SLICE_MIN)
+    rows = list(
+        active.filter(pk__gt=after_pk)
+        .order_by("pk")
+        .values_list("pk", "uuid", "attempt", "state")[:size]
+    )
+    checked = {submission_key(uuid, attempt): (pk, state) for pk, uuid, attempt, state in rows}
+    return checked, rows[-1][0] if len(rows) == size else 0
+
+
+def _with_slice(backend: ClusterBackend, changes: Changes, checked: Active) -> Changes:
+    """The changes plus the cluster's full answer for the checked slice; a checked job the
+    cluster does not know is marked lost (``LOST`` below)."""
+    jobs = dict(changes.jobs)
+    answered = backend.poll(list(checked))
+    jobs.update(answered)
+    lost = {key for key in checked if key not in jobs}
+    return Changes(jobs, changes.cursor, complete=False, lost=frozenset(lost))
 
 
 def _active_jobs() -> Active:
@@ -140,7 +169,7 @@ def _follow(active: Active, changes: Changes, now: datetime) -> tuple[int, int]:
     for key, (pk, state) in active.items():
         found = changes.jobs.get(key)
         if found is None:
-            if changes.complete:
+            if changes.complete or key in changes.lost:
                 lost = Finish(pk, JobState.FAILED, None, now, None, reason=JobReason.LOST)
                 finishes.append(lost)
             continue

@@ -151,6 +151,8 @@ class Changes:
     jobs: dict[str, BackendJob]
     cursor: str
     complete: bool
+    lost: frozenset[str] = frozenset()
+    """Keys asked for in full that the cluster does not know (when not ``complete``)."""
 
 
 POLL_CHUNK = 1_000

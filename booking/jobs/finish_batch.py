@@ -16,6 +16,7 @@ from booking.jobs.settlement import _finish_message, job_runtime_seconds, settle
 from booking.jobs.transitions import require_transition
 from booking.ledger.services import Settled, SettleRequest, ledger_settle_many
 from booking.models import ACTIVE_STATES, Job, JobEvent, JobReason
+from stargate_portal.bulk_update import rows_update
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +31,15 @@ class Finish:
     reason: str = ""
 
 
-_FIELDS = ("state", "reason", "estimated_start", "started_at", "ended_at", "runtime_seconds")
+_FIELDS = (
+    "state",
+    "reason",
+    "estimated_start",
+    "started_at",
+    "ended_at",
+    "runtime_seconds",
+    "exit_code",
+)
 
 
 def jobs_finish_many(finishes: Sequence[Finish], *, now: datetime) -> int:
@@ -61,7 +70,7 @@ def jobs_finish_many(finishes: Sequence[Finish], *, now: datetime) -> int:
             events.append(_event(job, finish, f"{message} {note}".strip(), at))
             job.state, job.reason, job.estimated_start = finish.state, "", None
             job.ended_at, job.exit_code = finish.ended_at, finish.exit_code
-        Job.objects.bulk_update(jobs, [*_FIELDS, "exit_code"], batch_size=1000)
+        rows_update(Job, _FIELDS, [(job.pk, *(getattr(job, f) for f in _FIELDS)) for job in jobs])
         JobEvent.objects.bulk_create(events, batch_size=1000)
         fair_share_add(gpu_hours=dict(usage), now=now)
     return len(jobs)

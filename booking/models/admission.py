@@ -76,11 +76,13 @@ class AdmissionReservation(models.Model):
 
 
 class ReconcileCursor(models.Model):
-    """Where reconcile stands with one cluster backend: the backend's change cursor and when
-    it last had a full answer (wall time: the safety net runs even on a frozen clock)."""
+    """Where reconcile stands with one cluster backend: the backend's change cursor, and how
+    far its safety net (a full check of the active jobs, a slice per run) has come: jobs up to
+    ``checked_up_to``, the last pass over all of them finished at ``full_at`` (wall time)."""
 
     backend = models.CharField(max_length=200, unique=True)
     cursor = models.CharField(max_length=200, blank=True)
+    checked_up_to = models.PositiveBigIntegerField(default=0)
     full_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

@@ -17,7 +17,7 @@ from booking.cluster.base import ClusterBackend
 from booking.cluster.simulator.backend import SimulatorBackend
 from booking.jobs.settlement import settle_amounts
 from booking.ledger.services import Settled, SettleRequest, ledger_settle_many
-from booking.models import Job, LedgerEntry, Project, ProjectState, ReconcileCursor
+from booking.models import Job, LedgerEntry, Project, ProjectState, ReconcileCursor, SimulatedJob
 from tests.fixtures.jobs import cycle, reconcile
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +161,30 @@ def test_a_batch_settlement_replays_nothing_and_reports_a_refused_charge(
 
 def _fields(request: Any) -> dict[str, Any]:
     return {name: getattr(request, name) for name in request.__slots__}
+
+
+def test_the_safety_net_checks_every_active_job_in_slices_within_its_period(
+    alice: User,
+    alice_project: Project,
+    submit: Callable[..., Job],
+    sim: SimulatorBackend,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from booking.admission import reconcile as reconcile_module
+
+    monkeypatch.setattr(reconcile_module, "SLICE_MIN", 1)
+    settings.JOBS_RECONCILE_SECONDS, settings.JOBS_RECONCILE_FULL_SECONDS = 5, 10
+    jobs = [submit(alice, alice_project, gpus=1) for _ in range(3)]
+    cycle()
+    reconcile()  # the first run answers in full
+    SimulatedJob.objects.all().delete()  # the cluster loses them all, and says nothing
+
+    reconcile()  # two runs per period: a slice of 2 of the 3 jobs
+    assert sorted(Job.objects.values_list("state", flat=True)) == ["failed", "failed", "running"]
+    assert ReconcileCursor.objects.get().checked_up_to == jobs[1].pk
+    reconcile()
+
+    assert set(Job.objects.values_list("state", flat=True)) == {"failed"}
+    reconcile()  # nothing left after the last job checked: the next pass starts over
+    assert ReconcileCursor.objects.get().checked_up_to == 0
