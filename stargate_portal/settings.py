@@ -335,8 +335,8 @@ ADMISSION_BACKFILL_MAX_JOB_TEST = env.int("ADMISSION_BACKFILL_MAX_JOB_TEST", def
 # this old (a safety net for events it could not see, e.g. a very long-running transaction).
 ADMISSION_SNAPSHOT_MAX_AGE_SECONDS = env.float("ADMISSION_SNAPSHOT_MAX_AGE_SECONDS", default=1800)
 JOBS_RECONCILE_SECONDS = env.float("JOBS_RECONCILE_SECONDS", default=5.0)
-# Reconcile asks the cluster only for what changed; a full answer (every active job) this often
-# is the safety net that finds lost jobs and anything a change cursor missed.
+# Reconcile asks the cluster only for what changed; its safety net checks every active job in
+# full once in this many seconds, a slice per run (finds lost jobs and any change a cursor missed).
 JOBS_RECONCILE_FULL_SECONDS = env.float("JOBS_RECONCILE_FULL_SECONDS", default=300.0)
 # Simulated site: nodes of 8 GPUs per GPU type (GPU types themselves are data: GpuType rows).
 # A frozen simulator clock moves only when stepped (``manage.py simulator_clock step``), for

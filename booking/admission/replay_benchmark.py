@@ -9,7 +9,9 @@ minutes to an hour) and some whole-node long ones (8 or 16 GPUs, hours), arrivin
 stepped (``--step`` seconds); at each step the jobs due are submitted (``job_submit``, as the API
 does), then one admission cycle and one reconcile run, as the workers would. It prints per tier
 the median, p95 and max wait (submission to start) and the GPUs' utilisation while jobs
-arrive. ``--same-tier`` gives every project tier 1: the same replay without tiers.
+arrive. ``--same-tier`` gives every project tier 1: the same replay without tiers;
+``--strict-order`` submits every job in strict order: each project's jobs start in submit order,
+the policy before a project's later jobs could backfill.
 """
 
 from __future__ import annotations
@@ -76,6 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--step", type=float, default=60.0, help="seconds per clock step")
     parser.add_argument("--seed", type=int, default=11, help="random seed of the workload")
     parser.add_argument("--same-tier", action="store_true", help="every project in tier 1")
+    parser.add_argument(
+        "--strict-order",
+        action="store_true",
+        help="every job in strict order (each project's jobs FIFO, as before issue 11)",
+    )
     args = parser.parse_args(argv)
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
@@ -109,7 +116,7 @@ def run(args: argparse.Namespace) -> list[str]:
     while sim.now() < limit:
         now = sim.now()
         while due < len(arrivals) and arrivals[due].at_seconds <= (now - start).total_seconds():
-            _submit(site, arrivals[due], due)
+            _submit(site, arrivals[due], due, strict_order=args.strict_order)
             due += 1
         admission_run(backend=sim)
         jobs_reconcile(backend=sim)
@@ -122,7 +129,9 @@ def run(args: argparse.Namespace) -> list[str]:
     lines = [
         f"replay: {len(arrivals)} jobs over {args.hours:g} h on {args.nodes} nodes x "
         f"{NODE_GPUS} GPUs, load {args.load:.0%}, "
-        f"{'one tier' if args.same_tier else 'four tiers'}, clock stepped {args.step:g} s "
+        f"{'one tier' if args.same_tier else 'four tiers'}"
+        f"{', every job in strict order' if args.strict_order else ''}, "
+        f"clock stepped {args.step:g} s "
         f"({steps} steps, {elapsed:.0f} s of real time)",
         f"whole admission cycle in the replay: p50 {_rank(cycle_ms, 0.5):.0f} ms, "
         f"p99 {_rank(cycle_ms, 0.99):.0f} ms",
@@ -187,7 +196,7 @@ def _site(nodes: int, *, same_tier: bool, sim: Any) -> ReplaySite:
     return ReplaySite(user, by_tier)
 
 
-def _submit(site: ReplaySite, arrival: Arrival, number: int) -> None:
+def _submit(site: ReplaySite, arrival: Arrival, number: int, *, strict_order: bool) -> None:
     from booking.jobs.services import job_submit
 
     job_submit(
@@ -198,6 +207,7 @@ def _submit(site: ReplaySite, arrival: Arrival, number: int) -> None:
         walltime_minutes=arrival.walltime_minutes,
         name=f"tier{arrival.tier}-{number}",
         script=f"#!/bin/sh\n# sim: runtime={arrival.runtime_seconds}s\n",
+        strict_order=strict_order,
     )
 
 

@@ -33,7 +33,9 @@ def test_the_replay_workload_is_mostly_small_short_jobs_near_the_asked_load() ->
 
 def test_the_replay_prints_waits_per_tier_and_utilisation(settings: object) -> None:
     settings.SIMULATOR_CLOCK_FROZEN = True  # type: ignore[attr-defined]
-    args = argparse.Namespace(hours=0.5, nodes=1, load=0.9, step=300.0, seed=5, same_tier=False)
+    args = argparse.Namespace(
+        hours=0.5, nodes=1, load=0.9, step=300.0, seed=5, same_tier=False, strict_order=False
+    )
 
     printed = "\n".join(run(args))
 
