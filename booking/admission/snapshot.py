@@ -30,6 +30,7 @@ from booking.admission.projects import ProjectBook
 from booking.cluster.base import GpuTypeNodes
 from booking.models import ACTIVE_STATES, GpuType, Job, JobEvent, JobState
 from booking.scheduler import (
+    Booking,
     GpuTypeCapacity,
     PendingJob,
     PendingQueues,
@@ -61,7 +62,7 @@ def job_rows(jobs: QuerySet[Job]) -> QuerySet[Any]:
         "gpus",
         "walltime_minutes",
         "submit_epoch",
-        "booking_reference",
+        "booking_id",
         "reason",
         "estimated_start",
         "end_epoch",
@@ -115,13 +116,19 @@ class Site:
                 running[project_id] = running.get(project_id, 0) + gpus
         return running
 
-    def snapshot(self, config: PolicyConfig, projects: Iterable[Project]) -> Snapshot:
+    def snapshot(
+        self,
+        config: PolicyConfig,
+        projects: Iterable[Project],
+        bookings: dict[int, Booking] | None = None,
+    ) -> Snapshot:
         """A snapshot sharing this site's queues and capacity (the policy only reads them)."""
         return Snapshot(
             config=config,
             projects={project.project_id: project for project in projects},
             pending=self.pending,
             capacity=self.capacity,
+            bookings=bookings or {},
         )
 
     # -- applying jobs' current rows --------------------------------------------------------

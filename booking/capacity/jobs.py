@@ -54,7 +54,8 @@ def booking_for_job(
     """The booking a job of ``project`` may run in, or a refusal with a specific code."""
     booking = CapacityBooking.objects.filter(pk=booking_id, project=project).first()
     if booking is None:
-        raise NotFound(_("The project has no booking %(pk)s.") % {"pk": booking_id})
+        message = _("The project has no booking %(pk)s.") % {"pk": booking_id}
+        raise NotFound(message, code="unknown_booking", details={"booking": [message]})
     if booking.state not in LIVE_BOOKING_STATES or booking.ends_at <= now:
         raise Conflict(_("This booking is over or cancelled."), code="booking_over")
     if booking.gpu_type_id != gpu_type.pk:

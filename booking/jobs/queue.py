@@ -27,7 +27,7 @@ def work_ahead(job: Job, *, now: datetime) -> WorkAhead:
     """Jobs ahead in the GPU type's queue: projects of a better (tier, fair share), then the
     project's own earlier jobs. Assumes today's order holds (budget and caps aside)."""
     pending = Job.objects.filter(
-        state=JobState.PENDING, gpu_type_id=job.gpu_type_id, booking_reference__isnull=True
+        state=JobState.PENDING, gpu_type_id=job.gpu_type_id, booking__isnull=True
     ).order_by()
     per_project = {
         row["project_id"]: row

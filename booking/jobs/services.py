@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from booking.capacity.jobs import booking_for_job
 from booking.cluster.registry import cluster_backend
 from booking.jobs.durations import minutes_text
 from booking.jobs.settlement import job_runtime_seconds, job_settle
@@ -79,10 +80,13 @@ def job_submit(
     command: str = "",
     environment: dict[str, Any] | None = None,
     idempotency_key: str = "",
+    booking_id: int | None = None,
 ) -> Submission:
-    """Queue a job. A repeat with the same idempotency key returns the first job; the same key
-    with another submission is refused (``idempotency_key_reused``)."""
-    fingerprint = _fingerprint(
+    """Queue a job, into the project's capacity booking ``booking_id`` if given (it runs only
+    inside the booking's window and is paid by it). A repeat with the same idempotency key
+    returns the first job; the same key with another submission is refused
+    (``idempotency_key_reused``)."""
+    inputs: tuple[Any, ...] = (
         project.pk,
         gpu_type_name,
         gpus,
@@ -93,6 +97,8 @@ def job_submit(
         command,
         environment or {},
     )
+    # A job outside bookings keeps the fingerprint it always had.
+    fingerprint = _fingerprint(*inputs) if booking_id is None else _fingerprint(*inputs, booking_id)
     if idempotency_key:
         earlier = _earlier_submission(user, idempotency_key, fingerprint)
         if earlier is not None:
@@ -101,8 +107,20 @@ def job_submit(
     _check_size(gpu_type, gpus, walltime_minutes)
     environment = _clean_environment(environment or {})
     _check_work(script, container_image, command)
-    _check_project(user, project, gpu_type, hold_gpu_hours(gpus, walltime_minutes))
+    _check_project(user, project, gpu_type)
     now = cluster_backend().now()
+    booking = None
+    if booking_id is None:
+        _check_budget(project, gpu_type, hold_gpu_hours(gpus, walltime_minutes))
+    else:
+        booking = booking_for_job(
+            project=project,
+            booking_id=booking_id,
+            gpu_type=gpu_type,
+            gpus=gpus,
+            walltime_minutes=walltime_minutes,
+            now=now,
+        )
     fields = {
         "project": project,
         "submitted_by": user,
@@ -114,6 +132,7 @@ def job_submit(
         "container_image": container_image.strip(),
         "command": command,
         "environment": environment,
+        "booking": booking,
         "submitted_at": now,
         "reason": JobReason.PRIORITY,
         "idempotency_key": idempotency_key,
@@ -127,6 +146,8 @@ def job_submit(
                 "t": gpu_type.name,
                 "w": minutes_text(walltime_minutes),
             }
+            if booking is not None:
+                message += " " + _("Runs in capacity booking %(b)s.") % {"b": booking.pk}
             job_event_record(
                 job, "", message=message, actor=user, at=now, reason=JobReason.PRIORITY
             )
@@ -245,7 +266,7 @@ def _clean_environment(environment: dict[str, Any]) -> dict[str, str]:
     return {str(name): str(value) for name, value in environment.items()}
 
 
-def _check_project(user: User, project: Project, gpu_type: GpuType, hold: Decimal) -> None:
+def _check_project(user: User, project: Project, gpu_type: GpuType) -> None:
     if not can_submit_job(user, project):
         raise PermissionDenied(
             _("Only members of the project submit its jobs."), code="not_a_member"
@@ -261,6 +282,10 @@ def _check_project(user: User, project: Project, gpu_type: GpuType, hold: Decima
     today = cluster_backend().now().date()
     if not allocation.starts_on <= today <= allocation.ends_on:
         raise Conflict(_("The allocation is not active today."), code="allocation_inactive")
+
+
+def _check_budget(project: Project, gpu_type: GpuType, hold: Decimal) -> None:
+    """A job outside bookings holds gpus x walltime at admission (a booked job is paid)."""
     balance = balance_of(project=project, gpu_type=gpu_type)
     # A job that only waits for other jobs' holds is accepted (reason "budget"); one larger
     # than everything not yet charged could never run and is refused.

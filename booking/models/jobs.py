@@ -118,9 +118,15 @@ class Job(models.Model):
     container_image = models.CharField(_("container image"), max_length=500, blank=True)
     command = models.TextField(_("command"), blank=True)
     environment = models.JSONField(_("environment"), default=dict, blank=True)
-    # The capacity booking a job runs in: set once bookings exist (the admission policy already
-    # keeps booked jobs to their window); no input sets it today.
-    booking_reference = models.PositiveBigIntegerField(_("booking"), null=True, blank=True)
+    # The capacity booking a job runs in: only inside its window, on its nodes, paid by it.
+    booking = models.ForeignKey(
+        "booking.CapacityBooking",
+        verbose_name=_("capacity booking"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="jobs",
+    )
 
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.PENDING)
     reason = models.CharField(

@@ -102,6 +102,7 @@ class JobViewSet(
                 command=data["command"],
                 environment=data["environment"],
                 idempotency_key=key,
+                booking_id=data["booking"],
             )
             job = submission.job
             if not submission.created and job.submit_response is not None:
