@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -30,6 +31,7 @@ from booking.ledger.selectors import balance_of
 from booking.models import (
     ACTIVE_STATES,
     Allocation,
+    BookingState,
     GpuType,
     Job,
     JobReason,
@@ -54,6 +56,7 @@ ENV_NAME_MAX_CHARS = 255
 JOB_REASON_MAX_CHARS = 400
 """A staff reason, with the sentence around it, fits a job event's message (500)."""
 CANCELLABLE = job_states_into(JobState.CANCELLED)
+BOOKING_STOP_BATCH = 500
 REQUEUEABLE = tuple(state for state in job_states_into(JobState.PENDING) if state != JobState.HELD)
 """A staff requeue starts a new attempt; a held job is released instead."""
 
@@ -346,6 +349,33 @@ def job_cancel(*, job: Job, user: User) -> Job:
         message = _("Cancelled by %(u)s.") % {"u": user.email} + note
         job_transition(locked, JobState.CANCELLED, message=message, actor=user, at=now)
     return locked
+
+
+def jobs_stop_after_booking(*, now: datetime) -> int:
+    """Stop the jobs of capacity bookings that ended or were cancelled, as a Slurm reservation
+    does at its end: active ones are cancelled on the cluster, queued ones can never start.
+    Reason ``booking_ended``; running it again finds nothing. Returns how many were stopped."""
+    over = Q(booking__ends_at__lte=now) | Q(booking__state=BookingState.CANCELLED)
+    ids = list(
+        Job.objects.filter(over, state__in=CANCELLABLE)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:BOOKING_STOP_BATCH]
+    )
+    return sum(_job_stop_for_booking(pk, now) for pk in ids)
+
+
+def _job_stop_for_booking(pk: int, now: datetime) -> bool:
+    with transaction.atomic():
+        job = Job.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
+        if job is None or job.state not in CANCELLABLE:
+            return False
+        note = _stop_active(job, now)
+        job.ended_at = now
+        message = _("Stopped: capacity booking %(b)s ended.") % {"b": job.booking_id} + note
+        job_transition(
+            job, JobState.CANCELLED, message=message, at=now, reason=JobReason.BOOKING_ENDED
+        )
+    return True
 
 
 def job_hold(*, job: Job, staff: User, reason: str) -> Job:

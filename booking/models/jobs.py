@@ -71,6 +71,7 @@ class JobReason(models.TextChoices):
     OUT_OF_MEMORY = "out_of_memory", _("Out of memory")
     PREEMPTED = "preempted", _("Preempted")
     CANCELLED_ON_CLUSTER = "cancelled_on_cluster", _("Cancelled on the cluster")
+    BOOKING_ENDED = "booking_ended", _("Booking ended")
 
 
 ACTIVE_STATES = (JobState.ADMITTED, JobState.RUNNING)
