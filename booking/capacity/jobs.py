@@ -16,9 +16,12 @@ from booking.scheduler import Booking
 from stargate_portal.errors import Conflict, NotFound
 
 
-def bookings_near(*, now: datetime, within: timedelta) -> list[Booking]:
-    """Live bookings with nodes set aside that are open at ``now`` or start within ``within``,
-    as the admission policy reads them (epoch seconds, node indices). One indexed query."""
+def bookings_near(
+    *, now: datetime, within: timedelta, gpu_type: GpuType | None = None
+) -> list[Booking]:
+    """Live bookings with nodes set aside that are open at ``now`` or start within ``within``
+    (of one GPU type if given), as the admission policy reads them (epoch seconds, node
+    indices). One indexed query."""
     rows = (
         CapacityBooking.objects.filter(
             state__in=LIVE_BOOKING_STATES,
@@ -29,6 +32,8 @@ def bookings_near(*, now: datetime, within: timedelta) -> list[Booking]:
         .select_related("gpu_type")
         .order_by("starts_at", "pk")
     )
+    if gpu_type is not None:
+        rows = rows.filter(gpu_type=gpu_type)
     return [
         Booking(
             booking_id=row.pk,

@@ -192,3 +192,33 @@ def test_a_booked_job_is_sent_to_the_cluster_with_its_reservation(alice, norllm,
     assert job_spec(job).reservation == f"booking-{booking.uuid}"
     assert job_spec(general).reservation is None
     assert timedelta(0) < booking.starts_at - at(0)
+
+
+# -- estimated start ----------------------------------------------------------------------
+
+
+def test_the_estimated_start_leaves_out_the_nodes_of_a_booking_starting_soon(
+    alice, norllm, bob, fjord, clock
+):
+    from booking.jobs.queue import estimated_start
+
+    booking = book(alice, norllm, start=2, hours=3, nodes=10)  # the whole bookable pool
+    reserved(booking)
+    running = [queue(bob, fjord, gpus=8, walltime_minutes=60, name=f"r{i}") for i in range(30)]
+    assert len(cycle().admitted) == 30  # the 30 nodes outside the booking
+    waiting = queue(bob, fjord, gpus=8, walltime_minutes=60, name="next")
+    booked = queue(alice, norllm, gpus=80, walltime_minutes=120, booking_id=booking.pk)
+
+    # 80 GPUs look free, but they are the booking's: the next general job waits for the
+    # first running job to end; the booked job starts when the window opens.
+    running[0].refresh_from_db()
+    assert estimated_start(waiting, now=at(0)) == running[0].expected_end == at(1)
+    assert estimated_start(booked, now=at(0)) == at(2)
+    second = queue(alice, norllm, gpus=8, walltime_minutes=60, booking_id=booking.pk)
+    assert estimated_start(second, now=at(0)) is None  # it would run past the window's end
+    clock.move_to(at(2))
+    cycle()
+    later_one = queue(alice, norllm, gpus=8, walltime_minutes=30, booking_id=booking.pk)
+    booked.refresh_from_db()
+    assert booked.state == JobState.ADMITTED
+    assert estimated_start(later_one, now=at(2)) == at(4)  # when the booked job's walltime ends
