@@ -9,7 +9,7 @@ pool. Nodes are disjoint across bookings and about one in six of the site's node
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 
@@ -60,7 +60,7 @@ def bookings_add(site: BenchSite, *, count: int) -> int:
     return len(jobs)
 
 
-def _booked_job(site: BenchSite, booking: CapacityBooking, now: object) -> Job:
+def _booked_job(site: BenchSite, booking: CapacityBooking, now: datetime) -> Job:
     site.made += 1
     return Job(
         project_id=booking.project_id,
