@@ -222,3 +222,21 @@ def test_the_estimated_start_leaves_out_the_nodes_of_a_booking_starting_soon(
     booked.refresh_from_db()
     assert booked.state == JobState.ADMITTED
     assert estimated_start(later_one, now=at(2)) == at(4)  # when the booked job's walltime ends
+
+
+def test_a_job_of_another_gpu_type_cannot_join_the_booking(api, alice, norllm, sim):
+    from tests.factories import GpuTypeFactory
+    from tests.fixtures.slurm import project_for_type
+
+    a100 = GpuTypeFactory.create(name="A100", gpus_per_node=4)
+    sim.set_partition(a100, nodes=4)
+    project_for_type(norllm, a100)
+    booking = book(alice, norllm, start=2, hours=3, nodes=2)
+    body = job_body(norllm, gpu_type="A100", gpus=4, walltime_minutes=60, booking=booking.pk)
+
+    refused = assert_error(
+        api(alice).post(JOBS, body, format="json"), 409, "booking_gpu_type_mismatch"
+    )
+
+    assert refused["message"] == "This booking is of H100 nodes."
+    assert not Job.objects.exists()
