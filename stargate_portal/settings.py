@@ -414,6 +414,8 @@ CAPACITY_RESERVATION_LEAD_HOURS = env.int(
     "CAPACITY_RESERVATION_LEAD_HOURS", default=JOBS_MAX_WALLTIME_MINUTES // 60 + 1
 )
 CAPACITY_SWEEP_SECONDS = env.float("CAPACITY_SWEEP_SECONDS", default=60.0)
+# How long before a booking's end its project is told that jobs still running will be stopped.
+CAPACITY_ENDING_NOTICE_MINUTES = env.int("CAPACITY_ENDING_NOTICE_MINUTES", default=60)
 CELERY_BEAT_SCHEDULE.update(
     {
         "booking-capacity-advance": {

@@ -74,8 +74,10 @@ def apply_decisions(
     _write_admissions([(j, decided[j.pk]) for j in admitted], now)
     usage: dict[int, float] = defaultdict(float)
     for job in admitted:
-        # The entry penalty: an admission counts as usage at once (corrected at the end).
-        usage[job.project_id] += float(job.hold_gpu_hours)
+        # The entry penalty: an admission counts as usage at once (corrected at the end). A
+        # job in a capacity booking holds nothing: the booking paid for its nodes.
+        if decided[job.pk].hold_gpu_hours > 0:
+            usage[job.project_id] += float(job.hold_gpu_hours)
     fair_share_add(gpu_hours=usage, now=now)
     reasons = {int(job_id): str(reason) for job_id, reason in result.waiting.items()}
     for pk, code in refused.items():
@@ -133,15 +135,24 @@ def _write_admissions(admitted: Sequence[tuple[_Locked, Admission]], now: dateti
         },
     )
     job_events_record_many(
-        {
-            job.pk: _("Admitted: %(h)s GPU-hours held; placed on %(n)s node(s).")
-            % {"h": job.hold_gpu_hours, "n": len(admission.placement)}
-            for job, admission in admitted
-        },
+        {job.pk: _admission_message(job, admission) for job, admission in admitted},
         from_state=JobState.PENDING,
         to_state=JobState.ADMITTED,
         at=now,
     )
+
+
+def _admission_message(job: _Locked, admission: Admission) -> str:
+    nodes = len(admission.placement)
+    if admission.booking_id is not None:
+        return _(
+            "Admitted in capacity booking %(b)s: paid by the booking; placed on %(n)s of its "
+            "node(s)."
+        ) % {"b": admission.booking_id, "n": nodes}
+    return _("Admitted: %(h)s GPU-hours held; placed on %(n)s node(s).") % {
+        "h": job.hold_gpu_hours,
+        "n": nodes,
+    }
 
 
 def _hold_exhausted(

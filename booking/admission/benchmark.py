@@ -9,7 +9,9 @@ one cold cycle (full snapshot load) and ``--cycles`` warm ones exactly as a work
 (``admission_run``: lock, snapshot from the job-event feed, policy, holds and job writes,
 commit, then sending the admitted jobs to the simulator). Between cycles, untimed, the clock
 moves 300 s: jobs due end (with their events and ledger entries), admitted jobs start, and as
-many new jobs arrive as were admitted.
+many new jobs arrive as were admitted. Then ``--bookings`` active capacity bookings are added
+(``booking.admission.bench_bookings``) and as many warm cycles are timed again, so the figures
+with and without bookings come from the same run.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full site")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the site")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument(
+        "--bookings",
+        type=int,
+        default=1000,
+        help="active capacity bookings added after the warm cycles, for as many cycles again",
+    )
     args = parser.parse_args(argv)
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
@@ -56,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         call_command("migrate", verbosity=0)
-        for line in run(cycles=args.cycles, scale=args.scale, seed=args.seed):
+        lines = run(cycles=args.cycles, scale=args.scale, seed=args.seed, bookings=args.bookings)
+        for line in lines:
             print(line, flush=True)
     finally:
         from django.db import connections
@@ -67,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def run(*, cycles: int, scale: float, seed: int) -> list[str]:
+def run(*, cycles: int, scale: float, seed: int, bookings: int = 0) -> list[str]:
     """Build the site in the current database, time the cycles, return one line per figure."""
     from booking.admission.bench_site import build_site
 
@@ -84,7 +93,11 @@ def run(*, cycles: int, scale: float, seed: int) -> list[str]:
         site.advance(cold.report.admitted if not warm else warm[-1].report.admitted)
         warm.append(_timed_cycle())
     lines += _figures(warm)
-    site.advance(warm[-1].report.admitted)
+    last = warm[-1]
+    if bookings:
+        last, booked_lines = _with_bookings(site, last, count=bookings, cycles=cycles, base=warm)
+        lines += booked_lines
+    site.advance(last.report.admitted)
     lines += _saturated(site, cycles=max(cycles // 2, 3))
     lines += _memory(site)
     return lines
@@ -132,6 +145,36 @@ def _figures(warm: Sequence[_Timed]) -> list[str]:
         f"admissions per cycle (mean): {statistics.fmean(admitted):.0f}",
         f"admissions/s at this load (DB writes and sending included): {rate:.0f}",
     ]
+
+
+def _with_bookings(
+    site: Any, last: _Timed, *, count: int, cycles: int, base: Sequence[_Timed]
+) -> tuple[_Timed, list[str]]:
+    """The same warm cycles again once ``count`` active bookings exist (same run, same site)."""
+    from booking.admission.bench_bookings import bookings_add
+
+    site.advance(last.report.admitted)
+    jobs = bookings_add(site, count=count)
+    # The first cycle takes the booked nodes out of the general pool (once); timed apart.
+    first = _timed_cycle()
+    timed: list[_Timed] = []
+    for _ in range(cycles):
+        site.advance((timed[-1] if timed else first).report.admitted)
+        timed.append(_timed_cycle())
+    lines = [
+        f"with {count:,} active bookings ({jobs:,} jobs waiting in the open ones):",
+        f"first cycle after the bookings appeared (booked nodes leave the pool): "
+        f"{first.total_ms:.0f} ms",
+        *(f"with bookings: {line}" for line in _figures(timed)),
+    ]
+    for fraction, label in ((0.5, "p50"), (0.99, "p99")):
+        without = _nearest_rank([t.report.duration_ms for t in base], fraction)
+        with_ = _nearest_rank([t.report.duration_ms for t in timed], fraction)
+        lines.append(
+            f"whole cycle {label} with bookings / without: {with_:.0f} / {without:.0f} ms "
+            f"({(with_ / without - 1) * 100:+.1f} %)"
+        )
+    return timed[-1], lines
 
 
 def _saturated(site: Any, *, cycles: int) -> list[str]:

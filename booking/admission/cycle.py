@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 
 from booking.admission.apply import apply_decisions
+from booking.admission.bookings import site_bookings
 from booking.admission.dispatch import jobs_dispatch
 from booking.admission.lock import cycle_lock
 from booking.admission.metrics import cycle_lock_missed, cycle_observe
@@ -73,7 +74,8 @@ def _cycle(backend: ClusterBackend) -> CycleReport:
     facts = site.book.facts(site.project_ids(), today=now.date())
     running = site.running_gpus()
     idle = site.book.tiers(running.keys() - facts.keys(), today=now.date())
-    snapshot = site.snapshot(_config(now), _projects(running, facts), idle)
+    bookings = site_bookings(site, now=now)
+    snapshot = site.snapshot(_config(now), _projects(running, facts), idle, bookings)
     loaded = time.perf_counter()
     result = admission_cycle(snapshot)
     decided = time.perf_counter()

@@ -12,6 +12,7 @@ from booking.cluster.base import BackendUnavailable, ClusterBackend, JobSpec
 from booking.cluster.registry import cluster_backend
 from booking.jobs.settlement import job_reject
 from booking.models import Job, JobReason, JobState
+from booking.models.capacity import reservation_name
 from booking.models.jobs import submission_key
 from stargate_portal.bulk_update import rows_update
 
@@ -59,6 +60,7 @@ _SPEC_FIELDS = (
     "container_image",
     "command",
     "environment",
+    "booking__uuid",
 )
 
 
@@ -89,7 +91,7 @@ def _dispatch_batch(
 
 def _spec(row: tuple[Any, ...]) -> tuple[int, JobSpec]:
     pk, job_uuid, attempt, name, project_id, gpu_type, gpus, walltime = row[:8]
-    placement, script, image, command, environment = row[8:]
+    placement, script, image, command, environment, booking_uuid = row[8:]
     return pk, JobSpec(
         key=submission_key(job_uuid, attempt),
         name=name,
@@ -102,6 +104,7 @@ def _spec(row: tuple[Any, ...]) -> tuple[int, JobSpec]:
         container_image=image,
         command=command,
         environment=dict(environment or {}),
+        reservation=reservation_name(booking_uuid) if booking_uuid else None,
     )
 
 

@@ -30,6 +30,7 @@ from booking.admission.projects import ProjectBook
 from booking.cluster.base import GpuTypeNodes
 from booking.models import ACTIVE_STATES, GpuType, Job, JobEvent, JobState
 from booking.scheduler import (
+    Booking,
     GpuTypeCapacity,
     PendingJob,
     PendingQueues,
@@ -61,7 +62,7 @@ def job_rows(jobs: QuerySet[Job]) -> QuerySet[Any]:
         "gpus",
         "walltime_minutes",
         "submit_epoch",
-        "booking_reference",
+        "booking_id",
         "reason",
         "estimated_start",
         "end_epoch",
@@ -121,6 +122,7 @@ class Site:
         config: PolicyConfig,
         projects: Iterable[Project],
         tiers: dict[int, int] | None = None,
+        bookings: dict[int, Booking] | None = None,
     ) -> Snapshot:
         """A snapshot sharing this site's queues and capacity (the policy only reads them);
         ``tiers`` covers the projects that run jobs but have nothing pending."""
@@ -130,6 +132,7 @@ class Site:
             pending=self.pending,
             capacity=self.capacity,
             tiers=tiers or {},
+            bookings=bookings or {},
         )
 
     # -- applying jobs' current rows --------------------------------------------------------

@@ -14,5 +14,5 @@
 
 Bookings are paid through the ledger (``booking.ledger.services``) and set aside through the
 cluster backend's ``create_reservation``/``delete_reservation`` (``booking.cluster``). Jobs that
-run inside a booking name it by its id (``Job.booking_reference``).
+run inside a booking name it by its id (``Job.booking``).
 """

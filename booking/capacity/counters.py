@@ -16,6 +16,7 @@ its transaction rolled back, holding no lock, and tries once more.
 
 from datetime import datetime, timedelta
 
+from django.db import connection
 from django.db.models import F, Max
 
 from booking.capacity.rules import hour_floor, hours_between, max_booking_hours
@@ -41,6 +42,65 @@ def hours_lock(
     if len(rows) < int((ends_at - starts_at) / HOUR):
         raise HoursMissing
     return rows
+
+
+_TAKE = """
+UPDATE booking_capacityhour
+SET booked_nodes = booked_nodes + %(nodes)s
+WHERE id IN (
+    SELECT id FROM booking_capacityhour
+    WHERE gpu_type_id = %(gpu_type)s AND hour >= %(start)s AND hour < %(end)s
+    ORDER BY hour
+    FOR UPDATE
+) AND booked_nodes + %(nodes)s <= %(pool)s
+"""
+
+
+def hours_take(
+    gpu_type: GpuType, starts_at: datetime, ends_at: datetime, nodes: int, pool_nodes: int
+) -> bool:
+    """Add ``nodes`` to every hour of the window where each stays within ``pool_nodes``: the
+    rows locked in time order and each checked against its latest value as it is updated, in
+    one statement on PostgreSQL (a booking's hot path). True when every hour was taken; False
+    when some hour is short or missing, and then the caller must roll the transaction back
+    (some hours may have been added) and ask ``hours_short`` why."""
+    hours = int((ends_at - starts_at) / HOUR)
+    if connection.vendor == "postgresql":
+        params: dict[str, int | datetime] = {
+            "gpu_type": int(gpu_type.pk),
+            "start": starts_at,
+            "end": ends_at,
+            "nodes": nodes,
+            "pool": pool_nodes,
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(_TAKE, params)
+            return bool(cursor.rowcount == hours)
+    try:
+        rows = hours_lock(gpu_type, starts_at, ends_at)
+    except HoursMissing:
+        return False
+    if any(booked + nodes > pool_nodes for _hour, booked in rows):
+        return False
+    hours_add(gpu_type, starts_at, ends_at, nodes)
+    return True
+
+
+def hours_short(
+    gpu_type: GpuType, starts_at: datetime, ends_at: datetime, nodes: int, pool_nodes: int
+) -> list[tuple[datetime, int]]:
+    """``(hour, free nodes)`` of the hours of the window without room for ``nodes`` (read, not
+    locked: why a booking was refused); raises ``HoursMissing`` when rows are missing."""
+    rows = list(
+        CapacityHour.objects.filter(gpu_type=gpu_type, hour__gte=starts_at, hour__lt=ends_at)
+        .order_by("hour")
+        .values_list("hour", "booked_nodes")
+    )
+    if len(rows) < int((ends_at - starts_at) / HOUR):
+        raise HoursMissing
+    return [
+        (hour, max(pool_nodes - booked, 0)) for hour, booked in rows if booked + nodes > pool_nodes
+    ]
 
 
 def hours_add(gpu_type: GpuType, starts_at: datetime, ends_at: datetime, nodes: int) -> int:

@@ -4,13 +4,17 @@ it twice changes nothing the second time (the state is checked under the row loc
 ledger keys are the booking's)."""
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from booking.ledger.services import ledger_charge, ledger_release
-from booking.models import BookingState, CapacityBooking
+from booking.models import ACTIVE_STATES, LIVE_BOOKING_STATES, BookingState, CapacityBooking
+from booking.notifications.services import notify
 from stargate_portal.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -67,6 +71,54 @@ def bookings_start_due(*, now: datetime) -> int:
     ).order_by("starts_at", "pk")
     ids = list(due.values_list("pk", flat=True)[:BATCH])
     return sum(booking_start(booking_id=pk, now=now) for pk in ids)
+
+
+def bookings_notify_ending(*, now: datetime) -> int:
+    """Tell each live booking's project members, once, that the window ends within the hour
+    (``CAPACITY_ENDING_NOTICE_MINUTES``) and that jobs still running then are stopped."""
+    notice = timedelta(minutes=settings.CAPACITY_ENDING_NOTICE_MINUTES)
+    due = CapacityBooking.objects.filter(
+        state__in=LIVE_BOOKING_STATES,
+        ends_at__gt=now,
+        ends_at__lte=now + notice,
+        ending_notified_at__isnull=True,
+    ).order_by("ends_at", "pk")
+    ids = list(due.values_list("pk", flat=True)[:BATCH])
+    return sum(_booking_notify_ending(booking_id=pk, now=now) for pk in ids)
+
+
+def _booking_notify_ending(*, booking_id: int, now: datetime) -> bool:
+    with transaction.atomic():
+        booking = (
+            CapacityBooking.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("project", "gpu_type")
+            .filter(pk=booking_id, ending_notified_at__isnull=True)
+            .first()
+        )
+        if booking is None:
+            return False
+        running = booking.jobs.filter(state__in=ACTIVE_STATES).count()
+        members = User.objects.filter(project_memberships__project=booking.project_id)
+        facts = {
+            "pk": booking.pk,
+            "project": booking.project.name,
+            "end": f"{booking.ends_at:%Y-%m-%d %H:%M} UTC",
+            "n": running,
+        }
+        notify(
+            users=members,
+            subject=_("Booking %(pk)s of %(project)s ends at %(end)s") % facts,
+            body=_(
+                "The capacity booking %(pk)s of %(project)s ends at %(end)s. Jobs still "
+                "running in it then are stopped, as the cluster's reservation ends; "
+                "%(n)s are running now. Save checkpoints before the end."
+            )
+            % facts,
+            url=reverse("capacity:booking_detail", args=[booking.pk]),
+        )
+        booking.ending_notified_at = now
+        booking.save(update_fields=["ending_notified_at"])
+    return True
 
 
 def bookings_finish_due(*, now: datetime) -> int:

@@ -72,7 +72,13 @@ def booking_unreserve(*, booking_id: int, now: datetime) -> bool:
         )
         if booking is None:
             return False
-        backend.delete_reservation(booking.reservation_name)
+        try:
+            backend.delete_reservation(booking.reservation_name)
+        except ValueError as refused:
+            # Slurm keeps a reservation while a job stopped in it is still completing: the
+            # next run drops it.
+            logger.warning("booking %s: reservation not dropped yet: %s", booking.pk, refused)
+            return False
         booking.unreserved_at = now
         booking.save(update_fields=["unreserved_at"])
     return True

@@ -15,6 +15,7 @@ from booking.models import (
     CapacityAuditEntry,
     CapacityBooking,
     GpuType,
+    Job,
     LedgerEntry,
     Project,
     ProjectMember,
@@ -38,6 +39,11 @@ def member_bookings(user: User) -> QuerySet[CapacityBooking]:
 
 def booking_of(user: User, pk: int) -> CapacityBooking:
     return get_object_or_404(bookings_of(user), pk=pk)
+
+
+def booking_jobs(booking: CapacityBooking, *, limit: int = 50) -> list[Job]:
+    """The latest jobs submitted into a booking (the booking's page lists them)."""
+    return list(booking.jobs.order_by("-submitted_at", "-pk")[:limit])
 
 
 def bookable_projects(user: User) -> QuerySet[Project]:

@@ -8,20 +8,31 @@ from celery import shared_task
 
 @shared_task(ignore_result=True)
 def bookings_advance() -> dict[str, int]:
-    """Beat: charge the bookings whose window started, complete those that ended, make the
-    counter rows of the hours coming into the horizon, keep the cluster's reservations in
-    step."""
+    """Beat: charge the bookings whose window started, tell projects an hour before the end,
+    stop the jobs still running at the end, complete the bookings that ended, make the counter
+    rows of the hours coming into the horizon, keep the cluster's reservations in step."""
     from booking.capacity.clock import booking_now
     from booking.capacity.counters import hours_prepare
-    from booking.capacity.lifecycle import bookings_finish_due, bookings_start_due
+    from booking.capacity.lifecycle import (
+        bookings_finish_due,
+        bookings_notify_ending,
+        bookings_start_due,
+    )
     from booking.capacity.reservations import reservations_sync
+    from booking.capacity.signals import booked_jobs_due
+    from booking.models import CapacityBooking
 
     now = booking_now()
     started = bookings_start_due(now=now)
+    notified = bookings_notify_ending(now=now)
+    # Before the reservations are dropped: the jobs are stopped while their nodes are theirs.
+    answers = booked_jobs_due.send(sender=CapacityBooking, now=now)
     finished = bookings_finish_due(now=now)
     hours = hours_prepare(now=now)
     return {
         "started": started,
+        "ending_notified": notified,
+        "jobs_stopped": sum(int(stopped or 0) for _receiver, stopped in answers),
         "finished": finished,
         "hours_prepared": hours,
         **reservations_sync(now=now),

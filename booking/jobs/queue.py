@@ -8,6 +8,8 @@ from datetime import date, datetime, timedelta
 
 from django.db.models import Count, F, Q, QuerySet, Sum, Window
 
+from booking.capacity.jobs import bookings_near
+from booking.capacity.reservations import reservation_lead
 from booking.cluster.registry import cluster_backend
 from booking.jobs.priority import project_facts, project_tiers
 from booking.jobs.selectors import QUEUED_STATES
@@ -25,9 +27,12 @@ class WorkAhead:
 
 def work_ahead(job: Job, *, now: datetime) -> WorkAhead:
     """Jobs ahead in the GPU type's queue: projects of a better (tier, fair share), then the
-    project's own earlier jobs. Assumes today's order holds (budget and caps aside)."""
+    project's own earlier jobs. Assumes today's order holds (budget and caps aside). A job in
+    a capacity booking queues only behind the booking's earlier jobs."""
+    if job.booking_id is not None:
+        return _work_ahead_in_booking(job)
     pending = Job.objects.filter(
-        state=JobState.PENDING, gpu_type_id=job.gpu_type_id, booking_reference__isnull=True
+        state=JobState.PENDING, gpu_type_id=job.gpu_type_id, booking__isnull=True
     ).order_by()
     per_project = {
         row["project_id"]: row
@@ -61,6 +66,21 @@ def work_ahead(job: Job, *, now: datetime) -> WorkAhead:
     )
 
 
+def _work_ahead_in_booking(job: Job) -> WorkAhead:
+    earlier = Job.objects.filter(
+        Q(submitted_at__lt=job.submitted_at) | Q(submitted_at=job.submitted_at, pk__lt=job.pk),
+        state=JobState.PENDING,
+        booking_id=job.booking_id,
+    ).aggregate(
+        n=Count("pk"), gpu_count=Sum("gpus"), gpu_minutes=Sum(F("gpus") * F("walltime_minutes"))
+    )
+    return WorkAhead(
+        jobs=earlier["n"] or 0,
+        gpus=earlier["gpu_count"] or 0,
+        gpu_minutes=earlier["gpu_minutes"] or 0,
+    )
+
+
 def queue_standing(job: Job, *, now: datetime) -> tuple[int | None, datetime | None]:
     """Queue position and estimated start together, walking the work ahead once."""
     if job.state != JobState.PENDING:
@@ -87,13 +107,22 @@ def estimated_start(job: Job, *, now: datetime, ahead: WorkAhead | None = None) 
         return None
     if job.estimated_start is not None:
         return max(job.estimated_start, now)
-    nodes = cluster_backend().capacity().get(job.gpu_type.name)
-    if nodes is None or nodes.usable_gpus <= 0:
-        return None
     ahead = ahead or work_ahead(job, now=now)
-    active = Job.objects.filter(state__in=ACTIVE_STATES, gpu_type_id=job.gpu_type_id).order_by()
+    if job.booking_id is not None:
+        return _booked_start(job, now=now, ahead=ahead)
+    nodes = cluster_backend().capacity().get(job.gpu_type.name)
+    if nodes is None:
+        return None
+    # As the admission policy sees it: booked nodes set aside for a window that is open or
+    # starts soon are not the general queue's, nor are the booked jobs running on them.
+    usable = nodes.usable_gpus - _booked_gpus(job, now=now, unavailable=nodes.unavailable)
+    if usable <= 0:
+        return None
+    active = Job.objects.filter(
+        state__in=ACTIVE_STATES, gpu_type_id=job.gpu_type_id, booking__isnull=True
+    ).order_by()
     used = active.aggregate(gpu_count=Sum("gpus"))["gpu_count"] or 0
-    short = ahead.gpus + job.gpus - (nodes.usable_gpus - used)
+    short = ahead.gpus + job.gpus - (usable - used)
     if short <= 0:
         return now
     freed_by = (
@@ -109,9 +138,40 @@ def estimated_start(job: Job, *, now: datetime, ahead: WorkAhead | None = None) 
         return max(freed_by, now)
     ends = [end for end in active.values_list("expected_end", flat=True) if end is not None]
     latest = max(ends, default=now)
-    waves = math.ceil((short - used) / nodes.usable_gpus)
+    waves = math.ceil((short - used) / usable)
     mean_minutes = ahead.gpu_minutes / ahead.gpus if ahead.gpus else job.walltime_minutes
     return max(latest, now) + timedelta(minutes=waves * mean_minutes)
+
+
+def _booked_gpus(job: Job, *, now: datetime, unavailable: frozenset[int]) -> int:
+    """GPUs of the job's type on nodes that bookings near ``now`` set aside (one query)."""
+    near = bookings_near(now=now, within=reservation_lead(), gpu_type=job.gpu_type)
+    booked = {node for booking in near for node in booking.node_indices} - unavailable
+    return len(booked) * job.gpu_type.gpus_per_node
+
+
+def _booked_start(job: Job, *, now: datetime, ahead: WorkAhead) -> datetime | None:
+    """A job in a booking starts when the window opens, once the booking's earlier jobs
+    leave it room (their walltimes end)."""
+    booking = job.booking
+    if booking is None:
+        return None
+    start = max(booking.starts_at, now)
+    running = Job.objects.filter(state__in=ACTIVE_STATES, booking_id=booking.pk).order_by()
+    used = running.aggregate(gpu_count=Sum("gpus"))["gpu_count"] or 0
+    short = ahead.gpus + job.gpus - (booking.gpus - used)
+    if short > 0:
+        freed_by = (
+            running.annotate(
+                freed=Window(Sum("gpus"), order_by=[F("expected_end").asc(), F("pk").asc()])
+            )
+            .filter(freed__gte=short)
+            .order_by("expected_end", "pk")
+            .values_list("expected_end", flat=True)
+            .first()
+        )
+        start = max(start, freed_by or booking.ends_at)
+    return start if start + timedelta(minutes=job.walltime_minutes) <= booking.ends_at else None
 
 
 # -- queue overview --------------------------------------------------------------------------

@@ -15,9 +15,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from booking.capacity.jobs import booking_for_job
 from booking.cluster.clock import cluster_today
 from booking.cluster.registry import cluster_backend
 from booking.jobs.durations import minutes_text
@@ -30,6 +32,7 @@ from booking.ledger.selectors import balance_of
 from booking.models import (
     ACTIVE_STATES,
     Allocation,
+    BookingState,
     GpuType,
     Job,
     JobReason,
@@ -54,6 +57,7 @@ ENV_NAME_MAX_CHARS = 255
 JOB_REASON_MAX_CHARS = 400
 """A staff reason, with the sentence around it, fits a job event's message (500)."""
 CANCELLABLE = job_states_into(JobState.CANCELLED)
+BOOKING_STOP_BATCH = 500
 REQUEUEABLE = tuple(state for state in job_states_into(JobState.PENDING) if state != JobState.HELD)
 """A staff requeue starts a new attempt; a held job is released instead."""
 
@@ -81,10 +85,13 @@ def job_submit(
     environment: dict[str, Any] | None = None,
     idempotency_key: str = "",
     strict_order: bool = False,
+    booking_id: int | None = None,
 ) -> Submission:
-    """Queue a job. A repeat with the same idempotency key returns the first job; the same key
-    with another submission is refused (``idempotency_key_reused``)."""
-    fingerprint = _fingerprint(
+    """Queue a job, into the project's capacity booking ``booking_id`` if given (it runs only
+    inside the booking's window and is paid by it). A repeat with the same idempotency key
+    returns the first job; the same key with another submission is refused
+    (``idempotency_key_reused``)."""
+    inputs: tuple[Any, ...] = (
         project.pk,
         gpu_type_name,
         gpus,
@@ -97,6 +104,8 @@ def job_submit(
         # Only when set, so fingerprints of submissions made before the option still match.
         *(("strict_order",) if strict_order else ()),
     )
+    # A job outside bookings keeps the fingerprint it always had.
+    fingerprint = _fingerprint(*inputs) if booking_id is None else _fingerprint(*inputs, booking_id)
     if idempotency_key:
         earlier = _earlier_submission(user, idempotency_key, fingerprint)
         if earlier is not None:
@@ -105,8 +114,20 @@ def job_submit(
     _check_size(gpu_type, gpus, walltime_minutes)
     environment = _clean_environment(environment or {})
     _check_work(script, container_image, command)
-    _check_project(user, project, gpu_type, hold_gpu_hours(gpus, walltime_minutes))
+    _check_project(user, project, gpu_type)
     now = cluster_backend().now()
+    booking = None
+    if booking_id is None:
+        _check_budget(project, gpu_type, hold_gpu_hours(gpus, walltime_minutes))
+    else:
+        booking = booking_for_job(
+            project=project,
+            booking_id=booking_id,
+            gpu_type=gpu_type,
+            gpus=gpus,
+            walltime_minutes=walltime_minutes,
+            now=now,
+        )
     fields = {
         "project": project,
         "submitted_by": user,
@@ -119,6 +140,7 @@ def job_submit(
         "command": command,
         "environment": environment,
         "strict_order": strict_order,
+        "booking": booking,
         "submitted_at": now,
         "reason": JobReason.PRIORITY,
         "idempotency_key": idempotency_key,
@@ -132,6 +154,8 @@ def job_submit(
                 "t": gpu_type.name,
                 "w": minutes_text(walltime_minutes),
             }
+            if booking is not None:
+                message += " " + _("Runs in capacity booking %(b)s.") % {"b": booking.pk}
             job_event_record(
                 job, "", message=message, actor=user, at=now, reason=JobReason.PRIORITY
             )
@@ -250,7 +274,7 @@ def _clean_environment(environment: dict[str, Any]) -> dict[str, str]:
     return {str(name): str(value) for name, value in environment.items()}
 
 
-def _check_project(user: User, project: Project, gpu_type: GpuType, hold: Decimal) -> None:
+def _check_project(user: User, project: Project, gpu_type: GpuType) -> None:
     if not can_submit_job(user, project):
         raise PermissionDenied(
             _("Only members of the project submit its jobs."), code="not_a_member"
@@ -266,6 +290,10 @@ def _check_project(user: User, project: Project, gpu_type: GpuType, hold: Decima
     today = cluster_today()
     if not allocation.starts_on <= today <= allocation.ends_on:
         raise Conflict(_("The allocation is not active today."), code="allocation_inactive")
+
+
+def _check_budget(project: Project, gpu_type: GpuType, hold: Decimal) -> None:
+    """A job outside bookings holds gpus x walltime at admission (a booked job is paid)."""
     balance = balance_of(project=project, gpu_type=gpu_type)
     # A job that only waits for other jobs' holds is accepted (reason "budget"); one larger
     # than everything not yet charged could never run and is refused.
@@ -326,6 +354,33 @@ def job_cancel(*, job: Job, user: User) -> Job:
         message = _("Cancelled by %(u)s.") % {"u": user.email} + note
         job_transition(locked, JobState.CANCELLED, message=message, actor=user, at=now)
     return locked
+
+
+def jobs_stop_after_booking(*, now: datetime) -> int:
+    """Stop the jobs of capacity bookings that ended or were cancelled, as a Slurm reservation
+    does at its end: active ones are cancelled on the cluster, queued ones can never start.
+    Reason ``booking_ended``; running it again finds nothing. Returns how many were stopped."""
+    over = Q(booking__ends_at__lte=now) | Q(booking__state=BookingState.CANCELLED)
+    ids = list(
+        Job.objects.filter(over, state__in=CANCELLABLE)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:BOOKING_STOP_BATCH]
+    )
+    return sum(_job_stop_for_booking(pk, now) for pk in ids)
+
+
+def _job_stop_for_booking(pk: int, now: datetime) -> bool:
+    with transaction.atomic():
+        job = Job.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
+        if job is None or job.state not in CANCELLABLE:
+            return False
+        note = _stop_active(job, now)
+        job.ended_at = now
+        message = _("Stopped: capacity booking %(b)s ended.") % {"b": job.booking_id} + note
+        job_transition(
+            job, JobState.CANCELLED, message=message, at=now, reason=JobReason.BOOKING_ENDED
+        )
+    return True
 
 
 def job_hold(*, job: Job, staff: User, reason: str) -> Job:

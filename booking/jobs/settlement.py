@@ -104,7 +104,10 @@ def _finish_message(state: str, runtime: int, exit_code: int | None, reason: str
 
 def job_settle(job: Job, *, runtime_seconds: int, now: datetime) -> str:
     """Release the whole hold, charge gpus x runtime, correct the fair-share usage by the
-    difference; returns a note for the job's history ("" when nothing was held)."""
+    difference; returns a note for the job's history ("" when nothing was held). A job in a
+    capacity booking is never charged: the booking paid for its nodes."""
+    if job.booking_id is not None:
+        return _("Paid by capacity booking %(b)s.") % {"b": job.booking_id}
     if not LedgerEntry.objects.filter(idempotency_key=job.ledger_key("hold")).exists():
         return ""
     project, gpu_type = job.project, job.gpu_type

@@ -117,6 +117,11 @@ class CapacityHour(models.Model):
         return f"{self.gpu_type_id} {self.hour:%Y-%m-%d %H:%M}: {self.booked_nodes}"
 
 
+def reservation_name(booking_uuid: uuid.UUID | str) -> str:
+    """A booking's name on the cluster; its jobs are submitted into it by this name."""
+    return f"booking-{booking_uuid}"
+
+
 class BookingState(models.TextChoices):
     CONFIRMED = "confirmed", _("Confirmed")
     """Hours held; the window has not started."""
@@ -133,7 +138,7 @@ class CapacityBooking(models.Model):
     """Whole nodes of one GPU type booked by a project for ``[starts_at, ends_at)``.
 
     Its GPU-hours (nodes x GPUs per node x hours) are held at creation and charged when the
-    window starts. Jobs name it by its ``pk`` (``Job.booking_reference``); the cluster knows it
+    window starts. Jobs run in it (``Job.booking``); the cluster knows it
     by ``reservation_name``, and ``node_indices`` are the nodes it set aside.
     """
 
@@ -175,6 +180,9 @@ class CapacityBooking(models.Model):
     node_indices = models.JSONField(null=True, blank=True)
     reserved_at = models.DateTimeField(null=True, blank=True)
     unreserved_at = models.DateTimeField(null=True, blank=True)
+    ending_notified_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("The project was told its booked jobs stop soon.")
+    )
 
     class Meta:
         ordering = ("starts_at", "pk")
@@ -231,7 +239,7 @@ class CapacityBooking(models.Model):
     @property
     def reservation_name(self) -> str:
         """The booking's name on the cluster (a Slurm reservation, the simulator's)."""
-        return f"booking-{self.uuid}"
+        return reservation_name(self.uuid)
 
     @property
     def ledger_key_prefix(self) -> str:

@@ -71,6 +71,7 @@ class JobReason(models.TextChoices):
     OUT_OF_MEMORY = "out_of_memory", _("Out of memory")
     PREEMPTED = "preempted", _("Preempted")
     CANCELLED_ON_CLUSTER = "cancelled_on_cluster", _("Cancelled on the cluster")
+    BOOKING_ENDED = "booking_ended", _("Booking ended")
 
 
 ACTIVE_STATES = (JobState.ADMITTED, JobState.RUNNING)
@@ -123,9 +124,15 @@ class Job(models.Model):
         default=False,
         help_text=_("Start only after the project's earlier jobs of this GPU type."),
     )
-    # The capacity booking a job runs in: set once bookings exist (the admission policy already
-    # keeps booked jobs to their window); no input sets it today.
-    booking_reference = models.PositiveBigIntegerField(_("booking"), null=True, blank=True)
+    # The capacity booking a job runs in: only inside its window, on its nodes, paid by it.
+    booking = models.ForeignKey(
+        "booking.CapacityBooking",
+        verbose_name=_("capacity booking"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="jobs",
+    )
 
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.PENDING)
     reason = models.CharField(

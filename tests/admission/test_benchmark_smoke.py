@@ -8,9 +8,12 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_whole_cycle_benchmark_prints_its_figures_at_tiny_scale() -> None:
-    printed = "\n".join(run(cycles=3, scale=0.002, seed=3))
+    printed = "\n".join(run(cycles=3, scale=0.002, seed=3, bookings=3))
 
     for figure in (
+        "with 3 active bookings",
+        "with bookings: whole cycle p99: ",
+        "whole cycle p99 with bookings / without: ",
         "cold cycle (full snapshot load",
         "whole cycle p50: ",
         "whole cycle p99: ",

@@ -48,7 +48,7 @@ def test_a_job_may_name_its_projects_booking_within_its_nodes_and_window(
             booking_for_job(**({"project": norllm, "booking_id": booking.pk} | fits | changes))
         return caught.value.code
 
-    assert code(project=acme) == "not_found"
+    assert code(project=acme) == "unknown_booking"
     assert code(gpus=17) == "booking_too_small"
     assert code(walltime_minutes=301) == "walltime_past_booking"
     assert code(now=at(15)) == "booking_over"

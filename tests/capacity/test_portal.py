@@ -197,3 +197,39 @@ def test_a_person_chooses_their_time_zone(login, alice):
     assert alice.time_zone == "America/New_York"
     refused = client.post(reverse("portal:preferences"), {"time_zone": "Mars/Olympus"})
     assert field_errors(refused, "time_zone")
+
+
+def test_the_booking_page_links_to_a_job_form_prefilled_for_the_booking(login, alice, norllm):
+    booking = book(alice, norllm, start=48, hours=24, nodes=2)
+    client = login(alice)
+    page = client.get(reverse("capacity:booking_detail", args=[booking.pk])).content.decode()
+    link = re.search(r'href="([^"]+)">Submit a job into this booking', page)
+    assert link is not None
+    form = client.get(link.group(1).replace("&amp;", "&")).content.decode()
+    assert re.search(rf'name="booking" value="{booking.pk}"', form)
+    assert re.search(r'name="gpus" value="16"', form)
+    assert "Paid by the booking." in form
+
+
+def test_a_job_submitted_from_the_portal_runs_in_the_booking_or_shows_why_not(login, alice, norllm):
+    from booking.models import Job
+    from tests.fixtures.jobs import SUBMIT_URL, form_data
+
+    booking = book(alice, norllm, start=48, hours=2, nodes=1)
+    client = login(alice)
+    too_big = client.post(SUBMIT_URL, form_data(norllm, gpus=16, booking=booking.pk))
+    assert field_errors(too_big, "gpus") == ["This booking has 8 GPUs."]
+    too_long = client.post(SUBMIT_URL, form_data(norllm, walltime="3h", booking=booking.pk))
+    assert "past the end of the booking" in field_errors(too_long, "walltime")[0]
+    unknown = client.post(SUBMIT_URL, form_data(norllm, booking=10**9))
+    assert field_errors(unknown, "booking") == [f"The project has no booking {10**9}."]
+    assert not Job.objects.exists()
+
+    done = client.post(SUBMIT_URL, form_data(norllm, booking=booking.pk))
+    assert done.status_code == 302
+    assert Job.objects.get().booking == booking
+    page = page_text(client.get(reverse("capacity:booking_detail", args=[booking.pk])))
+    section = page.split("Jobs in this booking", 1)[1]
+    assert section.startswith(
+        " Submit a job into this booking Job GPUs State Submitted train 4 Pending"
+    )

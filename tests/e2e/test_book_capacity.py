@@ -4,8 +4,10 @@ Flow: alice (University of Oslo, tier 1, PI of NorLLM with 20,000 H100 GPU-hours
 Europe/Oslo) opens Bookings → "Bookable nodes" → the heat map of free H100 nodes per hour → she
 clicks a free hour two days ahead → the booking form opens at that hour in her local time → she
 asks for 4 nodes for 24 hours and the price and refund deadline follow her input (in CET) → she
-books → the booking page shows it confirmed with its hold on the ledger → it is in "My bookings"
-and the heat map shows the hour with 4 nodes fewer.
+books → the booking page shows it confirmed with its hold on the ledger → "Submit a job into this
+booking" opens the job form filled in for the block (paid by the booking) → she submits a job
+into it and the booking's page lists it → the booking is in "My bookings" and the heat map shows
+the hour with 4 nodes fewer.
 """
 
 from collections.abc import Iterator
@@ -15,8 +17,8 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from booking.models import CapacityBooking, LedgerEntry
-from tests.e2e.test_submit_job import log_in
+from booking.models import CapacityBooking, Job, LedgerEntry
+from tests.e2e.test_submit_job import SCRIPT, log_in
 from tests.fixtures.capacity import POOL_NODES
 from tests.fixtures.jobs import NOW
 
@@ -71,12 +73,33 @@ def test_a_pi_books_a_block_of_nodes_from_the_heat_map(page, screenshot, alice, 
     assert f"booking-{booking.uuid}-hold" in page.locator("table.ledger").inner_text()
     screenshot("capacity-04-booking-confirmed")
 
+    # From the booking's page, a job into the block: the form comes filled in for it.
+    page.get_by_role("link", name="Submit a job into this booking").click()
+    page.get_by_role("heading", name="Submit a job").wait_for()
+    page.wait_for_load_state()
+    assert page.get_by_label("Project").input_value() == str(norllm.pk)
+    assert page.get_by_label("Capacity booking").input_value() == str(booking.pk)
+    assert page.get_by_label("GPUs").input_value() == "32"
+    page.get_by_text("Paid by the booking.").wait_for()
+    page.get_by_label("Walltime").fill("12h")
+    page.get_by_label("Name", exact=True).fill("pre-train in the block")
+    page.get_by_label("Batch script").fill(SCRIPT)
+    screenshot("capacity-05-job-into-booking")
+    page.get_by_role("button", name="Submit the job").click()
+    page.get_by_text("Your job is queued.").wait_for()
+    job = Job.objects.get()
+    assert (job.booking_id, job.gpus, job.walltime_minutes) == (booking.pk, 32, 720)
+    page.get_by_role("link", name=str(booking.pk), exact=True).click()
+    page.get_by_role("heading", name="NorLLM pre-training").wait_for()
+    page.get_by_role("link", name="pre-train in the block").wait_for()
+    screenshot("capacity-06-booking-with-its-job")
+
     page.get_by_role("link", name="My bookings").click()
     page.get_by_role("cell", name="Confirmed").wait_for()
     page.get_by_role("link", name="Bookable nodes").first.click()
     booked = page.locator("g[data-start='2026-03-04T10:00:00+01:00']")  # local time
     assert booked.get_attribute("data-free") == str(POOL_NODES - 4)
-    screenshot("capacity-05-heat-map-after")
+    screenshot("capacity-07-heat-map-after")
     assert booking.ends_at - booking.starts_at == timedelta(hours=24)
 
 
@@ -94,7 +117,7 @@ def test_staff_see_the_timeline_change_the_rules_and_cancel_with_a_refund(
     page.get_by_role("link", name="Capacity bookings").click()
     page.get_by_role("heading", name="Capacity bookings").wait_for()
     assert page.locator("rect.timeline__bar").count() == CapacityBooking.objects.count()
-    screenshot("capacity-06-console-timeline")
+    screenshot("capacity-08-console-timeline")
 
     page.get_by_role("link", name="Booking rules").click()
     page.get_by_role("link", name="Change the H100 rules").click()
@@ -104,7 +127,7 @@ def test_staff_see_the_timeline_change_the_rules_and_cancel_with_a_refund(
     page.get_by_role("button", name="Save the rules").click()
     page.get_by_text("The H100 booking rules are saved.").wait_for()
     assert "Summer maintenance window" in page.locator("table.audit").inner_text()
-    screenshot("capacity-07-console-rules")
+    screenshot("capacity-09-console-rules")
 
     page.goto(f"/console/capacity/bookings/{late.pk}/")
     page.get_by_label("Reason").first.fill("Hall B cooling failure")
@@ -113,4 +136,4 @@ def test_staff_see_the_timeline_change_the_rules_and_cancel_with_a_refund(
     page.get_by_text("The booking is cancelled.").wait_for()
     late.refresh_from_db()
     assert late.released_at is not None
-    screenshot("capacity-08-console-booking-cancelled")
+    screenshot("capacity-10-console-booking-cancelled")

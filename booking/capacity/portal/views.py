@@ -37,6 +37,7 @@ from booking.capacity.rules import (
 )
 from booking.capacity.selectors import (
     bookable_projects,
+    booking_jobs,
     booking_ledger_entries,
     booking_of,
     feeds_of,
@@ -54,7 +55,7 @@ from booking.grants.selectors.projects import gpu_types_allocated, member_projec
 from booking.ledger.budget import BudgetVerdict, budget_verdict
 from booking.ledger.selectors import Balance, balance_of
 from booking.models import LIVE_BOOKING_STATES, CapacityBooking, GpuType, Project
-from booking.permissions import can_cancel_booking
+from booking.permissions import can_cancel_booking, can_submit_job
 from stargate_portal.errors import DomainError
 
 HEAT_MAP_DAYS = 14
@@ -353,6 +354,16 @@ def _detail_context(
         "full_refund_now": booking.charged_at is None
         and full_refund_due(starts_at=booking.starts_at, now=now),
         "can_cancel": cancellable and can_cancel_booking(request.user, booking.project),
+        "can_submit_job": cancellable and can_submit_job(request.user, booking.project),
+        "submit_job_query": urlencode(
+            {
+                "project": str(booking.project_id),
+                "booking": str(booking.pk),
+                "gpu_type": str(booking.gpu_type.name),
+                "gpus": str(booking.gpus),
+            }
+        ),
+        "jobs": booking_jobs(booking),
         "cancel_form": extra.get("cancel_form") or CancelForm(),
         "zone": request.user.time_zone,
     }

@@ -22,7 +22,14 @@ from accounts.models import User
 from booking.capacity import tasks
 from booking.capacity.availability import nearest_free_windows
 from booking.capacity.clock import booking_now
-from booking.capacity.counters import HoursMissing, hours_add, hours_lock, hours_make
+from booking.capacity.counters import (
+    HoursMissing,
+    hours_add,
+    hours_lock,
+    hours_make,
+    hours_short,
+    hours_take,
+)
 from booking.capacity.policies import policy_for
 from booking.capacity.reservations import reservation_lead
 from booking.capacity.rules import (
@@ -64,8 +71,8 @@ class BookingCreation:
 class _HoursTaken(Exception):
     """Some hours of the window lack free nodes (raised inside the locked transaction)."""
 
-    def __init__(self, short: list[tuple[datetime, int]]) -> None:
-        self.short = short
+    def __init__(self, short: list[tuple[datetime, int]] | None = None) -> None:
+        self.short = short or []
 
 
 def booking_gpu_hours(*, node_count: int, gpus_per_node: int, hours: int) -> Decimal:
@@ -147,27 +154,32 @@ def booking_create(
 
 
 def _book(booking: CapacityBooking, pool_nodes: int, now: datetime) -> None:
-    """Check every hour of the window and take it, hold the hours (the ledger refuses what
-    the balance cannot cover): one transaction, tried again once the missing counter rows of
-    the window are made (outside it, holding no lock)."""
-    try:
-        _book_once(booking, pool_nodes, now)
-    except HoursMissing:
-        hours_make(booking.gpu_type, booking.starts_at, booking.ends_at)
-        _book_once(booking, pool_nodes, now)
+    """Take every hour of the window and hold the hours (the ledger refuses what the balance
+    cannot cover): one transaction. When an hour was short it is rolled back and the hours
+    are read (unlocked) to say which; missing counter rows are made (outside it, holding no
+    lock) and the booking tried again, as it is when the short hours freed up meanwhile."""
+    for attempt in range(3):
+        try:
+            _book_once(booking, pool_nodes, now)
+            return
+        except _HoursTaken:
+            window = (booking.gpu_type, booking.starts_at, booking.ends_at)
+            try:
+                short = hours_short(*window, booking.node_count, pool_nodes)
+            except HoursMissing:
+                hours_make(*window)
+                continue
+            if short or attempt == 2:
+                raise _HoursTaken(short) from None
+    raise _HoursTaken
 
 
 def _book_once(booking: CapacityBooking, pool_nodes: int, now: datetime) -> None:
     with transaction.atomic():
-        rows = hours_lock(booking.gpu_type, booking.starts_at, booking.ends_at)
-        short = [
-            (hour, max(pool_nodes - booked, 0))
-            for hour, booked in rows
-            if booked + booking.node_count > pool_nodes
-        ]
-        if short:
-            raise _HoursTaken(short)
-        hours_add(booking.gpu_type, booking.starts_at, booking.ends_at, booking.node_count)
+        if not hours_take(
+            booking.gpu_type, booking.starts_at, booking.ends_at, booking.node_count, pool_nodes
+        ):
+            raise _HoursTaken  # rolls back what was added; why is read after it
         booking.save()
         try:
             ledger_hold(

@@ -72,6 +72,13 @@ class JobSubmitSerializer(serializers.Serializer):
         help_text="Start only after the project's earlier jobs of this GPU type (a "
         "dependency); otherwise a later job may backfill past a blocked earlier one.",
     )
+    booking = id_field(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A capacity booking of the project to run in: the job starts only inside its "
+        "window, on its nodes, and is paid by the booking.",
+    )
 
 
 def _reason() -> serializers.ChoiceField:
@@ -85,7 +92,7 @@ class JobSerializer(serializers.ModelSerializer):
     gpu_type = serializers.CharField(source="gpu_type.name", read_only=True)
     submitted_by = serializers.EmailField(source="submitted_by.email", read_only=True)
     hold_gpu_hours = serializers.DecimalField(read_only=True, max_digits=14, decimal_places=4)
-    booking = serializers.IntegerField(source="booking_reference", read_only=True)
+    booking = serializers.IntegerField(source="booking_id", read_only=True, allow_null=True)
 
     class Meta:
         model = Job

@@ -108,6 +108,7 @@ class JobViewSet(
                 environment=data["environment"],
                 idempotency_key=key,
                 strict_order=data["strict_order"],
+                booking_id=data["booking"],
             )
             job = submission.job
             if not submission.created and job.submit_response is not None:

@@ -16,7 +16,7 @@ from booking.jobs.services import ENV_MAX_VALUE_CHARS, ENV_MAX_VARIABLES
 from booking.models import Job, JobState, Project
 from stargate_portal.errors import DomainError
 from stargate_portal.form_errors import ServiceErrorsForm
-from stargate_portal.input_limits import INT_MAX, column_max_length
+from stargate_portal.input_limits import ID_MAX, INT_MAX, column_max_length
 
 # Outer bounds, as in the API: job_submit checks the exact limits with its own messages.
 SCRIPT_MAX_CHARS = 2 * settings.JOBS_SCRIPT_MAX_BYTES
@@ -30,6 +30,11 @@ CODE_FIELDS = {
     "no_allocation": "gpu_type",
     "allocation_inactive": "gpu_type",
     "budget_exhausted": "walltime",
+    "unknown_booking": "booking",
+    "booking_over": "booking",
+    "booking_gpu_type_mismatch": "booking",
+    "booking_too_small": "gpus",
+    "walltime_past_booking": "walltime",
 }
 
 
@@ -118,6 +123,16 @@ class JobSubmitForm(ServiceErrorsForm):
             "on them). Otherwise it may start earlier when it fits before a blocked job."
         ),
     )
+    booking = forms.IntegerField(
+        label=_("Capacity booking"),
+        required=False,
+        min_value=1,
+        max_value=ID_MAX,
+        help_text=_(
+            "The number of a booking of the project to run in: the job starts only inside its "
+            "window, on its nodes, and the booking pays for it."
+        ),
+    )
     idempotency_key = forms.CharField(max_length=200, widget=forms.HiddenInput)
 
     def __init__(
@@ -202,6 +217,7 @@ class JobSubmitForm(ServiceErrorsForm):
             "environment": data["environment"],
             "idempotency_key": data["idempotency_key"],
             "strict_order": data["strict_order"],
+            "booking_id": data["booking"],
         }
 
     def add_service_error(self, error: DomainError) -> None:

@@ -103,6 +103,12 @@ def _submit_form(request: AuthenticatedRequest) -> JobSubmitForm:
         initial["project"] = int(chosen)
     elif (only := projects.values_list("pk", flat=True)[:2]) and len(only) == 1:
         initial["project"] = only[0]
+    # "Submit a job into this booking" links here with the booking, its GPU type and size.
+    for name in ("booking", "gpus"):
+        if (value := request.GET.get(name, "")).isdigit() and len(value) < 10:
+            initial[name] = int(value)
+    if gpu_type := request.GET.get("gpu_type", "").strip()[:100]:
+        initial["gpu_type"] = gpu_type
     data = request.POST if request.method == "POST" else None
     return JobSubmitForm(
         data, projects=projects, gpu_types=gpu_types_allocated(projects), initial=initial
@@ -123,7 +129,8 @@ def job_submit_view(request: AuthenticatedRequest) -> HttpResponse:
             else:
                 messages.info(request, _("This job was already submitted; here it is."))
             return redirect("jobs:job_detail", pk=submission.job.pk)
-    context = {"form": form, "budget": _budget(request, form.data or form.initial)}
+    data = form.data or form.initial
+    context = {"form": form, "budget": _budget(request, data), "booking": _int(data.get("booking"))}
     return render(request, "jobs/job_submit.html", context)
 
 
@@ -139,7 +146,8 @@ def job_gpu_types(request: AuthenticatedRequest) -> HttpResponse:
 @fragment
 def job_budget(request: AuthenticatedRequest) -> HttpResponse:
     """The budget preview of the submit form (htmx, as the inputs change)."""
-    return render(request, "jobs/includes/budget.html", {"budget": _budget(request, request.GET)})
+    context = {"budget": _budget(request, request.GET), "booking": _int(request.GET.get("booking"))}
+    return render(request, "jobs/includes/budget.html", context)
 
 
 @dataclass(frozen=True)
