@@ -17,6 +17,7 @@ from booking.admission.dispatch import jobs_dispatch
 from booking.admission.lock import cycle_lock
 from booking.admission.metrics import cycle_lock_missed, cycle_observe
 from booking.admission.snapshot import Site, SnapshotCache
+from booking.admission.standing import queue_publish
 from booking.cluster.base import ClusterBackend
 from booking.cluster.registry import cluster_backend
 from booking.jobs.priority import ProjectFacts, fair_share_half_life_seconds
@@ -75,6 +76,7 @@ def _cycle(backend: ClusterBackend) -> CycleReport:
     result = admission_cycle(snapshot)
     decided = time.perf_counter()
     applied = apply_decisions(site=site, facts=facts, result=result, now=now)
+    queue_publish(site=site, snapshot=snapshot, result=result, now=now)
     AdmissionCycle.objects.create(
         started_at=now,
         duration_ms=(time.perf_counter() - started) * 1000,

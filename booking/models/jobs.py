@@ -157,6 +157,19 @@ class Job(models.Model):
                 name="job_active_by_end",
             ),
             models.Index(fields=["state", "gpu_type"], name="job_state_type"),
+            # Held and admitted jobs are few; pages count them per project without reading the
+            # project's pending or running jobs.
+            models.Index(
+                fields=["project", "state"],
+                condition=models.Q(state__in=["held", "admitted"]),
+                name="job_held_admitted",
+            ),
+            # Pending jobs submitted since the last cycle's queue record (pages add them).
+            models.Index(
+                fields=["submitted_at"],
+                condition=models.Q(state="pending"),
+                name="job_pending_recent",
+            ),
             models.Index(fields=["project", "-submitted_at"], name="job_project_recent"),
         ]
         constraints: ClassVar = [

@@ -44,15 +44,16 @@ class JobFilter(filters.FilterSet):
 
 
 def detail(job: Job) -> dict[str, Any]:
-    """A job with its history, position and estimated start (fresh from the database)."""
+    """A job with its history, position and estimated start (fresh from the database; the
+    position and start from the last admission cycle's record, never by walking the queue)."""
     history = Prefetch("events", queryset=JobEvent.objects.select_related("actor"))
     fresh = (
         Job.objects.select_related("project", "gpu_type", "submitted_by")
         .prefetch_related(history)
         .get(pk=job.pk)
     )
-    position, start = queue_standing(fresh, now=cluster_backend().now())
-    context = {"queue_position": position, "estimated_start": start}
+    standing = queue_standing(fresh, now=cluster_backend().now())
+    context = {"standing": standing}
     return dict(s.JobDetailSerializer(fresh, context=context).data)
 
 

@@ -196,11 +196,12 @@ def job_live(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 def _job_context(request: AuthenticatedRequest, job: Job) -> dict[str, Any]:
-    position, start = queue_standing(job, now=cluster_backend().now())
+    standing = queue_standing(job, now=cluster_backend().now())
     return {
         "job": job,
-        "position": position,
-        "estimated_start": start,
+        "position": standing.position,
+        "estimated_start": standing.estimated_start,
+        "standing": standing,
         "history": job_history(job),
         "ledger_entries": job_ledger_entries(job),
         "can_cancel": job.state in CANCELLABLE and can_cancel_job(request.user, job),
