@@ -11,13 +11,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from booking.admission.apply import apply_decisions
 from booking.admission.dispatch import jobs_dispatch
 from booking.admission.lock import cycle_lock
 from booking.admission.metrics import cycle_lock_missed, cycle_observe
 from booking.admission.snapshot import Site, SnapshotCache
-from booking.admission.standing import queue_publish
+from booking.admission.standing import QueuePublication, queue_publish
 from booking.cluster.base import ClusterBackend
 from booking.cluster.registry import cluster_backend
 from booking.jobs.priority import ProjectFacts, fair_share_half_life_seconds
@@ -55,7 +56,7 @@ def admission_run(*, backend: ClusterBackend | None = None) -> CycleReport | Non
             if not acquired:
                 cycle_lock_missed()
                 return None
-            report = _cycle(backend)
+            report, publication = _cycle(backend)
             admitted = report.admitted
             if admitted:
                 transaction.on_commit(lambda: _dispatch(admitted, backend))
@@ -63,11 +64,14 @@ def admission_run(*, backend: ClusterBackend | None = None) -> CycleReport | Non
         # A rolled-back cycle may have noted reasons in the snapshot that were not written.
         snapshot_cache.invalidate()
         raise
+    # After the commit, outside the cycle lock: the queue as this cycle left it, for requests.
+    queue_publish(publication)
     return report
 
 
-def _cycle(backend: ClusterBackend) -> CycleReport:
+def _cycle(backend: ClusterBackend) -> tuple[CycleReport, QueuePublication]:
     started = time.perf_counter()
+    as_of = timezone.now()
     now = backend.now()
     site, full = snapshot_cache.refresh(backend.capacity())
     facts = site.book.facts(site.project_ids(), today=now.date())
@@ -76,7 +80,6 @@ def _cycle(backend: ClusterBackend) -> CycleReport:
     result = admission_cycle(snapshot)
     decided = time.perf_counter()
     applied = apply_decisions(site=site, facts=facts, result=result, now=now)
-    queue_publish(site=site, snapshot=snapshot, result=result, now=now)
     AdmissionCycle.objects.create(
         started_at=now,
         duration_ms=(time.perf_counter() - started) * 1000,
@@ -103,7 +106,7 @@ def _cycle(backend: ClusterBackend) -> CycleReport:
         duration_ms=(ended - started) * 1000,
     )
     transaction.on_commit(lambda: cycle_observe(site=site, facts=facts, report=report))
-    return report
+    return report, QueuePublication(site=site, snapshot=snapshot, result=result, as_of=as_of)
 
 
 def _config(now: datetime) -> PolicyConfig:

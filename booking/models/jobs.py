@@ -170,6 +170,12 @@ class Job(models.Model):
                 condition=models.Q(state="pending"),
                 name="job_pending_recent",
             ),
+            # The staff queue, oldest first, a page at a time.
+            models.Index(
+                fields=["submitted_at", "id"],
+                condition=models.Q(state__in=["pending", "held", "admitted", "running"]),
+                name="job_queued_by_submit",
+            ),
             models.Index(fields=["project", "-submitted_at"], name="job_project_recent"),
         ]
         constraints: ClassVar = [

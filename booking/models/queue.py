@@ -28,11 +28,25 @@ class QueueOutlook(models.Model):
 
 
 class QueueStanding(models.Model):
-    """A project's queue of one GPU type after the last cycle (rank null: nothing pending)."""
+    """A project's queue of one GPU type after the last cycle (rank null: nothing pending).
 
-    outlook = models.ForeignKey(QueueOutlook, on_delete=models.CASCADE, related_name="standings")
-    gpu_type = models.ForeignKey(GpuType, on_delete=models.CASCADE, related_name="+")
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    Every cycle replaces all rows, so they carry no foreign-key constraints and only the
+    indexes readers use: each constraint or index costs every row of every cycle.
+    """
+
+    outlook = models.ForeignKey(
+        QueueOutlook,
+        on_delete=models.CASCADE,
+        related_name="standings",
+        db_constraint=False,
+        db_index=False,
+    )
+    gpu_type = models.ForeignKey(
+        GpuType, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     tier = models.PositiveSmallIntegerField()
     rank = models.PositiveIntegerField(null=True)
     jobs_ahead = models.PositiveIntegerField()
@@ -52,7 +66,6 @@ class QueueStanding(models.Model):
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["gpu_type", "project"], name="queue_standing_unique")
         ]
-        indexes: ClassVar = [models.Index(fields=["project"], name="queue_standing_project")]
 
     def __str__(self) -> str:
         return f"{self.gpu_type_id}/{self.project_id}: rank {self.rank}"

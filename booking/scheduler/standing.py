@@ -127,9 +127,69 @@ class TypeOutlook:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueFigures:
+    """One project's pending jobs of one GPU type: totals and marks (none for a queue of at most
+    ``mark_every`` jobs: a request counts those from the queue's start). ``key`` (length,
+    head, tail) tells whether the queue changed since they were computed."""
+
+    key: tuple[int, str, str]
+    work: WorkAhead
+    marks: tuple[QueueMark, ...]
+
+
+FiguresCache = dict[tuple[str, int], QueueFigures]
+"""``(GPU type, project id)`` → the figures of that queue, kept between cycles."""
+
+
+@dataclass(frozen=True, slots=True)
 class QueueRecord:
     outlooks: dict[str, TypeOutlook]
     standings: list[ProjectStanding]
+    figures: FiguresCache
+    """The figures of every queue, to pass to the next cycle's ``queue_record``."""
+
+
+class _Context:
+    """What every GPU type's standings share: project keys and tiers, the queues' figures."""
+
+    __slots__ = ("_tiers", "figures", "keys", "mark_every", "previous")
+
+    def __init__(
+        self,
+        keys: dict[int, tuple[Project, float]],
+        tiers: Mapping[int, int],
+        previous: FiguresCache,
+        mark_every: int,
+    ) -> None:
+        self.keys = keys
+        self._tiers = tiers
+        self.previous = previous
+        self.figures: FiguresCache = {}
+        self.mark_every = mark_every
+
+    def tier(self, project_id: int) -> int:
+        return _tier(self.keys.get(project_id), self._tiers.get(project_id))
+
+    def figures_of(
+        self, gpu_type: str, project_id: int, queue: Sequence[PendingJob], start: int
+    ) -> QueueFigures:
+        """The queue's figures from ``start`` on; recomputed only when the queue changed (a
+        cycle changes few queues: admissions at heads, submissions at tails)."""
+        key = (len(queue) - start, queue[start].job_id, queue[-1].job_id)
+        figures = self.previous.get((gpu_type, project_id))
+        if figures is None or figures.key != key:
+            figures = _figures(queue[start:] if start else queue, key, self.mark_every)
+        self.figures[(gpu_type, project_id)] = figures
+        return figures
+
+
+def _figures(
+    queue: Sequence[PendingJob], key: tuple[int, str, str], mark_every: int
+) -> QueueFigures:
+    gpus = list(map(_gpus, queue))
+    minutes = list(map(mul, gpus, map(_walltime, queue)))
+    marks = _marks(queue, gpus, minutes, mark_every) if len(queue) > mark_every else ()
+    return QueueFigures(key, WorkAhead(len(queue), sum(gpus), sum(minutes)), marks)
 
 
 def queue_record(
@@ -137,28 +197,28 @@ def queue_record(
     result: CycleResult,
     *,
     tiers: Mapping[int, int] | None = None,
+    figures: FiguresCache | None = None,
     mark_every: int = MARK_EVERY,
     curve_points: int = CURVE_POINTS,
 ) -> QueueRecord:
     """The queue after ``result`` is applied to ``snapshot`` (its admissions have left it).
 
-    ``tiers`` gives the tier of projects the snapshot does not hold (only running jobs).
+    ``tiers`` gives the tier of projects the snapshot does not hold (only running jobs);
+    ``figures`` are the previous record's, reused for the queues that did not change.
     """
     admitted: dict[str, list[Admission]] = defaultdict(list)
     for admission in result.admissions:
         if admission.booking_id is None:
             admitted[admission.gpu_type].append(admission)
-    keys = _project_keys(snapshot, result)
+    context = _Context(_project_keys(snapshot, result), tiers or {}, figures or {}, mark_every)
     outlooks: dict[str, TypeOutlook] = {}
     standings: list[ProjectStanding] = []
     for gpu_type, capacity in sorted(snapshot.capacity.items()):
         taken = admitted.get(gpu_type, [])
         outlooks[gpu_type] = _outlook(capacity, taken, curve_points)
         queues = snapshot.pending.by_project(gpu_type)
-        standings += _type_standings(
-            gpu_type, capacity, queues, taken, keys, tiers or {}, mark_every
-        )
-    return QueueRecord(outlooks, standings)
+        standings += _type_standings(gpu_type, capacity, queues, taken, context)
+    return QueueRecord(outlooks, standings, context.figures)
 
 
 def _project_keys(snapshot: Snapshot, result: CycleResult) -> dict[int, tuple[Project, float]]:
@@ -187,34 +247,30 @@ def _type_standings(
     capacity: GpuTypeCapacity,
     queues: Mapping[int, Sequence[PendingJob]],
     taken: Sequence[Admission],
-    keys: dict[int, tuple[Project, float]],
-    tiers: Mapping[int, int],
-    mark_every: int,
+    context: _Context,
 ) -> list[ProjectStanding]:
     gone: Counter[int] = Counter(admission.project_id for admission in taken)
     active_jobs = Counter(capacity.running_jobs_by_project) + gone
     active_gpus = Counter(capacity.running_gpus_by_project)
     for admission in taken:
         active_gpus[admission.project_id] += admission.gpus
-    waiting: list[tuple[HeadKey, int, Sequence[PendingJob]]] = []
+    waiting: list[tuple[HeadKey, int, QueueFigures]] = []
     for project_id, queue in queues.items():
-        left = queue[gone[project_id] :] if gone[project_id] else queue
-        if left:
-            waiting.append((_key(keys.get(project_id), project_id, left[0]), project_id, left))
+        start = gone[project_id]
+        if len(queue) > start:
+            figures = context.figures_of(gpu_type, project_id, queue, start)
+            head_key_ = _key(context.keys.get(project_id), project_id, queue[start])
+            waiting.append((head_key_, project_id, figures))
     waiting.sort(key=itemgetter(0))
     standings = []
     ahead = WorkAhead(0, 0, 0)
-    ranked = set()
-    for rank, (_, project_id, queue) in enumerate(waiting, start=1):
-        gpus = list(map(_gpus, queue))
-        minutes = list(map(mul, gpus, map(_walltime, queue)))
-        marks = _marks(queue, gpus, minutes, mark_every)
-        own = WorkAhead(len(queue), sum(gpus), sum(minutes))
+    for rank, (_, project_id, figures) in enumerate(waiting, start=1):
+        own = figures.work
         standings.append(
             ProjectStanding(
                 gpu_type,
                 project_id,
-                _tier(keys.get(project_id), tiers.get(project_id)),
+                context.tier(project_id),
                 rank,
                 ahead,
                 own.jobs,
@@ -222,16 +278,16 @@ def _type_standings(
                 own.gpu_minutes,
                 active_jobs[project_id],
                 active_gpus[project_id],
-                marks,
+                figures.marks,
             )
         )
         ahead = ahead.plus(own.jobs, own.gpus, own.gpu_minutes)
-        ranked.add(project_id)
+    ranked = {project_id for _, project_id, _figures in waiting}
     standings.extend(
         ProjectStanding(
             gpu_type,
             project_id,
-            _tier(keys.get(project_id), tiers.get(project_id)),
+            context.tier(project_id),
             None,
             WorkAhead(0, 0, 0),
             0,
@@ -263,9 +319,6 @@ def _marks(
     queue: Sequence[PendingJob], gpus: list[int], minutes: list[int], mark_every: int
 ) -> tuple[QueueMark, ...]:
     """A mark every ``mark_every`` jobs; the running sums are taken only where marks fall."""
-    if len(queue) <= mark_every:
-        job = queue[0]
-        return (QueueMark(job.submit_time, job.job_id, 0, 0, 0),)
     gpus_before = list(islice(accumulate(gpus, initial=0), 0, len(queue), mark_every))
     minutes_before = list(islice(accumulate(minutes, initial=0), 0, len(queue), mark_every))
     return tuple(

@@ -22,6 +22,7 @@ from booking.jobs.api import serializers as s
 from booking.jobs.queue import queue_overview, queue_standing
 from booking.jobs.selectors import jobs_of
 from booking.models import Job, JobEvent, JobState
+from stargate_portal.api.pagination import BoundedCountPagination
 from stargate_portal.api.views import UserScopedMixin, user_of
 from stargate_portal.errors import ValidationFailed
 
@@ -60,9 +61,11 @@ def detail(job: Job) -> dict[str, Any]:
 class JobViewSet(
     UserScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """Jobs of my projects. Filter by ``project``, ``state`` (repeatable), ``gpu_type``."""
+    """Jobs of my projects. Filter by ``project``, ``state`` (repeatable), ``gpu_type``.
+    ``count`` is exact up to 1,000 jobs and null beyond (a busy project has many more)."""
 
     model = Job
+    pagination_class = BoundedCountPagination
     serializer_class = s.JobSerializer
     filterset_class = JobFilter
     ordering_fields = ("submitted_at", "state", "gpus")
