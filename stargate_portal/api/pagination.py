@@ -26,7 +26,7 @@ class BoundedCountPagination(PageNumberPagination):
         page_size = self.get_page_size(request)
         if not page_size:
             return None
-        self.request = request
+        self.request = self._request = request
         raw = request.query_params.get(self.page_query_param, "1")
         if not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
             raise NotFound(self.invalid_page_message.format(page_number=raw, message=""))
@@ -51,8 +51,7 @@ class BoundedCountPagination(PageNumberPagination):
         )
 
     def _link(self, number: int) -> str:
-        assert self.request is not None  # set by paginate_queryset
-        url = self.request.build_absolute_uri()
+        url = self._request.build_absolute_uri()
         if number == 1:
             return remove_query_param(url, self.page_query_param)
         return replace_query_param(url, self.page_query_param, number)
