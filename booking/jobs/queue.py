@@ -12,7 +12,7 @@ from django.db.models import Count, Q, QuerySet, Subquery, Sum
 
 from booking.jobs.priority import project_tiers
 from booking.jobs.selectors import pending_since_record
-from booking.models import Job, JobState, Project, QueueOutlook, QueueStanding
+from booking.models import GpuType, Job, JobState, Project, QueueOutlook, QueueStanding
 from booking.scheduler.standing import MARK_EVERY, TypeOutlook, WorkAhead
 
 COUNT_FROM_MARK_MAX = 2 * MARK_EVERY
@@ -63,11 +63,14 @@ def _own_work_ahead(job: Job, row: QueueStanding) -> WorkAhead | None:
     marks: list[list[Any]] = row.marks
     keys = [(mark[0], mark[1]) for mark in marks]
     index = bisect.bisect_right(keys, (job.submitted_at.timestamp(), job.pk))
+    # The plain bounds let the index of the project's pending queue start and stop the scan
+    # at the mark and at the job; the row comparisons settle equal submit times.
     earlier = Job.objects.filter(
         Q(submitted_at__lt=job.submitted_at) | Q(submitted_at=job.submitted_at, pk__lt=job.pk),
         project_id=job.project_id,
         gpu_type_id=job.gpu_type_id,
         state=JobState.PENDING,
+        submitted_at__lte=job.submitted_at,
     )
     base = WorkAhead(0, 0, 0)
     if index:
@@ -75,7 +78,8 @@ def _own_work_ahead(job: Job, row: QueueStanding) -> WorkAhead | None:
         base = WorkAhead(position, gpus_before, minutes_before)
         mark_time = Subquery(Job.objects.filter(pk=mark_pk).values("submitted_at")[:1])
         earlier = earlier.filter(
-            Q(submitted_at__gt=mark_time) | Q(submitted_at=mark_time, pk__gte=mark_pk)
+            Q(submitted_at__gt=mark_time) | Q(submitted_at=mark_time, pk__gte=mark_pk),
+            submitted_at__gte=mark_time,
         )
     rows = list(
         earlier.order_by("submitted_at", "pk").values_list("gpus", "walltime_minutes")[
@@ -192,7 +196,10 @@ def staff_queue(
         state__in=list(states)
     )
     if gpu_type:
-        jobs = jobs.filter(gpu_type__name=gpu_type)
+        # By id, not through a join on the name: the planner then walks the index by submit
+        # time and stops at the page instead of sorting every queued job of the type.
+        type_id = GpuType.objects.filter(name=gpu_type).values("pk")[:1]
+        jobs = jobs.filter(gpu_type_id=Subquery(type_id))
     if tier is not None:
         ids = Project.objects.values_list("pk", flat=True)
         tiers = project_tiers(list(ids), today=today)

@@ -157,13 +157,13 @@ class Job(models.Model):
                 name="job_active_by_end",
             ),
             models.Index(fields=["state", "gpu_type"], name="job_state_type"),
-            # Held and admitted jobs are few; pages count them per project without reading the
-            # project's pending or running jobs.
+            # A project's jobs of one state, oldest first: counts of its held and admitted jobs
+            # and the first jobs of each state, without reading the rest of its queue.
             models.Index(
-                fields=["project", "state"],
-                condition=models.Q(state__in=["held", "admitted"]),
-                name="job_held_admitted",
+                fields=["project", "state", "submitted_at", "id"], name="job_project_state"
             ),
+            # Newest first across a person's projects (the job list, the dashboard).
+            models.Index(fields=["-submitted_at", "-id"], name="job_recent"),
             # Pending jobs submitted since the last cycle's queue record (pages add them).
             models.Index(
                 fields=["submitted_at"],

@@ -45,6 +45,8 @@ from stargate_portal.errors import DomainError
 
 PROJECT_SECTION_JOBS = 10
 DASHBOARD_PROJECTS = 10
+JOB_LIST_COUNT_MAX = 1_000
+"""The job list counts this many jobs at most (a busy project has many more)."""
 
 
 def fragment(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -79,7 +81,7 @@ def job_list(request: AuthenticatedRequest) -> HttpResponse:
     context = {
         "filters": filters,
         "filtered": any(chosen.values()),
-        "page": page_of(request, jobs),
+        "page": page_of(request, jobs, count_max=JOB_LIST_COUNT_MAX),
         "has_projects": bool(projects),
     }
     return render(request, "jobs/job_list.html", context)
