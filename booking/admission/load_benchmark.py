@@ -24,8 +24,10 @@ import asyncio
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -79,13 +81,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
     demo_url = _sibling(url, "load_demo")
+    static_root = tempfile.mkdtemp(prefix="stargate-load-static-")
+    os.environ["STATIC_ROOT"] = static_root  # the production storage serves hashed names
     try:
         _demo_site(url, demo_url)
+        _manage(demo_url, "manage.py", "collectstatic", "--noinput")
         results = {
             "demo site": _serve_and_load(demo_url, args.clients, args.seconds),
             "benchmark site": _serve_and_load(bench_url, args.clients, args.seconds),
         }
     finally:
+        shutil.rmtree(static_root, ignore_errors=True)
         _drop(url, demo_url)
         if args.drop_site:
             _drop(url, bench_url)
