@@ -124,9 +124,11 @@ def queue_publish(publication: QueuePublication) -> None:
 
 
 def _publish_lock() -> None:
-    """One publication at a time (PostgreSQL; SQLite serialises writers by itself)."""
+    """One publication at a time (PostgreSQL; SQLite serialises writers by itself). Its commit
+    need not wait for the disk: a record lost in a crash is rebuilt by the next cycle."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PUBLISH_LOCK_KEY])
 
 
@@ -208,7 +210,7 @@ def _standing_rows(
             s.active_jobs,
             s.active_gpus,
             [
-                [m.submit_time, int(m.job_id), m.index, m.gpus_before, m.gpu_minutes_before]
+                [m.submit_time, int(m.job_id), m.position, m.gpus_before, m.gpu_minutes_before]
                 for m in s.marks
             ],
         )

@@ -5,6 +5,20 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def queue_tables_unlogged(apps, schema_editor):
+    """The queue record is rewritten by every cycle and rebuilt by the next one after a crash:
+    on PostgreSQL its tables skip the write-ahead log (emptied by crash recovery)."""
+    if schema_editor.connection.vendor == "postgresql":
+        for table in ("booking_queuestanding", "booking_queueoutlook"):
+            schema_editor.execute(f"ALTER TABLE {table} SET UNLOGGED")
+
+
+def queue_tables_logged(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        for table in ("booking_queuestanding", "booking_queueoutlook"):
+            schema_editor.execute(f"ALTER TABLE {table} SET LOGGED")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -85,4 +99,5 @@ class Migration(migrations.Migration):
             model_name='queuestanding',
             constraint=models.UniqueConstraint(fields=('gpu_type', 'project'), name='queue_standing_unique'),
         ),
+        migrations.RunPython(queue_tables_unlogged, queue_tables_logged),
     ]

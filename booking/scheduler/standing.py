@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, islice
 from operator import attrgetter, itemgetter, mul
+from typing import NamedTuple
 
 from booking.scheduler.capacity import GpuTypeCapacity, Release
 from booking.scheduler.fair_share import decayed, fair_share_factor
@@ -44,19 +45,17 @@ _walltime = attrgetter("walltime_minutes")
 _NO_PROJECT_TIER = 99
 
 
-@dataclass(frozen=True, slots=True)
-class QueueMark:
-    """The job at ``index`` of a project's queue and the work before it in that queue."""
+class QueueMark(NamedTuple):
+    """The job at ``position`` (from 0) of a project's queue and the work before it there."""
 
     submit_time: float
     job_id: str
-    index: int
+    position: int
     gpus_before: int
     gpu_minutes_before: int
 
 
-@dataclass(frozen=True, slots=True)
-class WorkAhead:
+class WorkAhead(NamedTuple):
     """Pending jobs of the same GPU type the queue considers before a job."""
 
     jobs: int
@@ -67,8 +66,7 @@ class WorkAhead:
         return WorkAhead(self.jobs + jobs, self.gpus + gpus, self.gpu_minutes + gpu_minutes)
 
 
-@dataclass(frozen=True, slots=True)
-class ProjectStanding:
+class ProjectStanding(NamedTuple):
     """One project's queue of one GPU type as the cycle left it (``rank`` None: none pending)."""
 
     gpu_type: str
@@ -263,25 +261,29 @@ def _type_standings(
             waiting.append((head_key_, project_id, figures))
     waiting.sort(key=itemgetter(0))
     standings = []
-    ahead = WorkAhead(0, 0, 0)
+    jobs_ahead = gpus_ahead = minutes_ahead = 0
     for rank, (_, project_id, figures) in enumerate(waiting, start=1):
-        own = figures.work
+        jobs, gpus, minutes = figures.work
         standings.append(
             ProjectStanding(
                 gpu_type,
                 project_id,
                 context.tier(project_id),
                 rank,
-                ahead,
-                own.jobs,
-                own.gpus,
-                own.gpu_minutes,
+                WorkAhead(jobs_ahead, gpus_ahead, minutes_ahead),
+                jobs,
+                gpus,
+                minutes,
                 active_jobs[project_id],
                 active_gpus[project_id],
                 figures.marks,
             )
         )
-        ahead = ahead.plus(own.jobs, own.gpus, own.gpu_minutes)
+        jobs_ahead, gpus_ahead, minutes_ahead = (
+            jobs_ahead + jobs,
+            gpus_ahead + gpus,
+            minutes_ahead + minutes,
+        )
     ranked = {project_id for _, project_id, _figures in waiting}
     standings.extend(
         ProjectStanding(

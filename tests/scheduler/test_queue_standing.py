@@ -51,7 +51,7 @@ def test_long_queues_get_a_mark_every_n_jobs_with_the_work_before_it() -> None:
     record = queue_record(snapshot, admission_cycle(snapshot), mark_every=3)
 
     marks = record.standings[0].marks
-    assert [(m.job_id, m.index, m.gpus_before) for m in marks] == [
+    assert [(m.job_id, m.position, m.gpus_before) for m in marks] == [
         ("j000", 0, 0),
         ("j003", 3, 1 + 2 + 1),
         ("j006", 6, 1 + 2 + 1 + 2 + 1 + 2),
