@@ -9,8 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Count, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
@@ -72,14 +71,14 @@ class JobCounts:
 
 def pending_since_record() -> Q:
     """Pending jobs the last cycle's queue record does not hold: those submitted since (all of
-    them before the first cycle). Read through the index of recent pending jobs."""
-    published = QueueOutlook.objects.order_by("-published_at").values("published_at")[:1]
-    since = Coalesce(Subquery(published), Value(BEFORE_ANY_CYCLE))
+    them before the first cycle). One query for the record's time: as a value, not a subquery,
+    the planner sees how few jobs are that recent and reads them through an index."""
+    since = QueueOutlook.objects.aggregate(at=Max("published_at"))["at"] or BEFORE_ANY_CYCLE
     return Q(state=JobState.PENDING, submitted_at__gt=since)
 
 
 def job_counts(project_ids: Collection[int]) -> dict[int, JobCounts]:
-    """Project id → its queued and active jobs (two queries, neither reading a project's queue).
+    """Project id → its queued and active jobs (three queries, none reading a project's queue).
 
     Pending and active (admitted + running) jobs come from the last admission cycle's record,
     plus the jobs submitted since; held and admitted jobs, which are few, are counted now.
