@@ -19,6 +19,7 @@ from booking.admission.lock import cycle_lock
 from booking.admission.metrics import cycle_lock_missed, cycle_observe
 from booking.admission.reservations import reservations_record
 from booking.admission.snapshot import SnapshotCache
+from booking.admission.standing import QueuePublication, queue_publish
 from booking.cluster.base import ClusterBackend
 from booking.cluster.registry import cluster_backend
 from booking.jobs.priority import ProjectFacts, fair_share_half_life_seconds
@@ -56,7 +57,7 @@ def admission_run(*, backend: ClusterBackend | None = None) -> CycleReport | Non
             if not acquired:
                 cycle_lock_missed()
                 return None
-            report = _cycle(backend)
+            report, publication = _cycle(backend)
             admitted = report.admitted
             if admitted:
                 transaction.on_commit(lambda: _dispatch(admitted, backend))
@@ -64,12 +65,16 @@ def admission_run(*, backend: ClusterBackend | None = None) -> CycleReport | Non
         # A rolled-back cycle may have noted reasons in the snapshot that were not written.
         snapshot_cache.invalidate()
         raise
+    # After the commit, outside the cycle lock: the queue as this cycle left it, for requests.
+    queue_publish(publication)
     return report
 
 
-def _cycle(backend: ClusterBackend) -> CycleReport:
+def _cycle(backend: ClusterBackend) -> tuple[CycleReport, QueuePublication]:
     started = time.perf_counter()
     now = backend.now()
+    # On the cluster's clock, as jobs' submit times are: what is newer is not in the record.
+    as_of = now
     site, full = snapshot_cache.refresh(backend.capacity())
     facts = site.book.facts(site.project_ids(), today=now.date())
     running = site.running_gpus()
@@ -107,7 +112,7 @@ def _cycle(backend: ClusterBackend) -> CycleReport:
         duration_ms=(ended - started) * 1000,
     )
     transaction.on_commit(lambda: cycle_observe(site=site, facts=facts, report=report))
-    return report
+    return report, QueuePublication(site=site, snapshot=snapshot, result=result, as_of=as_of)
 
 
 def _config(now: datetime) -> PolicyConfig:

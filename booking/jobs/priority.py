@@ -15,8 +15,7 @@ from datetime import date, datetime
 from django.conf import settings
 
 from accounts.tiers import european_region, tier_for
-from booking.jobs.selectors import JobCounts, job_counts
-from booking.ledger.selectors import Balance, balances_by_project
+from booking.ledger.selectors import Balance, balances_by_project, grants_by_project
 from booking.models import Allocation, FairShareUsage, Project
 from booking.scheduler import decayed, fair_share_factor
 from stargate_portal.bulk_update import rows_update
@@ -208,13 +207,13 @@ class FairShareRow:
     decayed_usage_gpu_hours: float
     allocated_gpu_hours: float
     fair_share: float
-    counts: JobCounts
 
 
 def fair_share_table(
     *, now: datetime, tier: int | None = None, search: str = ""
 ) -> list[FairShareRow]:
-    """Every project with an allocation, in queue order (a constant number of queries)."""
+    """Every project with an allocation, in queue order (a constant number of queries, none
+    reading jobs or the holds and charges: pages count the jobs of the rows they show)."""
     projects = Project.objects.filter(pk__in=Allocation.objects.values("project_id"))
     if search:
         projects = projects.filter(name__icontains=search)
@@ -222,8 +221,7 @@ def fair_share_table(
         pk: (name, organisation)
         for pk, name, organisation in projects.values_list("pk", "name", "organisation__name")
     }
-    facts = project_facts(names, today=now.date())
-    counts = job_counts(names)
+    facts = project_facts(names, today=now.date(), balances=grants_by_project(names))
     stamp = now.timestamp()
     rows = [
         FairShareRow(
@@ -234,7 +232,6 @@ def fair_share_table(
             decayed_usage_gpu_hours=fact.usage(stamp),
             allocated_gpu_hours=fact.allocated_gpu_hours,
             fair_share=fact.fair_share(stamp),
-            counts=counts.get(pk, JobCounts()),
         )
         for pk, fact in facts.items()
         if tier is None or fact.tier == tier

@@ -1,72 +1,127 @@
 """The queue as people see it: a job's position and estimated start, the overview per GPU
 type, and the staff queue list."""
 
-import math
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.conf import settings
+from django.db.models import Count, F, Q, QuerySet, Subquery, Sum, Window
 
-from booking.capacity.jobs import bookings_near
-from booking.capacity.reservations import reservation_lead
-from booking.cluster.registry import cluster_backend
-from booking.jobs.priority import project_facts, project_tiers
-from booking.jobs.selectors import QUEUED_STATES
-from booking.models import ACTIVE_STATES, Job, JobState, Project
+from booking.jobs.priority import project_tiers
+from booking.jobs.selectors import pending_since_record
+from booking.models import (
+    ACTIVE_STATES,
+    GpuType,
+    Job,
+    JobState,
+    Project,
+    QueueOutlook,
+    QueueStanding,
+)
+from booking.scheduler.standing import MARK_EVERY, TypeOutlook, WorkAhead
+
+COUNT_FROM_MARK_MAX = 2 * MARK_EVERY
+"""Jobs a request counts after the project's last mark before its job; a job further away
+(a burst of submissions since the last cycle) waits for the next cycle's figures."""
 
 
 @dataclass(frozen=True)
-class WorkAhead:
-    """Pending jobs of the same GPU type the queue considers before this one."""
+class JobStanding:
+    """A pending job's place in its GPU type's queue, from the last admission cycle's record.
 
-    jobs: int
-    gpus: int
-    gpu_minutes: int
+    ``position`` None with ``known_within_seconds`` set: the job is newer than the record (its
+    project had nothing of this type queued then, or many jobs were submitted since); the next
+    cycle, within that many seconds, places it.
+    A job in a capacity booking queues only behind the booking's earlier jobs and starts with
+    its window (``_booked_start``), not from the record.
+    """
+
+    position: int | None = None
+    estimated_start: datetime | None = None
+    as_of: datetime | None = None
+    known_within_seconds: float | None = None
 
 
-def work_ahead(job: Job, *, now: datetime) -> WorkAhead:
-    """Jobs ahead in the GPU type's queue: projects of a better (tier, fair share), then the
-    project's own earlier jobs. Assumes today's order holds (budget and caps aside). A job in
-    a capacity booking queues only behind the booking's earlier jobs."""
+def queue_standing(job: Job, *, now: datetime) -> JobStanding:
+    """Position and estimated start of a pending job: a constant number of indexed queries
+    (the project's standing row, then at most ``COUNT_FROM_MARK_MAX`` of its queued jobs)."""
+    if job.state != JobState.PENDING:
+        return JobStanding()
     if job.booking_id is not None:
-        return _work_ahead_in_booking(job)
-    pending = Job.objects.filter(
-        state=JobState.PENDING, gpu_type_id=job.gpu_type_id, booking__isnull=True
-    ).order_by()
-    per_project = {
-        row["project_id"]: row
-        for row in pending.values("project_id").annotate(
-            n=Count("pk"), gpu_count=Sum("gpus"), gpu_minutes=Sum(F("gpus") * F("walltime_minutes"))
+        ahead_in_booking = _work_ahead_in_booking(job)
+        return JobStanding(
+            ahead_in_booking.jobs + 1, _booked_start(job, now=now, ahead=ahead_in_booking), now
         )
-    }
-    facts = project_facts({*per_project, job.project_id}, today=now.date())
-    stamp = now.timestamp()
+    reserved = max(job.estimated_start, now) if job.estimated_start is not None else None
+    row = (
+        QueueStanding.objects.select_related("outlook")
+        .filter(gpu_type_id=job.gpu_type_id, project_id=job.project_id, rank__isnull=False)
+        .first()
+    )
+    own = _own_work_ahead(job, row) if row is not None else None
+    if row is None or own is None:
+        soon = float(settings.ADMISSION_CYCLE_SECONDS)
+        return JobStanding(estimated_start=reserved, known_within_seconds=soon)
+    ahead = WorkAhead(row.jobs_ahead, row.gpus_ahead, row.gpu_minutes_ahead).plus(
+        own.jobs, own.gpus, own.gpu_minutes
+    )
+    start = reserved or _estimate(row.outlook, ahead, job, now)
+    return JobStanding(ahead.jobs + 1, start, row.outlook.published_at)
 
-    def key(project_id: int) -> tuple[int, float, int]:
-        fact = facts.get(project_id)
-        if fact is None:
-            return (99, math.inf, project_id)
-        return (fact.tier, fact.fair_share(stamp), project_id)
 
-    own = key(job.project_id)
-    ahead = [row for pid, row in per_project.items() if key(pid) < own]
-    earlier = pending.filter(
+def _own_work_ahead(job: Job, row: QueueStanding) -> WorkAhead | None:
+    """The project's own pending jobs of the type before this one: from the last mark before
+    it, counting at most ``COUNT_FROM_MARK_MAX`` jobs; None if there are more."""
+    marks: list[list[Any]] = row.marks
+    keys = [(mark[0], mark[1]) for mark in marks]
+    index = bisect.bisect_right(keys, (job.submitted_at.timestamp(), job.pk))
+    # The plain bounds let the index of the project's pending queue start and stop the scan
+    # at the mark and at the job; the row comparisons settle equal submit times.
+    earlier = Job.objects.filter(
         Q(submitted_at__lt=job.submitted_at) | Q(submitted_at=job.submitted_at, pk__lt=job.pk),
         project_id=job.project_id,
+        gpu_type_id=job.gpu_type_id,
+        state=JobState.PENDING,
+        submitted_at__lte=job.submitted_at,
     )
-    mine = earlier.aggregate(
-        n=Count("pk"), gpu_count=Sum("gpus"), gpu_minutes=Sum(F("gpus") * F("walltime_minutes"))
+    base = WorkAhead(0, 0, 0)
+    if index:
+        _submit, mark_pk, position, gpus_before, minutes_before = marks[index - 1]
+        base = WorkAhead(position, gpus_before, minutes_before)
+        mark_time = Subquery(Job.objects.filter(pk=mark_pk).values("submitted_at")[:1])
+        earlier = earlier.filter(
+            Q(submitted_at__gt=mark_time) | Q(submitted_at=mark_time, pk__gte=mark_pk),
+            submitted_at__gte=mark_time,
+        )
+    rows = list(
+        earlier.order_by("submitted_at", "pk").values_list("gpus", "walltime_minutes")[
+            : COUNT_FROM_MARK_MAX + 1
+        ]
     )
-    rows = [*ahead, mine]
-    return WorkAhead(
-        jobs=sum(row["n"] or 0 for row in rows),
-        gpus=sum(row["gpu_count"] or 0 for row in rows),
-        gpu_minutes=sum(row["gpu_minutes"] or 0 for row in rows),
+    if len(rows) > COUNT_FROM_MARK_MAX:
+        return None
+    return base.plus(len(rows), sum(g for g, _m in rows), sum(g * m for g, m in rows))
+
+
+def _estimate(outlook: QueueOutlook, ahead: WorkAhead, job: Job, now: datetime) -> datetime | None:
+    figures = TypeOutlook(
+        gpu_type=str(outlook.gpu_type_id),
+        total_gpus=outlook.total_gpus,
+        usable_gpus=outlook.usable_gpus,
+        used_gpus=outlook.used_gpus,
+        releases=tuple((float(end), int(gpus)) for end, gpus in outlook.releases),
     )
+    when = figures.estimated_start(
+        ahead=ahead, gpus=job.gpus, walltime_minutes=job.walltime_minutes, now=now.timestamp()
+    )
+    return None if when is None else datetime.fromtimestamp(when, tz=UTC)
 
 
 def _work_ahead_in_booking(job: Job) -> WorkAhead:
+    """The booking's pending jobs submitted before this one (a booking holds a few jobs)."""
     earlier = Job.objects.filter(
         Q(submitted_at__lt=job.submitted_at) | Q(submitted_at=job.submitted_at, pk__lt=job.pk),
         state=JobState.PENDING,
@@ -79,75 +134,6 @@ def _work_ahead_in_booking(job: Job) -> WorkAhead:
         gpus=earlier["gpu_count"] or 0,
         gpu_minutes=earlier["gpu_minutes"] or 0,
     )
-
-
-def queue_standing(job: Job, *, now: datetime) -> tuple[int | None, datetime | None]:
-    """Queue position and estimated start together, walking the work ahead once."""
-    if job.state != JobState.PENDING:
-        return None, None
-    ahead = work_ahead(job, now=now)
-    return queue_position(job, now=now, ahead=ahead), estimated_start(job, now=now, ahead=ahead)
-
-
-def queue_position(job: Job, *, now: datetime, ahead: WorkAhead | None = None) -> int | None:
-    """1 for the next job of its GPU type to be considered; None unless pending."""
-    if job.state != JobState.PENDING:
-        return None
-    return (ahead or work_ahead(job, now=now)).jobs + 1
-
-
-def estimated_start(job: Job, *, now: datetime, ahead: WorkAhead | None = None) -> datetime | None:
-    """When the running jobs' walltimes free enough GPUs for this job and those ahead of it.
-
-    The job holding its GPU type's backfill reservation has the policy's own shadow time.
-    Beyond one turnover of the running jobs, each further site-full of demand waits the mean
-    walltime of the work ahead. None unless pending.
-    """
-    if job.state != JobState.PENDING:
-        return None
-    if job.estimated_start is not None:
-        return max(job.estimated_start, now)
-    ahead = ahead or work_ahead(job, now=now)
-    if job.booking_id is not None:
-        return _booked_start(job, now=now, ahead=ahead)
-    nodes = cluster_backend().capacity().get(job.gpu_type.name)
-    if nodes is None:
-        return None
-    # As the admission policy sees it: booked nodes set aside for a window that is open or
-    # starts soon are not the general queue's, nor are the booked jobs running on them.
-    usable = nodes.usable_gpus - _booked_gpus(job, now=now, unavailable=nodes.unavailable)
-    if usable <= 0:
-        return None
-    active = Job.objects.filter(
-        state__in=ACTIVE_STATES, gpu_type_id=job.gpu_type_id, booking__isnull=True
-    ).order_by()
-    used = active.aggregate(gpu_count=Sum("gpus"))["gpu_count"] or 0
-    short = ahead.gpus + job.gpus - (usable - used)
-    if short <= 0:
-        return now
-    freed_by = (
-        active.annotate(
-            freed=Window(Sum("gpus"), order_by=[F("expected_end").asc(), F("pk").asc()])
-        )
-        .filter(freed__gte=short)
-        .order_by("expected_end", "pk")
-        .values_list("expected_end", flat=True)
-        .first()
-    )
-    if freed_by is not None:
-        return max(freed_by, now)
-    ends = [end for end in active.values_list("expected_end", flat=True) if end is not None]
-    latest = max(ends, default=now)
-    waves = math.ceil((short - used) / usable)
-    mean_minutes = ahead.gpu_minutes / ahead.gpus if ahead.gpus else job.walltime_minutes
-    return max(latest, now) + timedelta(minutes=waves * mean_minutes)
-
-
-def _booked_gpus(job: Job, *, now: datetime, unavailable: frozenset[int]) -> int:
-    """GPUs of the job's type on nodes that bookings near ``now`` set aside (one query)."""
-    near = bookings_near(now=now, within=reservation_lead(), gpu_type=job.gpu_type)
-    booked = {node for booking in near for node in booking.node_indices} - unavailable
-    return len(booked) * job.gpu_type.gpus_per_node
 
 
 def _booked_start(job: Job, *, now: datetime, ahead: WorkAhead) -> datetime | None:
@@ -194,28 +180,67 @@ class GpuTypeQueue:
 
 
 def queue_overview(*, today: date) -> list[GpuTypeQueue]:
-    """Per GPU type: capacity, and counts of pending, held, admitted, running jobs by tier."""
+    """Per GPU type: capacity, and jobs and GPUs pending, held, admitted and running by tier.
+
+    Capacity, pending and active (admitted + running) figures are the last cycle's record
+    (bounded by projects, not jobs); held and admitted jobs, which are few, and jobs submitted
+    since the record are counted now.
+    """
+    queues = {
+        name: GpuTypeQueue(name, total, usable, used)
+        for name, total, usable, used in QueueOutlook.objects.values_list(
+            "gpu_type__name", "total_gpus", "usable_gpus", "used_gpus"
+        )
+    }
+    active: dict[tuple[str, int], tuple[int, int]] = {}
+    recorded = (
+        QueueStanding.objects.order_by()
+        .values("gpu_type__name", "tier")
+        .annotate(
+            pending=Sum("pending_jobs"),
+            pending_gpus=Sum("pending_gpus"),
+            active=Sum("active_jobs"),
+            active_gpus=Sum("active_gpus"),
+        )
+    )
+    for row in recorded:
+        queue = queues.setdefault(row["gpu_type__name"], GpuTypeQueue(row["gpu_type__name"]))
+        _add(queue, JobState.PENDING, row["tier"], row["pending"], row["pending_gpus"])
+        active[(queue.gpu_type, row["tier"])] = (row["active"], row["active_gpus"])
+    for (name, tier, state), (jobs, gpus) in _counted_now(today).items():
+        queue = queues.setdefault(name, GpuTypeQueue(name))
+        _add(queue, state, tier, jobs, gpus)
+        if state == JobState.ADMITTED:
+            jobs_active, gpus_active = active.get((name, tier), (0, 0))
+            active[(name, tier)] = (jobs_active - jobs, gpus_active - gpus)
+    for (name, tier), (jobs, gpus) in active.items():
+        _add(queues[name], JobState.RUNNING, tier, max(jobs, 0), max(gpus, 0))
+    return sorted(queues.values(), key=lambda queue: queue.gpu_type)
+
+
+def _counted_now(today: date) -> dict[tuple[str, int, str], tuple[int, int]]:
     rows = list(
-        Job.objects.filter(state__in=QUEUED_STATES)
+        Job.objects.filter(Q(state__in=(JobState.HELD, JobState.ADMITTED)) | pending_since_record())
         .order_by()
         .values("gpu_type__name", "project_id", "state")
         .annotate(n=Count("pk"), gpu_count=Sum("gpus"))
     )
-    tiers = project_tiers({row["project_id"] for row in rows}, today=today)
-    queues = {
-        name: GpuTypeQueue(name, nodes.total_gpus, nodes.usable_gpus)
-        for name, nodes in cluster_backend().capacity().items()
-    }
+    tiers = project_tiers({row["project_id"] for row in rows}, today=today) if rows else {}
+    counts: dict[tuple[str, int, str], tuple[int, int]] = {}
     for row in rows:
-        queue = queues.setdefault(row["gpu_type__name"], GpuTypeQueue(row["gpu_type__name"]))
-        tier, state = tiers.get(row["project_id"], 4), row["state"]
-        by_tier = queue.jobs.setdefault(state, {})
-        by_tier[tier] = by_tier.get(tier, 0) + row["n"]
-        gpus = queue.gpus.setdefault(state, {})
-        gpus[tier] = gpus.get(tier, 0) + row["gpu_count"]
-        if state in ACTIVE_STATES:
-            queue.used_gpus += row["gpu_count"]
-    return sorted(queues.values(), key=lambda queue: queue.gpu_type)
+        key = (row["gpu_type__name"], tiers.get(row["project_id"], 4), row["state"])
+        jobs, gpus = counts.get(key, (0, 0))
+        counts[key] = (jobs + row["n"], gpus + row["gpu_count"])
+    return counts
+
+
+def _add(queue: GpuTypeQueue, state: str, tier: int, jobs: int, gpus: int) -> None:
+    if not jobs:
+        return
+    by_tier = queue.jobs.setdefault(state, {})
+    by_tier[tier] = by_tier.get(tier, 0) + jobs
+    gpus_by_tier = queue.gpus.setdefault(state, {})
+    gpus_by_tier[tier] = gpus_by_tier.get(tier, 0) + gpus
 
 
 def staff_queue(
@@ -226,7 +251,10 @@ def staff_queue(
         state__in=list(states)
     )
     if gpu_type:
-        jobs = jobs.filter(gpu_type__name=gpu_type)
+        # By id, not through a join on the name: the planner then walks the index by submit
+        # time and stops at the page instead of sorting every queued job of the type.
+        type_id = GpuType.objects.filter(name=gpu_type).values("pk")[:1]
+        jobs = jobs.filter(gpu_type_id=Subquery(type_id))
     if tier is not None:
         ids = Project.objects.values_list("pk", flat=True)
         tiers = project_tiers(list(ids), today=today)

@@ -7,15 +7,26 @@ The queue itself (position, estimated start, the overview per GPU type) is read 
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from django.db.models import Case, Count, IntegerField, QuerySet, Sum, When
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
-from booking.models import ACTIVE_STATES, GpuType, Job, JobEvent, JobState, Project
+from booking.models import (
+    ACTIVE_STATES,
+    GpuType,
+    Job,
+    JobEvent,
+    JobState,
+    Project,
+    QueueOutlook,
+    QueueStanding,
+)
 from stargate_portal.permissions import is_staff
 
 QUEUED_STATES = (JobState.PENDING, JobState.HELD, *ACTIVE_STATES)
+BEFORE_ANY_CYCLE = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def jobs_of(user: User) -> QuerySet[Job]:
@@ -58,31 +69,61 @@ class JobCounts:
     gpus_in_use: int = 0
 
 
+def pending_since_record() -> Q:
+    """Pending jobs the last cycle's queue record does not hold: those submitted since (all of
+    them before the first cycle). One query for the record's time: as a value, not a subquery,
+    the planner sees how few jobs are that recent and reads them through an index."""
+    since = QueueOutlook.objects.aggregate(at=Max("published_at"))["at"] or BEFORE_ANY_CYCLE
+    return Q(state=JobState.PENDING, submitted_at__gt=since)
+
+
 def job_counts(project_ids: Collection[int]) -> dict[int, JobCounts]:
-    """Project id → its queued and active jobs (one query)."""
-    rows = (
-        Job.objects.filter(project_id__in=list(project_ids), state__in=QUEUED_STATES)
+    """Project id → its queued and active jobs (three queries, none reading a project's queue).
+
+    Pending and active (admitted + running) jobs come from the last admission cycle's record,
+    plus the jobs submitted since; held and admitted jobs, which are few, are counted now.
+    Before the first cycle every pending job is counted.
+    """
+    ids = list(project_ids)
+    figures: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    recorded = (
+        QueueStanding.objects.filter(project_id__in=ids)
+        .values("project_id")
+        .annotate(pending=Sum("pending_jobs"), active=Sum("active_jobs"), gpus=Sum("active_gpus"))
+    )
+    for row in recorded:
+        counts = figures[row["project_id"]]
+        counts["pending"] += row["pending"]
+        counts["running"] += row["active"]
+        counts["gpus_in_use"] += row["gpus"]
+    current = (
+        Job.objects.filter(
+            Q(state__in=(JobState.HELD, JobState.ADMITTED)) | pending_since_record(),
+            project_id__in=ids,
+        )
         .order_by()
         .values("project_id", "state")
-        .annotate(n=Count("pk"), gpu_count=Sum("gpus"))
+        .annotate(n=Count("pk"))
     )
-    figures: dict[int, dict[str, int]] = defaultdict(dict)
-    for row in rows:
-        figures[row["project_id"]][row["state"]] = row["n"]
-        if row["state"] in ACTIVE_STATES:
-            used = figures[row["project_id"]].get("gpus_in_use", 0)
-            figures[row["project_id"]]["gpus_in_use"] = used + (row["gpu_count"] or 0)
+    for now_row in current:
+        counts = figures[now_row["project_id"]]
+        counts[now_row["state"]] += now_row["n"]
+        if now_row["state"] == JobState.ADMITTED:
+            # The record counts admitted and running jobs together.
+            counts["running"] = max(counts["running"] - now_row["n"], 0)
     return {pk: JobCounts(**values) for pk, values in figures.items()}
 
 
 def project_live_jobs(user: User, project: Project, *, limit: int) -> list[Job]:
-    """The project's running, admitted, pending and held jobs: running first, then oldest."""
-    rank = Case(
-        When(state=JobState.RUNNING, then=0),
-        When(state=JobState.ADMITTED, then=1),
-        When(state=JobState.PENDING, then=2),
-        default=3,
-        output_field=IntegerField(),
-    )
-    jobs = jobs_of(user).filter(project=project, state__in=QUEUED_STATES).annotate(rank=rank)
-    return list(jobs.order_by("rank", "submitted_at", "pk")[:limit])
+    """The project's running, admitted, pending and held jobs: running first, then oldest.
+    One query of four index-bounded parts (never a sort of the project's whole queue)."""
+    order = (JobState.RUNNING, JobState.ADMITTED, JobState.PENDING, JobState.HELD)
+    parts = [
+        jobs_of(user).filter(project=project, state=state).order_by("submitted_at", "pk")[:limit]
+        for state in order
+    ]
+    jobs = list(parts[0].union(*parts[1:], all=True))
+    rank = {state: index for index, state in enumerate(order)}
+    return sorted(jobs, key=lambda job: (rank[JobState(job.state)], job.submitted_at, job.pk))[
+        :limit
+    ]

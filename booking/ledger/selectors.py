@@ -91,6 +91,19 @@ def balances_by_project(project_ids: Collection[int]) -> dict[int, dict[str, Bal
     return result
 
 
+GRANTED_KINDS = tuple(kind for kind, name in KIND_BALANCE_FIELD.items() if name == "granted")
+
+
+def grants_by_project(project_ids: Collection[int]) -> dict[int, dict[str, Balance]]:
+    """Project id → GPU type name → a balance of its grants only (held and charged zero): the
+    allocation, read without the holds and charges that grow with the jobs. One query."""
+    entries = LedgerEntry.objects.filter(project_id__in=list(project_ids), kind__in=GRANTED_KINDS)
+    result: dict[int, dict[str, Balance]] = {pk: {} for pk in project_ids}
+    for (project_id, name), balance in balances(entries, "project_id", "gpu_type__name").items():
+        result[project_id][name] = balance
+    return result
+
+
 def balances_by_allocation(
     pairs: Collection[tuple[int, int]],
 ) -> dict[tuple[int, int], Balance]:

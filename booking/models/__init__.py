@@ -38,6 +38,7 @@ from booking.models.projects import (
     ProjectRole,
     ProjectState,
 )
+from booking.models.queue import QueueOutlook, QueueStanding
 from booking.models.reviews import REVIEWERS_GROUP, ReviewAssignment, ReviewScore
 
 __all__ = [
@@ -65,6 +66,8 @@ __all__ = [
     "ProjectMember",
     "ProjectRole",
     "ProjectState",
+    "QueueOutlook",
+    "QueueStanding",
     "ReviewAssignment",
     "ReviewCriterion",
     "ReviewScore",

@@ -169,6 +169,25 @@ class Job(models.Model):
                 name="job_active_by_end",
             ),
             models.Index(fields=["state", "gpu_type"], name="job_state_type"),
+            # A project's jobs of one state, oldest first: counts of its held and admitted jobs
+            # and the first jobs of each state, without reading the rest of its queue.
+            models.Index(
+                fields=["project", "state", "submitted_at", "id"], name="job_project_state"
+            ),
+            # Newest first across a person's projects (the job list, the dashboard).
+            models.Index(fields=["-submitted_at", "-id"], name="job_recent"),
+            # Pending jobs submitted since the last cycle's queue record (pages add them).
+            models.Index(
+                fields=["submitted_at"],
+                condition=models.Q(state="pending"),
+                name="job_pending_recent",
+            ),
+            # The staff queue, oldest first, a page at a time.
+            models.Index(
+                fields=["submitted_at", "id"],
+                condition=models.Q(state__in=["pending", "held", "admitted", "running"]),
+                name="job_queued_by_submit",
+            ),
             models.Index(fields=["project", "-submitted_at"], name="job_project_recent"),
         ]
         constraints: ClassVar = [

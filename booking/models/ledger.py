@@ -56,7 +56,16 @@ class LedgerEntry(models.Model):
     class Meta:
         ordering = ("created_at", "pk")
         verbose_name_plural = "ledger entries"
-        indexes: ClassVar = [models.Index(fields=["project", "gpu_type", "kind"])]
+        indexes: ClassVar = [
+            models.Index(fields=["project", "gpu_type", "kind"]),
+            # What was granted (the fair-share table of every project) without the holds and
+            # charges, which grow with the jobs.
+            models.Index(
+                fields=["project"],
+                condition=models.Q(kind__in=["grant", "adjustment"]),
+                name="ledger_grants",
+            ),
+        ]
         constraints: ClassVar = [
             models.CheckConstraint(
                 condition=(

@@ -176,7 +176,14 @@ class GpuTypeCapacity:
     rebuilding it; a cycle only reads it and works on a copy of the pool.
     """
 
-    __slots__ = ("_releases", "_running", "gpu_type", "pool", "running_gpus_by_project")
+    __slots__ = (
+        "_releases",
+        "_running",
+        "gpu_type",
+        "pool",
+        "running_gpus_by_project",
+        "running_jobs_by_project",
+    )
 
     def __init__(
         self,
@@ -191,6 +198,7 @@ class GpuTypeCapacity:
         self._releases: list[Release] = []
         self._running: dict[str, RunningJob] = {}
         self.running_gpus_by_project: dict[int, int] = {}
+        self.running_jobs_by_project: dict[int, int] = {}
 
     @property
     def gpus_per_node(self) -> int:
@@ -220,6 +228,8 @@ class GpuTypeCapacity:
         bisect.insort(self._releases, (job.expected_end, job.job_id, job.placement))
         by_project = self.running_gpus_by_project
         by_project[job.project_id] = by_project.get(job.project_id, 0) + job.gpus
+        counts = self.running_jobs_by_project
+        counts[job.project_id] = counts.get(job.project_id, 0) + 1
 
     def start_job(self, job: RunningJob) -> None:
         """Register a job that just started: its placement's GPUs are taken from the pool."""
@@ -240,6 +250,11 @@ class GpuTypeCapacity:
             self.running_gpus_by_project[job.project_id] = left
         else:
             del self.running_gpus_by_project[job.project_id]
+        jobs_left = self.running_jobs_by_project[job.project_id] - 1
+        if jobs_left > 0:
+            self.running_jobs_by_project[job.project_id] = jobs_left
+        else:
+            del self.running_jobs_by_project[job.project_id]
         return job
 
     def jobs_due(self, until: float) -> list[str]:

@@ -15,6 +15,13 @@ HeadKey = tuple[int, float, float, int]
 """``(tier, fair_share, submit_time, project_id)``: the smallest key goes first."""
 
 _NO_TIER = 1 << 30
+
+
+def head_key(project: Project, fair_share: float, head: PendingJob) -> HeadKey:
+    """Where a project's queue head stands in its GPU type's heap (the queue's order)."""
+    return (project.tier, fair_share, head.submit_time, project.project_id)
+
+
 _WAITING_FOR_GPUS = (WaitReason.CAPACITY, WaitReason.PRIORITY)
 
 
@@ -88,8 +95,7 @@ class TypeRound:
         heapq.heapify(self._heap)
 
     def _key(self, project: Project, head: PendingJob) -> HeadKey:
-        fair_share = self._state.fair_share(project)
-        return (project.tier, fair_share, head.submit_time, project.project_id)
+        return head_key(project, self._state.fair_share(project), head)
 
     def run(self) -> None:
         """Pop heads in priority order until the heap is empty or nothing more can start."""

@@ -26,13 +26,18 @@ def reason_label(code: str) -> str:
 @register.filter
 def wait_reason(job: Job, position: int | None = None) -> str:
     """Why a pending or held job waits, in a sentence; "" for other states. ``position`` is
-    its place in its GPU type's queue, when known."""
+    its place in its GPU type's queue, None until an admission cycle has placed it."""
     if job.state == JobState.HELD:
         return _held_reason(job)
     if job.state == JobState.ADMITTED:
         return _cluster_wait(job)
     if job.state != JobState.PENDING:
         return ""
+    if job.reason == JobReason.PRIORITY and position is None:
+        return _(
+            "It is new in the %(gpu)s queue: the next admission cycle, a few seconds from now, "
+            "considers it and places it in the queue."
+        ) % {"gpu": job.gpu_type.name}
     if job.reason == JobReason.PRIORITY and position == 1:
         return _(
             "It is first in the %(gpu)s queue: the next admission cycle, a few seconds from "

@@ -30,3 +30,14 @@ def test_the_benchmark_says_it_skips_without_postgresql(
 
     assert main([]) == 0
     assert "skipped" in capsys.readouterr().out
+
+
+def test_the_load_benchmark_says_it_skips_without_postgresql(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from booking.admission.load_benchmark import main as load_main
+
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///tmp/x.sqlite3")
+
+    assert load_main([]) == 0
+    assert "load benchmark: skipped (set DATABASE_URL" in capsys.readouterr().out

@@ -372,7 +372,7 @@ def test_fair_share_takes_the_same_number_of_queries_however_many_projects(
         project_for(alice, alice_org, h100, name=f"Project {n:02}")
     client = login(staff)
 
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(11):
         response = client.get(FAIR_SHARE)
 
     assert page_text(response).count("University of Oslo Tier 1") == 25

@@ -89,8 +89,8 @@ def test_a_member_submits_a_job_and_follows_it_to_completion(
     page.get_by_text("Your job is queued.").wait_for()
     state_is(page, "Pending")
     main = page.inner_text("main")
-    assert "Why it waits: It is first in the H100 queue" in main
-    assert "Position in the H100 queue\n1" in main
+    assert "Why it waits: It is new in the H100 queue: the next admission cycle" in main
+    assert "Position in the H100 queue\nKnown within 5 seconds" in main
     assert "Nothing held or charged yet." in main
     job = Job.objects.get()
     assert (job.gpus, job.walltime_minutes, job.environment) == (

@@ -34,7 +34,9 @@ def test_job_goes_pending_admitted_running_completed_with_hold_then_release_and_
     assert submitted.status_code == 201, submitted.json()
     body = submitted.json()
     job = Job.objects.get(pk=body["id"])
-    assert (body["state"], body["reason"], body["queue_position"]) == ("pending", "priority", 1)
+    assert (body["state"], body["reason"], body["queue_position"]) == ("pending", "priority", None)
+    # No cycle has placed it yet: the response says when its position will be known.
+    assert (body["queue_known_within_seconds"], body["queue_as_of"]) == (5.0, None)
     assert ledger_of(job) == []
 
     cycle()

@@ -157,12 +157,30 @@ def test_a_pending_job_says_why_it_waits_its_position_and_estimated_start(
 def test_a_job_first_in_its_queue_waits_only_for_the_next_cycle(
     login: Login, alice: User, alice_project: Project
 ) -> None:
+    queue(alice, alice_project, name="big", gpus=32, walltime_minutes=600)
+    cycle()
     job = queue(alice, alice_project)
+    cycle()  # it waits for GPUs, first in the queue
+    Job.objects.filter(pk=job.pk).update(reason="priority")
 
     text = page_text(login(alice).get(job_url(job)))
 
     assert "Why it waits: It is first in the H100 queue: the next admission cycle" in text
-    assert "Position in the H100 queue 1" in text
+    assert "Position in the H100 queue 1 (as of the last admission cycle" in text
+
+
+def test_a_job_submitted_since_the_last_cycle_says_when_its_position_is_known(
+    login: Login, alice: User, alice_project: Project
+) -> None:
+    job = queue(alice, alice_project)
+
+    text = page_text(login(alice).get(job_url(job)))
+
+    assert (
+        "Position in the H100 queue Known within 5 seconds: the next admission cycle places it."
+        in text
+    )
+    assert "Estimated start Known with its position." in text
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,7 @@ def test_the_jobs_section_takes_the_same_number_of_queries_however_many_jobs(
         queue(alice, alice_project, name=f"job-{n}")
     client = login(alice)
 
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(9):
         text = page_text(client.get(section_url(alice_project)))
 
     assert "12 pending" in text

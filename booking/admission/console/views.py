@@ -25,7 +25,7 @@ from booking.charts.cluster import cluster_chart, cluster_rows
 from booking.cluster.registry import cluster_backend
 from booking.jobs.priority import fair_share_table, project_tiers
 from booking.jobs.queue import queue_overview, staff_queue
-from booking.jobs.selectors import QUEUED_STATES, gpu_type_names, job_of
+from booking.jobs.selectors import QUEUED_STATES, JobCounts, gpu_type_names, job_counts, job_of
 from booking.jobs.services import (
     CANCELLABLE,
     REQUEUEABLE,
@@ -38,6 +38,8 @@ from booking.models import Job, JobState
 from stargate_portal.errors import DomainError
 
 RECENT_CYCLES = 50
+QUEUE_COUNT_MAX = 1_000
+"""The queue page counts this many jobs at most: the site's queue has 100,000 and more."""
 
 
 @staff_required
@@ -123,7 +125,7 @@ def cluster_queue(request: StaffRequest) -> HttpResponse:
         tier=chosen.get("tier"),
         today=today,
     )
-    page = page_of(request, jobs)
+    page = page_of(request, jobs, count_max=QUEUE_COUNT_MAX)
     tiers = project_tiers({job.project_id for job in page}, today=today)
     rows = [
         (
@@ -180,10 +182,11 @@ def cluster_fair_share(request: StaffRequest) -> HttpResponse:
         search=(chosen.get("q") or "").strip(),
     )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = job_counts([row.pk for row in page])
     context: dict[str, Any] = {
         "filters": filters,
         "page": page,
-        "rows": [(row, PriorityTier(row.tier)) for row in page],
+        "rows": [(row, PriorityTier(row.tier), counts.get(row.pk, JobCounts())) for row in page],
         "filtered": bool(chosen.get("tier") or chosen.get("q")),
         "half_life": f"{settings.FAIR_SHARE_HALF_LIFE_DAYS:g}",
     }

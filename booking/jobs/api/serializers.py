@@ -1,5 +1,6 @@
 """Shapes of the jobs API: the submission, a job in a list, a job with its history."""
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -7,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from booking.jobs.queue import JobStanding
 from booking.jobs.services import (
     ENV_MAX_VALUE_CHARS,
     ENV_MAX_VARIABLES,
@@ -148,13 +150,17 @@ class WaitExplanationSerializer(serializers.Serializer):
 
 
 class JobDetailSerializer(JobSerializer):
-    """A job with its history; ``queue_position``, ``estimated_start`` and, when it waits
-    for GPUs, ``wait_explanation`` while pending."""
+    """A job with its history; ``queue_position`` and ``estimated_start`` while pending, as of
+    the last admission cycle (``queue_as_of``); a job the last cycle has not placed yet has
+    ``queue_position`` null and ``queue_known_within_seconds`` set. ``wait_explanation`` when it
+    waits for GPUs."""
 
     history = JobEventSerializer(source="events", many=True, read_only=True)
     wait_explanation = serializers.SerializerMethodField()
     estimated_start = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField()
+    queue_as_of = serializers.SerializerMethodField()
+    queue_known_within_seconds = serializers.SerializerMethodField()
 
     class Meta(JobSerializer.Meta):
         fields = (
@@ -162,6 +168,8 @@ class JobDetailSerializer(JobSerializer):
             "estimated_start",
             "queue_position",
             "wait_explanation",
+            "queue_as_of",
+            "queue_known_within_seconds",
             "script",
             "container_image",
             "command",
@@ -170,19 +178,33 @@ class JobDetailSerializer(JobSerializer):
         )
         read_only_fields = fields
 
+    def _standing(self) -> JobStanding:
+        return self.context.get("standing") or JobStanding()
+
     @extend_schema_field(OpenApiTypes.DATETIME)
     def get_estimated_start(self, obj: Job) -> Any:
-        value = self.context.get("estimated_start")
-        return None if value is None else serializers.DateTimeField().to_representation(value)
+        return _datetime(self._standing().estimated_start)
 
     @extend_schema_field(OpenApiTypes.INT)
     def get_queue_position(self, obj: Job) -> int | None:
-        return self.context.get("queue_position")
+        return self._standing().position
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_queue_as_of(self, obj: Job) -> Any:
+        return _datetime(self._standing().as_of)
+
+    @extend_schema_field(OpenApiTypes.NUMBER)
+    def get_queue_known_within_seconds(self, obj: Job) -> float | None:
+        return self._standing().known_within_seconds
 
     @extend_schema_field(WaitExplanationSerializer(allow_null=True))
     def get_wait_explanation(self, obj: Job) -> dict[str, Any] | None:
         value = self.context.get("wait_explanation")
         return None if value is None else dict(WaitExplanationSerializer(value).data)
+
+
+def _datetime(value: datetime | None) -> Any:
+    return None if value is None else serializers.DateTimeField().to_representation(value)
 
 
 class JobReasonInputSerializer(serializers.Serializer):

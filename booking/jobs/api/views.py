@@ -23,6 +23,7 @@ from booking.jobs.queue import queue_overview, queue_standing
 from booking.jobs.selectors import jobs_of
 from booking.jobs.waits import job_wait_explanation
 from booking.models import Job, JobEvent, JobState
+from stargate_portal.api.pagination import BoundedCountPagination
 from stargate_portal.api.views import UserScopedMixin, user_of
 from stargate_portal.errors import ValidationFailed
 
@@ -45,28 +46,27 @@ class JobFilter(filters.FilterSet):
 
 
 def detail(job: Job) -> dict[str, Any]:
-    """A job with its history, position and estimated start (fresh from the database)."""
+    """A job with its history, position and estimated start (fresh from the database; the
+    position and start from the last admission cycle's record, never by walking the queue)."""
     history = Prefetch("events", queryset=JobEvent.objects.select_related("actor"))
     fresh = (
         Job.objects.select_related("project", "gpu_type", "submitted_by")
         .prefetch_related(history)
         .get(pk=job.pk)
     )
-    position, start = queue_standing(fresh, now=cluster_backend().now())
-    context = {
-        "queue_position": position,
-        "estimated_start": start,
-        "wait_explanation": job_wait_explanation(fresh),
-    }
+    standing = queue_standing(fresh, now=cluster_backend().now())
+    context = {"standing": standing, "wait_explanation": job_wait_explanation(fresh)}
     return dict(s.JobDetailSerializer(fresh, context=context).data)
 
 
 class JobViewSet(
     UserScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """Jobs of my projects. Filter by ``project``, ``state`` (repeatable), ``gpu_type``."""
+    """Jobs of my projects. Filter by ``project``, ``state`` (repeatable), ``gpu_type``.
+    ``count`` is exact up to 1,000 jobs and null beyond (a busy project has many more)."""
 
     model = Job
+    pagination_class = BoundedCountPagination
     serializer_class = s.JobSerializer
     filterset_class = JobFilter
     ordering_fields = ("submitted_at", "state", "gpus")

@@ -46,6 +46,8 @@ from stargate_portal.errors import DomainError
 
 PROJECT_SECTION_JOBS = 10
 DASHBOARD_PROJECTS = 10
+JOB_LIST_COUNT_MAX = 1_000
+"""The job list counts this many jobs at most (a busy project has many more)."""
 
 
 def fragment(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -80,7 +82,7 @@ def job_list(request: AuthenticatedRequest) -> HttpResponse:
     context = {
         "filters": filters,
         "filtered": any(chosen.values()),
-        "page": page_of(request, jobs),
+        "page": page_of(request, jobs, count_max=JOB_LIST_COUNT_MAX),
         "has_projects": bool(projects),
     }
     return render(request, "jobs/job_list.html", context)
@@ -205,11 +207,12 @@ def job_live(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 def _job_context(request: AuthenticatedRequest, job: Job) -> dict[str, Any]:
-    position, start = queue_standing(job, now=cluster_backend().now())
+    standing = queue_standing(job, now=cluster_backend().now())
     return {
         "job": job,
-        "position": position,
-        "estimated_start": start,
+        "position": standing.position,
+        "estimated_start": standing.estimated_start,
+        "standing": standing,
         "wait_explanation": job_wait_explanation(job),
         "history": job_history(job),
         "ledger_entries": job_ledger_entries(job),

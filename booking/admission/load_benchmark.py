@@ -1,0 +1,412 @@
+"""API load benchmark: requests against a real WSGI server at full scale, next to the demo site.
+
+Run ``DATABASE_URL=postgres://… python -m booking.admission.load_benchmark [--clients 32]
+[--seconds 10] [--drop-site]`` after ``python -m booking.admission.benchmark --keep`` (``make
+bench`` runs both). It serves two sites in turn with gunicorn (2 sync worker processes, the
+production settings with DEBUG off) and drives each with ``--clients`` concurrent clients of a
+small asyncio HTTP client on the same machine:
+
+- the kept benchmark site ``<name>_admission_bench`` (12,500 nodes, 2,000 projects, 100,000
+  pending and 60,000 running jobs), as a member of its busiest project;
+- the small demo site (``seed_demo`` + ``demo_site`` + a few jobs) in ``<name>_load_demo``,
+  created here and dropped at the end.
+
+Each request kind runs for ``--seconds`` after a one-second warm-up; the figures are the
+requests per second, p50 and p99 latency (one request = connect, send, read the whole response)
+and the responses that were not 2xx. The load average is printed before and after each site:
+the machine may be shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse, urlunparse
+
+HOST = "127.0.0.1"
+PORT = 8765
+TARGETS_MS = {
+    "submit (Idempotency-Key)": 200,
+    "job detail (pending)": 100,
+    "job list (busy project)": 100,
+    "queue overview": 100,
+    "portal job page": 300,
+    "console queue": 300,
+    "console fair share": 300,
+}
+SUBMIT_TARGET_PER_SECOND = 150
+
+
+@dataclass(frozen=True)
+class Figures:
+    requests: int
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+    failed: int
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients")
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per request kind")
+    parser.add_argument("--drop-site", action="store_true", help="drop the kept site at the end")
+    parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.prepare:
+        print(json.dumps(_prepare()))
+        return 0
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        print("load benchmark: skipped (set DATABASE_URL=postgres://… to run it)")
+        return 0
+    bench_url = _sibling(url, "admission_bench")
+    if not _exists(bench_url):
+        print(
+            "load benchmark: skipped (no kept benchmark site; run "
+            "`python -m booking.admission.benchmark --keep` first)"
+        )
+        return 0
+    demo_url = _sibling(url, "load_demo")
+    static_root = tempfile.mkdtemp(prefix="stargate-load-static-")
+    os.environ["STATIC_ROOT"] = static_root  # the production storage serves hashed names
+    try:
+        _demo_site(url, demo_url)
+        _manage(demo_url, "manage.py", "collectstatic", "--noinput")
+        results = {
+            "demo site": _serve_and_load(demo_url, args.clients, args.seconds),
+            "benchmark site": _serve_and_load(bench_url, args.clients, args.seconds),
+        }
+    finally:
+        shutil.rmtree(static_root, ignore_errors=True)
+        _drop(url, demo_url)
+        if args.drop_site:
+            _drop(url, bench_url)
+    for line in _table(results, args.clients):
+        print(line, flush=True)
+    return 0
+
+
+# -- the sites -------------------------------------------------------------------------------
+
+
+def _environment(database_url: str) -> dict[str, str]:
+    return os.environ | {
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "stargate_portal.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "load-benchmark-only-" + "x" * 40),
+        "ALLOWED_HOSTS": HOST,
+        "SITE_URL": f"http://{HOST}:{PORT}",
+        "SECURE_SSL_REDIRECT": "false",
+        "CELERY_BROKER_URL": "memory://localhost/",
+        "ADMISSION_ON_SUBMIT": "false",
+        "API_USER_RATE": "1000000/min",
+        "LOG_LEVEL": "WARNING",
+        "WEB_CONCURRENCY": "2",
+        "WEB_BIND": f"{HOST}:{PORT}",
+        "PYTHONPATH": str(Path.cwd()),
+    }
+
+
+def _manage(database_url: str, *command: str) -> str:
+    done = subprocess.run(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, *command],
+        env=_environment(database_url),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout
+
+
+def _demo_site(url: str, demo_url: str) -> None:
+    _drop(url, demo_url)
+    _create(url, demo_url)
+    for command in ("migrate", "seed_demo", "demo_site"):
+        _manage(demo_url, "manage.py", command)
+
+
+def _prepare() -> dict[str, Any]:
+    """In the served site's database: a member of the busiest project with a token and a
+    session, a staff session, a pending job deep in that project's queue, a fresh cycle."""
+    import django
+
+    django.setup()
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.db.models import Count
+
+    from accounts.models import User
+    from accounts.services.tokens import api_token_create
+    from booking.admission.cycle import admission_run
+    from booking.jobs.services import job_submit
+    from booking.models import Allocation, Job, JobState, Project, ProjectMember, ProjectRole
+
+    busiest = (
+        Job.objects.filter(state=JobState.PENDING)
+        .values("project_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n")
+        .first()
+    )
+    project = Project.objects.get(pk=busiest["project_id"]) if busiest else Project.objects.first()
+    if project is None:
+        raise RuntimeError("the site has no project")
+    member, _ = User.objects.get_or_create(email="load-benchmark@example.org")
+    ProjectMember.objects.get_or_create(
+        project=project, user=member, defaults={"role": ProjectRole.MEMBER}
+    )
+    staff, _ = User.objects.get_or_create(
+        email="load-benchmark-staff@example.org", defaults={"is_staff": True}
+    )
+    gpu_type = (
+        Job.objects.filter(project=project).values_list("gpu_type__name", flat=True).first()
+        or Allocation.objects.filter(project=project)
+        .values_list("gpu_type__name", flat=True)
+        .first()
+    )
+    while Job.objects.filter(project=project, state=JobState.PENDING).count() < 50:
+        job_submit(
+            user=member,
+            project=project,
+            gpu_type_name=str(gpu_type),
+            gpus=8,
+            walltime_minutes=24 * 60,
+            name="load-benchmark",
+            script="#!/bin/sh\nsleep 60\n",
+            container_image="",
+            command="",
+            environment={},
+            idempotency_key="",
+        )
+    admission_run()
+    pending = Job.objects.filter(project=project, state=JobState.PENDING).order_by(
+        "submitted_at", "pk"
+    )
+    deep = pending[min(500, pending.count() - 1)]
+    _, token = api_token_create(user=member, name="load benchmark", expires_in_days=1)
+    engine = import_module(settings.SESSION_ENGINE)
+    sessions = {}
+    for name, user in (("member", member), ("staff", staff)):
+        session = engine.SessionStore()
+        session["_auth_user_id"] = str(user.pk)
+        session["_auth_user_backend"] = settings.AUTHENTICATION_BACKENDS[0]
+        session["_auth_user_hash"] = user.get_session_auth_hash()
+        session.create()
+        sessions[name] = session.session_key
+    return {
+        "project": project.pk,
+        "gpu_type": gpu_type,
+        "job": deep.pk,
+        "token": token,
+        "sessions": sessions,
+        "pending": Job.objects.filter(state=JobState.PENDING).count(),
+    }
+
+
+# -- serving and loading ---------------------------------------------------------------------
+
+
+def _serve_and_load(database_url: str, clients: int, seconds: float) -> dict[str, Any]:
+    _manage(database_url, "manage.py", "migrate")
+    facts = json.loads(_manage(database_url, "-m", "booking.admission.load_benchmark", "--prepare"))
+    server = subprocess.Popen(  # noqa: S603 (our own gunicorn)
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "--config",
+            "python:stargate_portal.gunicorn_conf",
+            "stargate_portal.wsgi",
+        ],
+        env=_environment(database_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_until_up()
+        load_before = os.getloadavg()
+        figures = {
+            name: asyncio.run(_load(request, clients, seconds))
+            for name, request in _requests(facts).items()
+        }
+        load_after = os.getloadavg()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {"facts": facts, "figures": figures, "load": (load_before, load_after)}
+
+
+def _wait_until_up() -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if asyncio.run(_send(_request("GET", "/healthz"))) < 500:
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("gunicorn did not start")
+
+
+def _request(
+    method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{PORT}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    if body:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def _requests(facts: dict[str, Any]) -> dict[str, Callable[[], bytes]]:
+    api = {"Authorization": f"Token {facts['token']}", "Accept": "application/json"}
+    member = {"Cookie": f"sessionid={facts['sessions']['member']}"}
+    staff = {"Cookie": f"sessionid={facts['sessions']['staff']}"}
+    body = json.dumps(
+        {
+            "project": facts["project"],
+            "gpu_type": facts["gpu_type"],
+            "gpus": 1,
+            "walltime_minutes": 60,
+            "name": "load",
+            "script": "#!/bin/sh\nsleep 60\n",
+        }
+    ).encode()
+    job, project = facts["job"], facts["project"]
+    return {
+        "submit (Idempotency-Key)": lambda: _request(
+            "POST", "/api/v1/jobs/", api | {"Idempotency-Key": uuid.uuid4().hex}, body
+        ),
+        "job detail (pending)": lambda: _request("GET", f"/api/v1/jobs/{job}/", api),
+        "job list (busy project)": lambda: _request("GET", f"/api/v1/jobs/?project={project}", api),
+        "queue overview": lambda: _request("GET", "/api/v1/queue/", api),
+        "portal job page": lambda: _request("GET", f"/jobs/{job}/", member),
+        "console queue": lambda: _request("GET", "/console/cluster/queue/", staff),
+        "console fair share": lambda: _request("GET", "/console/cluster/fair-share/", staff),
+    }
+
+
+async def _send(raw: bytes) -> int:
+    reader, writer = await asyncio.open_connection(HOST, PORT)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        response = await reader.read()
+    finally:
+        writer.close()
+    return int(response[9:12])
+
+
+async def _load(request: Callable[[], bytes], clients: int, seconds: float) -> Figures:
+    latencies: list[float] = []
+    failed = 0
+    warm_until = time.perf_counter() + 1.0
+    stop = warm_until + seconds
+
+    async def client() -> None:
+        nonlocal failed
+        while (started := time.perf_counter()) < stop:
+            status = await _send(request())
+            if started >= warm_until:
+                latencies.append((time.perf_counter() - started) * 1000)
+                failed += not 200 <= status < 300
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    ordered = sorted(latencies)
+    return Figures(
+        requests=len(ordered),
+        per_second=len(ordered) / seconds,
+        p50_ms=_rank(ordered, 0.50),
+        p99_ms=_rank(ordered, 0.99),
+        failed=failed,
+    )
+
+
+def _rank(ordered: Sequence[float], fraction: float) -> float:
+    if not ordered:
+        return math.nan
+    return ordered[max(math.ceil(fraction * len(ordered)) - 1, 0)]
+
+
+def _table(results: dict[str, dict[str, Any]], clients: int) -> list[str]:
+    demo, bench = results["demo site"], results["benchmark site"]
+    lines = [
+        f"clients: {clients} concurrent, gunicorn 2 sync workers, on {os.cpu_count()} cores",
+        f"demo site: {demo['facts']['pending']:,} pending jobs; benchmark site: "
+        f"{bench['facts']['pending']:,} pending jobs",
+    ]
+    for name, result in results.items():
+        (before, after) = result["load"]
+        lines.append(
+            f"load average during the {name}: {before[0]:.2f} before, {after[0]:.2f} after"
+        )
+    lines.append(
+        f"{'request':<26} {'demo req/s':>10} {'p50':>7} {'p99':>7}   "
+        f"{'bench req/s':>11} {'p50':>7} {'p99':>7} {'failed':>7}  target p99"
+    )
+    for name, target in TARGETS_MS.items():
+        small, big = demo["figures"][name], bench["figures"][name]
+        met = "met" if big.p99_ms <= target else "NOT met"
+        if name.startswith("submit"):
+            met += f"; {big.per_second:.0f}/s vs {SUBMIT_TARGET_PER_SECOND}/s"
+        lines.append(
+            f"{name:<26} {small.per_second:>10.1f} {small.p50_ms:>7.0f} {small.p99_ms:>7.0f}   "
+            f"{big.per_second:>11.1f} {big.p50_ms:>7.0f} {big.p99_ms:>7.0f} "
+            f"{small.failed + big.failed:>7}  ≤{target} ms ({met})"
+        )
+    return lines
+
+
+# -- databases -------------------------------------------------------------------------------
+
+
+def _sibling(url: str, suffix: str) -> str:
+    parsed = urlparse(url)
+    name = f"{parsed.path.lstrip('/') or 'postgres'}_{suffix}"
+    return urlunparse(parsed._replace(path=f"/{name}"))
+
+
+def _maintenance(url: str) -> str:
+    return urlunparse(urlparse(url)._replace(scheme="postgresql", path="/postgres"))
+
+
+def _exists(database_url: str) -> bool:
+    import psycopg
+
+    name = urlparse(database_url).path.lstrip("/")
+    with psycopg.connect(_maintenance(database_url), autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+    return found is not None
+
+
+def _create(url: str, database_url: str) -> None:
+    import psycopg
+
+    name = urlparse(database_url).path.lstrip("/")
+    with psycopg.connect(_maintenance(url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _drop(url: str, database_url: str) -> None:
+    import psycopg
+
+    name = urlparse(database_url).path.lstrip("/")
+    with psycopg.connect(_maintenance(url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    sys.exit(main())

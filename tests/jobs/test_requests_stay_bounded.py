@@ -1,0 +1,187 @@
+"""No request costs O(pending jobs): the queue figures come from the admission cycle's record.
+
+A site of a few thousand pending jobs (half of them in one busy project) is measured, then the
+pending jobs are doubled and the same requests measured again. Each request must make the same
+number of queries and read about the same number of rows: PostgreSQL's own counters of the
+current transaction (``pg_stat_get_xact_tuples_returned`` and ``…_fetched``) count every row a
+sequential scan read and every index entry and heap row an index scan read.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from itertools import count
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import Organisation, User
+from booking.admission.cycle import snapshot_cache
+from booking.models import GpuType, Job, JobState, Project
+from tests.fixtures.jobs import SCRIPT, cycle, job_body, project_for
+
+pytestmark = pytest.mark.postgres
+
+PENDING = 2_400
+"""Pending jobs before doubling; the busy project has half of them."""
+SLACK_ROWS = PENDING // 20
+"""Rows a request may read more after doubling: a walk of the queue would read ``PENDING``."""
+
+_minutes = count()
+
+
+@dataclass(frozen=True)
+class Cost:
+    queries: int
+    rows: int
+
+
+def _rows_read() -> int:
+    """Rows and index entries read so far in this transaction, over every table and index:
+    sequential scans' rows and index scans' entries (tuples returned), plus the table rows
+    index scans fetched."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(c.oid)), 0)"
+            " + coalesce(sum(pg_stat_get_xact_tuples_fetched(c.oid))"
+            " FILTER (WHERE c.relkind = 'r'), 0)"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i')"
+        )
+        (rows,) = cursor.fetchone()
+    return int(rows)
+
+
+def _cost(request: Callable[[], Any]) -> Cost:
+    before = _rows_read()
+    with CaptureQueriesContext(connection) as queries:
+        response = request()
+    assert response.status_code in (200, 201), response.content[:500]
+    return Cost(len(queries), _rows_read() - before)
+
+
+def _queue(projects: list[tuple[Project, User]], jobs: int, gpu_type: GpuType) -> None:
+    """``jobs`` pending jobs, half in the first (busy) project, submitted a minute apart."""
+    start = timezone.now() - timedelta(days=30)
+    rows = []
+    for n in range(jobs):
+        project, user = projects[0] if n % 2 == 0 else projects[1 + n % (len(projects) - 1)]
+        rows.append(
+            Job(
+                project=project,
+                submitted_by=user,
+                gpu_type=gpu_type,
+                gpus=4,
+                walltime_minutes=120,
+                name=f"train-{n}",
+                script=SCRIPT,
+                submitted_at=start + timedelta(minutes=next(_minutes)),
+            )
+        )
+    Job.objects.bulk_create(rows, batch_size=1_000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE booking_job")
+    snapshot_cache.invalidate()  # bulk rows have no events: the next cycle loads them all
+    cycle()
+
+
+@pytest.fixture
+def site(
+    alice: User, alice_project: Project, bob: User, bob_project: Project, h100: GpuType
+) -> list[tuple[Project, User]]:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+    projects = [(alice_project, alice), (bob_project, bob)]
+    organisation = Organisation.objects.get(pk=alice_project.organisation_id)
+    projects += [
+        (project_for(alice, organisation, h100, name=f"Project {n}"), alice) for n in range(4)
+    ]
+    _queue(projects, PENDING, h100)
+    return projects
+
+
+def _requests(
+    api: APIClient, portal: Client, console: Client, project: Project, job: Job
+) -> dict[str, Callable[[], Any]]:
+    keys = count()
+    return {
+        "submit": lambda: api.post(
+            "/api/v1/jobs/",
+            job_body(project),
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=f"bounded-{next(keys)}",
+        ),
+        "job detail": lambda: api.get(f"/api/v1/jobs/{job.pk}/"),
+        "job list": lambda: api.get(f"/api/v1/jobs/?project={project.pk}"),
+        "queue overview": lambda: api.get("/api/v1/queue/"),
+        "portal job page": lambda: portal.get(reverse("jobs:job_detail", args=[job.pk])),
+        "portal job live": lambda: portal.get(reverse("jobs:job_live", args=[job.pk])),
+        "portal job list": lambda: portal.get(reverse("jobs:job_list")),
+        "dashboard": lambda: portal.get(reverse("portal:dashboard")),
+        "dashboard jobs": lambda: portal.get(reverse("jobs:job_dashboard_section")),
+        "project page": lambda: portal.get(reverse("grants:project_detail", args=[project.pk])),
+        "project jobs": lambda: portal.get(reverse("jobs:job_project_section", args=[project.pk])),
+        "console cluster": lambda: console.get(reverse("admission_console:cluster_overview")),
+        "console queue": lambda: console.get(reverse("admission_console:cluster_queue")),
+        "console queue pending": lambda: console.get(
+            reverse("admission_console:cluster_queue") + "?state=pending&gpu_type=H100"
+        ),
+        "console fair share": lambda: console.get(reverse("admission_console:cluster_fair_share")),
+    }
+
+
+def test_no_request_reads_more_when_the_pending_jobs_double(
+    site: list[tuple[Project, User]],
+    api: Callable[[User | None], APIClient],
+    login: Callable[[User], Client],
+    staff: User,
+    alice: User,
+    alice_project: Project,
+    h100: GpuType,
+) -> None:
+    # A pending job deep in the busy project's queue (its place does not move when the
+    # queue grows behind it).
+    job = Job.objects.filter(project=alice_project, state=JobState.PENDING).order_by(
+        "submitted_at", "pk"
+    )[500]
+    console = Client()
+    console.force_login(staff)
+    requests = _requests(api(alice), login(alice), console, alice_project, job)
+    for request in requests.values():  # warm caches (sessions, content types, tiers)
+        _cost(request)
+    before = {name: _cost(request) for name, request in requests.items()}
+
+    _queue(site, PENDING, h100)
+    after = {name: _cost(request) for name, request in requests.items()}
+
+    assert Job.objects.filter(state=JobState.PENDING).count() >= 2 * PENDING - 20
+    for name in requests:
+        print(f"{name:24} {before[name]} {after[name]}")
+    for name in requests:
+        assert after[name].queries == before[name].queries, name
+        assert after[name].rows <= before[name].rows + SLACK_ROWS, (name, before[name], after)
+
+
+def test_the_job_detail_reads_its_position_from_the_cycle_record(
+    site: list[tuple[Project, User]],
+    api: Callable[[User | None], APIClient],
+    alice: User,
+    alice_project: Project,
+) -> None:
+    queued = Job.objects.filter(project=alice_project, state=JobState.PENDING).order_by(
+        "submitted_at", "pk"
+    )
+    first, deep = queued[0], queued[700]
+
+    shown = [api(alice).get(f"/api/v1/jobs/{job.pk}/").json() for job in (first, deep)]
+
+    assert shown[1]["queue_position"] - shown[0]["queue_position"] == 700
+    assert shown[0]["queue_as_of"] is not None
+    assert shown[1]["queue_known_within_seconds"] is None
+    assert shown[1]["estimated_start"] >= shown[0]["estimated_start"]
