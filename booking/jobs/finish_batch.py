@@ -12,7 +12,12 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from booking.jobs.priority import fair_share_add
-from booking.jobs.settlement import _finish_message, job_runtime_seconds, settle_amounts
+from booking.jobs.settlement import (
+    _finish_message,
+    booking_paid_note,
+    job_runtime_seconds,
+    settle_amounts,
+)
 from booking.jobs.transitions import require_transition
 from booking.ledger.services import Settled, SettleRequest, ledger_settle_many
 from booking.models import ACTIVE_STATES, Job, JobEvent, JobReason
@@ -56,13 +61,20 @@ def jobs_finish_many(finishes: Sequence[Finish], *, now: datetime) -> int:
             .order_by("pk")
         )
         runtimes = {job.pk: _runtime(job, by_id[job.pk]) for job in jobs}
-        settled = ledger_settle_many([_request(job, runtimes[job.pk]) for job in jobs], at=now)
+        # A booked job is never charged (its booking paid): no ledger request for it.
+        charged = [job for job in jobs if job.booking_id is None]
+        settled = ledger_settle_many([_request(job, runtimes[job.pk]) for job in charged], at=now)
         usage: dict[int, float] = defaultdict(float)
         events = []
         for job in jobs:
             finish = by_id[job.pk]
             require_transition(job.state, finish.state)
-            note = _note(job, runtimes[job.pk], settled[job.pk], usage)
+            booked = booking_paid_note(job)
+            note = (
+                booked
+                if booked is not None
+                else _note(job, runtimes[job.pk], settled[job.pk], usage)
+            )
             message = _finish_message(
                 finish.state, runtimes[job.pk], finish.exit_code, finish.reason
             )
@@ -79,11 +91,11 @@ def jobs_finish_many(finishes: Sequence[Finish], *, now: datetime) -> int:
 def _runtime(job: Job, finish: Finish) -> int:
     start = job.started_at or finish.started_at
     job.started_at = start
-    return job_runtime_seconds(job, start, finish.ended_at) if start else 0
+    job.runtime_seconds = job_runtime_seconds(job, start, finish.ended_at) if start else 0
+    return job.runtime_seconds
 
 
 def _request(job: Job, runtime_seconds: int) -> SettleRequest:
-    job.runtime_seconds = runtime_seconds
     release, charge = settle_amounts(job, runtime_seconds)
     return SettleRequest(
         ref=job.pk,

@@ -106,8 +106,9 @@ def job_settle(job: Job, *, runtime_seconds: int, now: datetime) -> str:
     """Release the whole hold, charge gpus x runtime, correct the fair-share usage by the
     difference; returns a note for the job's history ("" when nothing was held). A job in a
     capacity booking is never charged: the booking paid for its nodes."""
-    if job.booking_id is not None:
-        return _("Paid by capacity booking %(b)s.") % {"b": job.booking_id}
+    booked = booking_paid_note(job)
+    if booked is not None:
+        return booked
     if not LedgerEntry.objects.filter(idempotency_key=job.ledger_key("hold")).exists():
         return ""
     project, gpu_type = job.project, job.gpu_type
@@ -136,6 +137,14 @@ def job_settle(job: Job, *, runtime_seconds: int, now: datetime) -> str:
             note += _(", not charged (%(why)s)") % {"why": refused.code}
     fair_share_add(gpu_hours={job.project_id: float(charge - hold)}, now=now)
     return note + "."
+
+
+def booking_paid_note(job: Job) -> str | None:
+    """The history note of a job in a capacity booking, which is never charged (the booking
+    paid for its nodes); None for a job outside bookings."""
+    if job.booking_id is None:
+        return None
+    return _("Paid by capacity booking %(b)s.") % {"b": job.booking_id}
 
 
 def settle_amounts(job: Job, runtime_seconds: int) -> tuple[Decimal, Decimal]:

@@ -200,7 +200,11 @@ def test_a_booked_job_is_sent_to_the_cluster_with_its_reservation(alice, norllm,
 def test_the_estimated_start_leaves_out_the_nodes_of_a_booking_starting_soon(
     alice, norllm, bob, fjord, clock
 ):
-    from booking.jobs.queue import estimated_start
+    from booking.jobs.queue import queue_standing
+
+    def estimated_start(job, *, now):
+        job.refresh_from_db()
+        return queue_standing(job, now=now).estimated_start
 
     booking = book(alice, norllm, start=2, hours=3, nodes=10)  # the whole bookable pool
     reserved(booking)
@@ -208,6 +212,7 @@ def test_the_estimated_start_leaves_out_the_nodes_of_a_booking_starting_soon(
     assert len(cycle().admitted) == 30  # the 30 nodes outside the booking
     waiting = queue(bob, fjord, gpus=8, walltime_minutes=60, name="next")
     booked = queue(alice, norllm, gpus=80, walltime_minutes=120, booking_id=booking.pk)
+    assert cycle().admitted == []  # the cycle's queue record now holds both
 
     # 80 GPUs look free, but they are the booking's: the next general job waits for the
     # first running job to end; the booked job starts when the window opens.
