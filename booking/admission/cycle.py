@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from booking.admission.apply import apply_decisions
 from booking.admission.bookings import site_bookings
@@ -73,8 +74,10 @@ def admission_run(*, backend: ClusterBackend | None = None) -> CycleReport | Non
 def _cycle(backend: ClusterBackend) -> tuple[CycleReport, QueuePublication]:
     started = time.perf_counter()
     now = backend.now()
-    # On the cluster's clock, as jobs' submit times are: what is newer is not in the record.
-    as_of = now
+    # Taken before the snapshot: jobs submitted later are not in the record. Wall time, which
+    # a live cluster's clock is; a frozen simulator clock (replays) makes "submitted since the
+    # record" approximate, and a submit at the very instant of a frozen cycle would not count.
+    as_of = timezone.now()
     site, full = snapshot_cache.refresh(backend.capacity())
     facts = site.book.facts(site.project_ids(), today=now.date())
     running = site.running_gpus()
