@@ -104,5 +104,6 @@ def _follow(pk: int, state: str, found: BackendJob | None, now: datetime) -> tup
         ended_at=found.ended_at or now,
         exit_code=found.exit_code,
         reason=reason,
+        consumed_energy_joules=found.consumed_energy_joules,
     )
     return started, int(done)

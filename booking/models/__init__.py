@@ -71,6 +71,15 @@ __all__ = [
 ]
 
 from booking.models.admission import AdmissionCycle, FairShareUsage
+from booking.models.energy import (
+    EnergyKind,
+    EnergyMethod,
+    EnergyMonthTotal,
+    EnergyRecomputation,
+    EnergyRecord,
+    GpuEnergyFactors,
+    SiteEnergyFactors,
+)
 from booking.models.jobs import (
     ACTIVE_STATES,
     FINAL_STATES,
@@ -119,4 +128,14 @@ __all__ += [
     "CapacityBooking",
     "CapacityHour",
     "CapacityPolicy",
+]
+
+__all__ += [
+    "EnergyKind",
+    "EnergyMethod",
+    "EnergyMonthTotal",
+    "EnergyRecomputation",
+    "EnergyRecord",
+    "GpuEnergyFactors",
+    "SiteEnergyFactors",
 ]

@@ -7,6 +7,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from booking.energy.api.serializers import JobEnergySerializer, job_energy_data
+from booking.energy.selectors import job_energy
 from booking.jobs.services import (
     ENV_MAX_VALUE_CHARS,
     ENV_MAX_VARIABLES,
@@ -126,6 +128,7 @@ class JobDetailSerializer(JobSerializer):
     history = JobEventSerializer(source="events", many=True, read_only=True)
     estimated_start = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField()
+    energy = serializers.SerializerMethodField()
 
     class Meta(JobSerializer.Meta):
         fields = (
@@ -137,6 +140,7 @@ class JobDetailSerializer(JobSerializer):
             "command",
             "environment",
             "history",
+            "energy",
         )
         read_only_fields = fields
 
@@ -148,6 +152,11 @@ class JobDetailSerializer(JobSerializer):
     @extend_schema_field(OpenApiTypes.INT)
     def get_queue_position(self, obj: Job) -> int | None:
         return self.context.get("queue_position")
+
+    @extend_schema_field(JobEnergySerializer(allow_null=True))
+    def get_energy(self, obj: Job) -> dict[str, Any] | None:
+        """Energy, emissions and heat reused of the latest run, once accounted."""
+        return job_energy_data(job_energy(obj))
 
 
 class JobReasonInputSerializer(serializers.Serializer):
