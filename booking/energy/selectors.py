@@ -10,10 +10,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, QuerySet, Sum
+from django.shortcuts import get_object_or_404
 
-from accounts.models import Organisation
+from accounts.models import Organisation, User
+from accounts.selectors import organisation_for_staff, organisation_of
 from booking.energy.estimates import FIGURE_NAMES, Figures
 from booking.models import EnergyKind, EnergyMethod, EnergyRecord, Job, Project
+from booking.permissions import projects_visible_to
+from stargate_portal.permissions import is_staff
 
 
 def _figures(row: Any) -> Figures:
@@ -78,10 +82,6 @@ class EnergyReport:
     def gpu_types(self) -> list[str]:
         return sorted({r.gpu_type for r in self.rows})
 
-    @property
-    def methods_note(self) -> str:
-        return ""
-
 
 def _report(records: QuerySet[EnergyRecord], first: date, last: date) -> EnergyReport:
     grouped = (
@@ -124,3 +124,13 @@ def organisation_methods(organisation: Organisation, *, first: date, last: date)
         .order_by("method")
     )
     return {row["method"]: row["n"] for row in rows}
+
+
+def energy_project_of(user: User, pk: int) -> Project:
+    """A project whose energy the user may read (its members, staff); 404 otherwise."""
+    return get_object_or_404(projects_visible_to(user), pk=pk)
+
+
+def energy_organisation_of(user: User, pk: int) -> Organisation:
+    """An organisation whose energy the user may read (its members, staff); 404 otherwise."""
+    return organisation_for_staff(pk) if is_staff(user) else organisation_of(user, pk)

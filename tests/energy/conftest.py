@@ -79,7 +79,7 @@ def finished_job(alice: User, alice_project: Project, h100: GpuType) -> Callable
         return Job.objects.create(
             project=fields.pop("project", alice_project),
             submitted_by=alice,
-            gpu_type=h100,
+            gpu_type=fields.pop("gpu_type", h100),
             gpus=gpus,
             walltime_minutes=max(seconds // 60, 1),
             name=fields.pop("name", "train"),

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from booking.energy.estimates import FIGURE_NAMES, Figures
+from booking.energy.estimates import Figures
 from booking.energy.selectors import EnergyReport, JobEnergy
 
 
@@ -58,6 +58,3 @@ class EnergyReportSerializer(serializers.Serializer):
 
     def get_idle(self, report: EnergyReport) -> dict[str, Any]:
         return figures_data(report.total("idle"))
-
-
-CSV_COLUMNS = ("month", "gpu_type", "kind", "records", *FIGURE_NAMES)
