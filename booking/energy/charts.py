@@ -7,9 +7,11 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
+from accounts.tiers import PriorityTier
 from booking.charts.bars import BarChart, BarSeries, bar_chart
 from booking.charts.scale import GREY, PALETTE, palette_colour
 from booking.energy.periods import months_between
+from booking.energy.public import PublicMonth
 from booking.energy.selectors import EnergyReport
 from booking.models import EnergyKind
 
@@ -60,3 +62,17 @@ def emissions_chart(report: EnergyReport) -> BarChart | None:
         BarSeries(_("on the comparison grid"), PALETTE[1], per_month("comparison_emissions_kg")),
     ]
     return bar_chart([_label(m) for m in months], series, unit="kg CO2e", stacked=False)
+
+
+def public_tiers_chart(months: list[PublicMonth]) -> BarChart | None:
+    """GPU-hours delivered per month, stacked by priority tier (oldest month first)."""
+    ordered = sorted(months, key=lambda m: m.month)
+    series = [
+        BarSeries(
+            str(tier.label),
+            palette_colour(i),
+            [m.gpu_hours_by_tier.get(int(tier), Decimal(0)) for m in ordered],
+        )
+        for i, tier in enumerate(PriorityTier)
+    ]
+    return bar_chart([_label(m.month) for m in ordered], series, unit="GPU-hours", stacked=True)

@@ -21,9 +21,9 @@ from booking.models import (
     EnergyRecord,
     GpuEnergyFactors,
 )
-from tests.energy.conftest import at, site_factors
+from tests.fixtures.energy import at, site_factors
 
-pytestmark = pytest.mark.usefixtures("site")
+pytestmark = pytest.mark.usefixtures("energy_site")
 D = Decimal
 
 
@@ -211,17 +211,19 @@ def test_the_recomputation_is_audited_with_the_totals_before_and_after(finished_
     assert D(audit.totals_after["it_kwh"]) == D(7)
 
 
-def test_the_factors_book_falls_back_to_the_settings_before_the_first_row(settings, h100):
+def test_the_factors_book_falls_back_to_the_settings_before_the_first_row(settings, energy_gpu):
     settings.SITE_PUE = 1.3
     book = FactorBook()
     assert book.site_at(at("2025-06-01T00:00:00")).pue == D("1.3")
-    assert book.gpu_at(h100, at("2025-06-01T00:00:00")).full_power_watts == 700
+    assert book.gpu_at(energy_gpu, at("2025-06-01T00:00:00")).full_power_watts == 700
 
 
-def test_an_application_s_estimate_is_the_same_formula_as_an_estimated_job(finished_job, h100):
+def test_an_application_s_estimate_is_the_same_formula_as_an_estimated_job(
+    finished_job, energy_gpu
+):
     job = finished_job("2026-03-10T08:00:00", hours=10, gpus=4)
     job_energy_account(job_id=job.pk)
     with time_machine.travel(at("2026-03-10T12:00:00")):
-        estimate = request_energy_kwh([(h100, D(40))])
+        estimate = request_energy_kwh([(energy_gpu, D(40))])
 
     assert estimate == EnergyRecord.objects.get(job=job).facility_kwh == D("38.4")

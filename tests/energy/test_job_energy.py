@@ -10,9 +10,9 @@ from django.urls import reverse
 from booking.energy.accounting import energy_sweep
 from booking.jobs.settlement import job_finish
 from booking.models import EnergyRecord, JobState
-from tests.energy.conftest import at
+from tests.fixtures.energy import at
 
-pytestmark = pytest.mark.usefixtures("site")
+pytestmark = pytest.mark.usefixtures("energy_site")
 
 
 @pytest.fixture

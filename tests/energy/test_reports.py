@@ -11,21 +11,21 @@ from django.urls import reverse
 from booking.energy.accounting import booking_idle_energy_account, job_energy_account
 from tests.factories import GpuTypeFactory, ProjectFactory
 
-pytestmark = pytest.mark.usefixtures("site")
+pytestmark = pytest.mark.usefixtures("energy_site")
 D = Decimal
 PERIOD = {"from": "2026-02", "to": "2026-04"}
 
 
 @pytest.fixture
-def accounted(finished_job, finished_booking, alice_project, alice):
+def accounted(finished_job, finished_booking, energy_project, alice):
     job_energy_account(job_id=finished_job("2026-03-10T08:00:00", hours=10, gpus=4).pk)
     job_energy_account(job_id=finished_job("2026-03-31T20:00:00", hours=10, gpus=1).pk)
     booking_idle_energy_account(booking_id=finished_booking("2026-03-02T00:00:00", hours=10).pk)
-    other = ProjectFactory(name="Second project", organisation=alice_project.organisation)
+    other = ProjectFactory(name="Second project", organisation=energy_project.organisation)
     a100 = GpuTypeFactory(name="A100", power_watts=400)
     job = finished_job("2026-04-02T00:00:00", hours=10, gpus=2, project=other, gpu_type=a100)
     job_energy_account(job_id=job.pk)
-    return alice_project
+    return energy_project
 
 
 def test_the_project_report_sums_per_month_and_gpu_type_with_idle_apart(api, alice, accounted):

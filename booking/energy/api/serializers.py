@@ -58,3 +58,25 @@ class EnergyReportSerializer(serializers.Serializer):
 
     def get_idle(self, report: EnergyReport) -> dict[str, Any]:
         return figures_data(report.total("idle"))
+
+
+class PublicMonthSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM")
+    gpu_hours = serializers.CharField()
+    gpu_hours_by_tier = serializers.DictField(
+        child=serializers.CharField(), help_text="priority tier (1-4) → GPU-hours"
+    )
+    european_academia_and_startups_share = serializers.CharField(allow_null=True)
+    energy_kwh = serializers.CharField(help_text="facility energy, idle booked nodes included")
+    idle_energy_kwh = serializers.CharField()
+    it_energy_kwh = serializers.CharField()
+    pue = serializers.CharField(allow_null=True)
+    renewable_share = serializers.CharField(allow_null=True)
+    heat_reused_kwh = serializers.CharField()
+    emissions_kg = serializers.CharField()
+    comparison_emissions_kg = serializers.CharField()
+    emissions_avoided_kg = serializers.CharField()
+
+
+class PublicFeedSerializer(serializers.Serializer):
+    months = PublicMonthSerializer(many=True)

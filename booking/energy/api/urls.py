@@ -3,6 +3,7 @@ from django.urls import path
 from booking.energy.api import views
 
 urlpatterns = [
+    path("transparency/", views.TransparencyFeedView.as_view(), name="energy-transparency-feed"),
     path("energy/projects/<int:pk>/", views.ProjectEnergyView.as_view(), name="energy-project"),
     path(
         "energy/projects/<int:pk>/csv/",

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from booking.energy.api.serializers import EnergyReportSerializer
+from booking.energy.api.serializers import EnergyReportSerializer, PublicFeedSerializer
 from booking.energy.exports import report_csv
 from booking.energy.periods import report_period
+from booking.energy.public import public_months
 from booking.energy.selectors import (
     EnergyReport,
     energy_organisation_of,
@@ -99,3 +103,19 @@ class OrganisationEnergyCsvView(_OrganisationReport):
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
         return _csv(*self.report(request, pk))
+
+
+class TransparencyFeedView(APIView):
+    """The public transparency page as JSON: the site's figures of the latest twelve months
+    that have any, newest first. No login; nothing in it names a tenant, project or person."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = (AnonRateThrottle,)
+
+    @extend_schema(responses={200: PublicFeedSerializer})
+    def get(self, request: Request) -> Response:
+        months = [month.as_dict() for month in public_months()]
+        response = Response({"months": months})
+        response["Cache-Control"] = f"public, max-age={settings.ENERGY_PUBLIC_CACHE_SECONDS}"
+        return response

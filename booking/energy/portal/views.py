@@ -6,15 +6,16 @@ from datetime import date
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 
 from accounts.portal.access import AuthenticatedRequest
-from booking.energy.charts import emissions_chart, energy_chart
+from booking.energy.charts import emissions_chart, energy_chart, public_tiers_chart
 from booking.energy.periods import report_period
 from booking.energy.portal.forms import PeriodForm
+from booking.energy.public import public_months
 from booking.energy.selectors import (
     EnergyReport,
     energy_organisation_of,
@@ -76,3 +77,10 @@ def organisation_energy(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "statement_month": f"{last:%Y-%m}",
     }
     return render(request, "energy/organisation_energy.html", context)
+
+
+def transparency(request: HttpRequest) -> HttpResponse:
+    """The public page: the site's monthly figures, no login."""
+    months = public_months()
+    context = {"months": months, "tiers_chart": public_tiers_chart(months)}
+    return render(request, "energy/transparency.html", context)
