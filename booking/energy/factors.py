@@ -89,14 +89,15 @@ class FactorBook:
     """Every factor row, loaded once (the tables are small): what is in force when, and where
     a period must be cut because a factor changed."""
 
-    def __init__(self) -> None:
-        self._site = [
-            SiteFactors.of(row) for row in SiteEnergyFactors.objects.order_by("effective_from")
-        ]
+    def __init__(self, *, as_of: datetime | None = None) -> None:
+        """The factors stored now, or as they were stored at ``as_of`` (their history)."""
+        site_rows = SiteEnergyFactors.history.as_of(as_of) if as_of else SiteEnergyFactors.objects
+        gpu_rows = GpuEnergyFactors.history.as_of(as_of) if as_of else GpuEnergyFactors.objects
+        self._site = [SiteFactors.of(row) for row in site_rows.order_by("effective_from")]
         self._site_days: list[date] = [f.effective_from for f in self._site if f.effective_from]
         self._gpu_types = {t.pk: t for t in GpuType.objects.all()}
         self._gpu: dict[int, list[GpuEnergyFactors]] = {}
-        for row in GpuEnergyFactors.objects.order_by("gpu_type_id", "effective_from"):
+        for row in gpu_rows.order_by("gpu_type_id", "effective_from"):
             self._gpu.setdefault(row.gpu_type_id, []).append(row)
 
     def site_at(self, moment: datetime) -> SiteFactors:

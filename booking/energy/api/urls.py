@@ -16,6 +16,11 @@ urlpatterns = [
         name="energy-organisation",
     ),
     path(
+        "energy/organisations/<int:pk>/statement.pdf",
+        views.OrganisationStatementView.as_view(),
+        name="energy-organisation-statement",
+    ),
+    path(
         "energy/organisations/<int:pk>/csv/",
         views.OrganisationEnergyCsvView.as_view(),
         name="energy-organisation-csv",

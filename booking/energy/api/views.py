@@ -14,9 +14,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from accounts.models import Organisation
 from booking.energy.api.serializers import EnergyReportSerializer, PublicFeedSerializer
 from booking.energy.exports import report_csv
-from booking.energy.periods import report_period
+from booking.energy.periods import parse_month, report_period
 from booking.energy.public import public_months
 from booking.energy.selectors import (
     EnergyReport,
@@ -25,12 +26,20 @@ from booking.energy.selectors import (
     organisation_energy_report,
     project_energy_report,
 )
+from booking.energy.statement import statement_pdf
 from stargate_portal.api.views import user_of
 
 PERIOD = [
     OpenApiParameter("from", OpenApiTypes.STR, description="first month, YYYY-MM"),
     OpenApiParameter("to", OpenApiTypes.STR, description="last month, YYYY-MM (default: this)"),
 ]
+
+
+def statement_response(organisation: Organisation, month: date) -> HttpResponse:
+    response = HttpResponse(statement_pdf(organisation, month), content_type="application/pdf")
+    filename = f"energy-statement-{organisation.pk}-{month:%Y-%m}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def _csv(report: EnergyReport, name: str) -> HttpResponse:
@@ -119,3 +128,19 @@ class TransparencyFeedView(APIView):
         response = Response({"months": months})
         response["Cache-Control"] = f"public, max-age={settings.ENERGY_PUBLIC_CACHE_SECONDS}"
         return response
+
+
+class OrganisationStatementView(APIView):
+    """The organisation's monthly energy statement as PDF (method and factors included);
+    503 ``pdf_unavailable`` where the server lacks WeasyPrint's system libraries."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("month", OpenApiTypes.STR, required=True, description="YYYY-MM")
+        ],
+        responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY)},
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        organisation = energy_organisation_of(user_of(request), pk)
+        month = parse_month(str(request.query_params.get("month", "")), "month")
+        return statement_response(organisation, month)

@@ -23,6 +23,7 @@ from booking.energy.selectors import (
     organisation_energy_report,
     project_energy_report,
 )
+from booking.energy.statement import pdf_renderer_missing
 
 
 def _period(request: AuthenticatedRequest) -> tuple[date, date, PeriodForm]:
@@ -74,7 +75,8 @@ def organisation_energy(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "subject": organisation.name,
         "json_url": reverse("energy-organisation", args=[organisation.pk]),
         "csv_url": reverse("energy-organisation-csv", args=[organisation.pk]),
-        "statement_month": f"{last:%Y-%m}",
+        "statement_url": reverse("energy-organisation-statement", args=[organisation.pk]),
+        "pdf_missing": pdf_renderer_missing(),
     }
     return render(request, "energy/organisation_energy.html", context)
 
