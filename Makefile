@@ -101,13 +101,15 @@ fuzz: $(DEV)
 
 # The policy alone; then, when DATABASE_URL points at PostgreSQL, whole cycles on a scratch
 # database next to it (created and dropped by the benchmark); capacity bookings (availability and
-# concurrent bookings with 100,000 bookings stored, on a scratch database of their own); then,
+# concurrent bookings with 100,000 bookings stored, on a scratch database of their own); energy
+# reports over 1,000,000 job energy records (scratch database too); then,
 # when SLURM_CONF names a reachable cluster (make slurm-up), submissions and reconciles against
 # Slurm.
 bench: $(RUNTIME)
 	$(BIN)/python -m booking.scheduler.benchmark
 	$(BIN)/python -m booking.admission.benchmark
 	$(BIN)/python -m booking.capacity.benchmark
+	$(BIN)/python -m booking.energy.benchmark
 	$(BIN)/python -m booking.admission.slurm_benchmark
 
 clean:
