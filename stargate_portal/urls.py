@@ -23,6 +23,7 @@ urlpatterns = [
     path("console/cluster/", include("booking.admission.console.urls")),
     path("console/grants/", include("booking.grants.console.urls")),
     path("console/capacity/", include("booking.capacity.console.urls")),
+    path("console/energy/", include("booking.energy.console.urls")),
     path("console/", include("accounts.console.urls")),
     path("", include("accounts.portal.urls")),
     path("", include("booking.grants.portal.urls")),

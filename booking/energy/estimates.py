@@ -95,9 +95,12 @@ def gpu_hours_energy_kwh(
     return (it_kwh * book.site_at(now).pue).quantize(Decimal("0.1"))
 
 
-def request_energy_kwh(requests: Iterable[tuple[GpuType, Decimal]]) -> Decimal:
-    """The estimate shown while an application is edited."""
-    book = FactorBook()
+def request_energy_kwh(
+    requests: Iterable[tuple[GpuType, Decimal]], *, book: FactorBook | None = None
+) -> Decimal:
+    """The estimate shown while an application is edited (``book``: factors already loaded,
+    for a list of applications)."""
+    book = book or FactorBook()
     return sum(
         (gpu_hours_energy_kwh(gpu_type=t, gpu_hours=h, book=book) for t, h in requests),
         Decimal(0),
