@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.db.models import Sum
 
 from accounts.tiers import PriorityTier
-from booking.energy.estimates import FIGURE_NAMES
+from booking.energy.estimates import FIGURE_NAMES, PLACES
 from booking.models import EnergyKind, EnergyMonthTotal
 
 CACHE_KEY = "energy:public:v1"
@@ -71,22 +71,25 @@ class PublicMonth:
         def text(value: Decimal | None) -> str | None:
             return None if value is None else str(value)
 
+        def amount(value: Decimal) -> str:
+            return str(Decimal(value).quantize(PLACES))
+
         return {
             "month": f"{self.month:%Y-%m}",
-            "gpu_hours": str(self.gpu_hours),
+            "gpu_hours": amount(self.gpu_hours),
             "gpu_hours_by_tier": {
-                str(int(t)): str(self.gpu_hours_by_tier.get(int(t), ZERO)) for t in PriorityTier
+                str(int(t)): amount(self.gpu_hours_by_tier.get(int(t), ZERO)) for t in PriorityTier
             },
             "european_academia_and_startups_share": text(self.european_priority_share),
-            "energy_kwh": str(self.facility_kwh),
-            "idle_energy_kwh": str(self.idle_facility_kwh),
-            "it_energy_kwh": str(self.it_kwh),
+            "energy_kwh": amount(self.facility_kwh),
+            "idle_energy_kwh": amount(self.idle_facility_kwh),
+            "it_energy_kwh": amount(self.it_kwh),
             "pue": text(self.pue),
             "renewable_share": text(self.renewable_share),
-            "heat_reused_kwh": str(self.heat_reused_kwh),
-            "emissions_kg": str(self.emissions_kg),
-            "comparison_emissions_kg": str(self.comparison_emissions_kg),
-            "emissions_avoided_kg": str(self.emissions_avoided_kg),
+            "heat_reused_kwh": amount(self.heat_reused_kwh),
+            "emissions_kg": amount(self.emissions_kg),
+            "comparison_emissions_kg": amount(self.comparison_emissions_kg),
+            "emissions_avoided_kg": amount(self.emissions_avoided_kg),
         }
 
 

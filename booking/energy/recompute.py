@@ -14,7 +14,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from booking.energy.accounting import booking_idle_figures, job_energy_figures, next_month
-from booking.energy.estimates import FIGURE_NAMES, Figures
+from booking.energy.estimates import FIGURE_NAMES, PLACES, Figures
 from booking.energy.factors import FactorBook
 from booking.energy.totals import month_totals_rebuild
 from booking.models import EnergyKind, EnergyRecomputation, EnergyRecord
@@ -36,7 +36,8 @@ def period_totals(first: date, last: date) -> dict[str, str]:
     sums = EnergyRecord.objects.filter(month__gte=first, month__lte=last).aggregate(
         **{name: Sum(name) for name in FIGURE_NAMES}
     )
-    return {name: str(sums[name] or Decimal(0)) for name in FIGURE_NAMES}
+    # Quantized: SQLite's sums come back as floats turned into Decimals.
+    return {name: str((sums[name] or Decimal(0)).quantize(PLACES)) for name in FIGURE_NAMES}
 
 
 def energy_recompute(*, first: date, last: date, reason: str, requested_by: str) -> RecomputeReport:

@@ -96,7 +96,7 @@ def test_the_json_feed_needs_no_login_and_names_nobody(api, site_month):
     assert march["gpu_hours_by_tier"] == {
         "1": "40.000000",
         "2": "20.000000",
-        "3": "0",
+        "3": "0.000000",
         "4": "60.000000",
     }
     assert D(march["european_academia_and_startups_share"]) == D("0.5")
