@@ -13,14 +13,13 @@ from typing import Protocol
 from django.utils.translation import gettext as _
 
 from accounts.tiers import PriorityTier
-from booking.charts.scale import GREY, PALETTE, LegendItem, Tick
+from booking.charts.scale import GREY, PALETTE, TIER_COLOURS, LegendItem, Tick
 
 TIERS = tuple(int(tier) for tier in PriorityTier)
 WIDTH = 720
 LEFT, RIGHT, TOP = 96, 150, 24
 BAR, GAP, BLOCK = 18, 6, 22
 USED, FREE, DOWN = PALETTE[0], "#d7e6f2", GREY
-TIER_COLOURS = {1: PALETTE[2], 2: PALETTE[5], 3: PALETTE[4], 4: PALETTE[3]}
 Scale = Callable[[int], float]
 
 

@@ -12,6 +12,8 @@ from decimal import Decimal
 # Distinguishable for common colour-vision deficiencies (Okabe-Ito); a legend names each.
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9")
 GREY = "#999999"
+TIER_COLOURS = {1: PALETTE[2], 2: PALETTE[5], 3: PALETTE[4], 4: PALETTE[3]}
+"""Each priority tier keeps its colour on every chart."""
 
 
 def palette_colour(index: int) -> str:
@@ -68,6 +70,11 @@ class LinearScale:
 
     def ticks(self, count: int = 4, label: Callable[[Decimal], str] | None = None) -> list[Tick]:
         """``count`` + 1 evenly spaced round values from 0 to the top."""
-        label = label or (lambda v: f"{v:,.0f}" if self.top >= count else f"{v:,.2f}")
+        label = label or _round_label
         values = [self.top * i / count for i in range(count + 1)]
         return [Tick(self(v), label(v)) for v in values]
+
+
+def _round_label(value: Decimal) -> str:
+    """12.5 → "12.5", 25 → "25", 1250 → "1,250"."""
+    return f"{value:,.2f}".rstrip("0").rstrip(".")

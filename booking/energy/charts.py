@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from accounts.tiers import PriorityTier
 from booking.charts.bars import BarChart, BarSeries, bar_chart
-from booking.charts.scale import GREY, PALETTE, palette_colour
+from booking.charts.scale import GREY, PALETTE, TIER_COLOURS, palette_colour
 from booking.energy.periods import months_between
 from booking.energy.public import PublicMonth
 from booking.energy.selectors import EnergyReport
@@ -70,9 +70,9 @@ def public_tiers_chart(months: list[PublicMonth]) -> BarChart | None:
     series = [
         BarSeries(
             str(tier.label),
-            palette_colour(i),
+            TIER_COLOURS[int(tier)],
             [m.gpu_hours_by_tier.get(int(tier), Decimal(0)) for m in ordered],
         )
-        for i, tier in enumerate(PriorityTier)
+        for tier in PriorityTier
     ]
     return bar_chart([_label(m.month) for m in ordered], series, unit="GPU-hours", stacked=True)
