@@ -127,3 +127,16 @@ def test_the_organisation_page_shows_every_project(login, alice, accounted):
     page = login(alice).get(url, {"start": "2026-02", "end": "2026-04"}).content.decode()
     assert "A100" in page
     assert "H100" in page
+
+
+def test_the_report_costs_the_same_queries_however_many_records(
+    api, alice, accounted, finished_job, django_assert_max_num_queries
+):
+    client = api(alice)
+    url = f"/api/v1/energy/organisations/{accounted.organisation_id}/"
+    client.get(url, PERIOD)  # warm the session and the user
+    for hours in range(1, 30):
+        job_energy_account(job_id=finished_job("2026-03-15T00:00:00", hours=hours, gpus=1).pk)
+
+    with django_assert_max_num_queries(6):
+        assert client.get(url, PERIOD).status_code == 200

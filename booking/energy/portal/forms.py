@@ -13,6 +13,11 @@ class PeriodForm(forms.Form):
     start = forms.CharField(label=_("From (YYYY-MM)"), max_length=7, required=False)
     end = forms.CharField(label=_("To (YYYY-MM)"), max_length=7, required=False)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        first, last = report_period({})
+        kwargs.setdefault("initial", {"start": f"{first:%Y-%m}", "end": f"{last:%Y-%m}"})
+        super().__init__(*args, **kwargs)
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         try:
