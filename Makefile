@@ -103,7 +103,8 @@ fuzz: $(DEV)
 # database next to it (created by the benchmark, kept for the next step), requests against
 # gunicorn with 32 clients on that site and on the demo site (then both dropped); reconcile with
 # 60,000 active jobs; a replay of a mixed workload (waits per tier, utilisation); capacity bookings (availability and
-# concurrent bookings with 100,000 bookings stored, on a scratch database of their own); then,
+# concurrent bookings with 100,000 bookings stored, on a scratch database of their own); energy
+# reports over 1,000,000 job energy records (scratch database too); then,
 # when SLURM_CONF names a reachable cluster (make slurm-up), submissions and reconciles against
 # Slurm.
 bench: $(RUNTIME)
@@ -113,6 +114,7 @@ bench: $(RUNTIME)
 	$(BIN)/python -m booking.admission.reconcile_bench
 	$(BIN)/python -m booking.admission.replay_benchmark
 	$(BIN)/python -m booking.capacity.benchmark
+	$(BIN)/python -m booking.energy.benchmark
 	$(BIN)/python -m booking.admission.slurm_benchmark
 
 clean:

@@ -2,6 +2,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
 
 from booking.models import (
     Allocation,
@@ -12,12 +13,15 @@ from booking.models import (
     CapacityAuditEntry,
     CapacityBooking,
     CapacityPolicy,
+    EnergyRecomputation,
+    GpuEnergyFactors,
     GpuType,
     LedgerEntry,
     Project,
     ProjectAuditEntry,
     ProjectMember,
     ReviewAssignment,
+    SiteEnergyFactors,
 )
 
 admin.site.register(GpuType)
@@ -96,3 +100,39 @@ class CapacityAuditEntryAdmin(ReadOnlyAdmin):
 
 
 admin.site.register(CapacityPolicy, ReadOnlyAdmin)
+
+
+# Energy factors: each edit is kept (the history button shows who changed what, and when);
+# a correction of a past period is followed by `manage.py energy_recompute`.
+@admin.register(SiteEnergyFactors)
+class SiteEnergyFactorsAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "effective_from",
+        "pue",
+        "renewable_share",
+        "renewable_gco2_per_kwh",
+        "residual_gco2_per_kwh",
+        "heat_reuse_share",
+        "heat_reuse_efficiency",
+        "comparison_gco2_per_kwh",
+    )
+
+
+@admin.register(GpuEnergyFactors)
+class GpuEnergyFactorsAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "gpu_type",
+        "effective_from",
+        "full_power_watts",
+        "idle_power_watts",
+        "node_overhead_watts",
+    )
+    list_filter = ("gpu_type",)
+
+
+@admin.register(EnergyRecomputation)
+class EnergyRecomputationAdmin(admin.ModelAdmin):
+    list_display = ("at", "first_month", "last_month", "requested_by", "records_changed")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -14,6 +14,14 @@ from stargate_portal.permissions import is_staff
 MANAGING_ROLES = (ProjectRole.PI, ProjectRole.MANAGER)
 
 
+def projects_visible_to(user: User) -> QuerySet[Project]:
+    """Projects the user may read: those they are a member of (staff: all projects)."""
+    projects = Project.objects.select_related("organisation")
+    if is_staff(user):
+        return projects.order_by("name", "pk")
+    return projects.filter(members__user=user).order_by("name", "pk")
+
+
 def project_managers(project: Project) -> QuerySet[User]:
     """The PI and managers of a project: who is told about its budget and state."""
     return User.objects.filter(

@@ -12,5 +12,12 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # packages of one app, not apps of their own).
 app.autodiscover_tasks()
 app.autodiscover_tasks(
-    ["booking.ledger", "booking.jobs", "booking.admission", "booking.grants", "booking.capacity"]
+    [
+        "booking.ledger",
+        "booking.jobs",
+        "booking.admission",
+        "booking.grants",
+        "booking.capacity",
+        "booking.energy",
+    ]
 )

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_countries",
     "django_htmx",
+    "simple_history",
     "stargate_portal",
     "accounts",
     "booking",
@@ -61,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
 ROOT_URLCONF = "stargate_portal.urls"
@@ -315,6 +317,20 @@ STARTUP_MAX_AGE_YEARS = env.int("STARTUP_MAX_AGE_YEARS", default=7)
 # Calls and energy: the site's power usage effectiveness, the cap of rolling-access requests,
 # the largest PDF an application may attach, and when a balance counts as low.
 SITE_PUE = env.float("SITE_PUE", default=1.1)
+# Energy accounting: the factors in force before staff enter the first row in the console
+# (SITE_PUE above, and these); idle power as a share of a GPU type's power_watts.
+ENERGY_DEFAULT_FACTORS = {
+    "renewable_share": "1",
+    "renewable_gco2_per_kwh": "11",
+    "residual_gco2_per_kwh": "300",
+    "heat_reuse_share": "0",
+    "heat_reuse_efficiency": "0",
+    "comparison_gco2_per_kwh": "250",
+    "comparison_grid": "EU average",
+    "idle_power_share": "0.15",
+}
+# How long the public transparency page and its feed are cached (seconds).
+ENERGY_PUBLIC_CACHE_SECONDS = env.int("ENERGY_PUBLIC_CACHE_SECONDS", default=600)
 ROLLING_CALL_MAX_REQUEST_GPU_HOURS = env.int("ROLLING_CALL_MAX_REQUEST_GPU_HOURS", default=5_000)
 APPLICATION_ATTACHMENT_MAX_BYTES = env.int("APPLICATION_ATTACHMENT_MAX_BYTES", default=10 * 2**20)
 LOW_BALANCE_FRACTION = env.float("LOW_BALANCE_FRACTION", default=0.10)
@@ -391,6 +407,11 @@ SLURM_CAPACITY_CACHE_SECONDS = env.float("SLURM_CAPACITY_CACHE_SECONDS", default
 SLURM_LOOKBACK_DAYS = env.int("SLURM_LOOKBACK_DAYS", default=30)
 SLURM_ACCOUNT_GPU_MINUTES_MARGIN = env.float("SLURM_ACCOUNT_GPU_MINUTES_MARGIN", default=0.10)
 CLUSTER_ACCOUNTS_SYNC_SECONDS = env.float("CLUSTER_ACCOUNTS_SYNC_SECONDS", default=3600.0)
+CELERY_BEAT_SCHEDULE["booking-energy-sweep"] = {
+    # Jobs and bookings whose accounting task was never queued (broker down) or failed.
+    "task": "booking.energy.tasks.energy_sweep",
+    "schedule": timedelta(minutes=10),
+}
 CELERY_BEAT_SCHEDULE["booking-cluster-accounts-sync"] = {
     "task": "booking.grants.tasks.cluster_accounts_sync",
     "schedule": timedelta(seconds=CLUSTER_ACCOUNTS_SYNC_SECONDS),

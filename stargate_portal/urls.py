@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("booking.jobs.api.urls")),
     path("api/v1/", include("booking.grants.api.urls")),
     path("api/v1/", include("booking.capacity.api.urls")),
+    path("api/v1/", include("booking.energy.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
@@ -22,12 +23,14 @@ urlpatterns = [
     path("console/cluster/", include("booking.admission.console.urls")),
     path("console/grants/", include("booking.grants.console.urls")),
     path("console/capacity/", include("booking.capacity.console.urls")),
+    path("console/energy/", include("booking.energy.console.urls")),
     path("console/", include("accounts.console.urls")),
     path("", include("accounts.portal.urls")),
     path("", include("booking.grants.portal.urls")),
     path("", include("booking.jobs.portal.urls")),
     path("", include("booking.capacity.portal.urls")),
     path("", include("booking.notifications.portal.urls")),
+    path("", include("booking.energy.portal.urls")),
 ]
 
 handler404 = "stargate_portal.errorpages.not_found"

@@ -33,6 +33,7 @@ pytest_plugins = [
     "tests.fixtures.grants",
     "tests.fixtures.slurm",
     "tests.fixtures.capacity",
+    "tests.fixtures.energy",
 ]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

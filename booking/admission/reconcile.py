@@ -197,6 +197,7 @@ def _finish(pk: int, found: BackendJob, now: datetime) -> Finish:
         ended_at=found.ended_at or now,
         exit_code=found.exit_code,
         reason=reason,
+        consumed_energy_joules=found.consumed_energy_joules,
     )
 
 

@@ -13,14 +13,13 @@ from typing import Protocol
 from django.utils.translation import gettext as _
 
 from accounts.tiers import PriorityTier
+from booking.charts.scale import GREY, PALETTE, TIER_COLOURS, LegendItem, Tick
 
 TIERS = tuple(int(tier) for tier in PriorityTier)
 WIDTH = 720
 LEFT, RIGHT, TOP = 96, 150, 24
 BAR, GAP, BLOCK = 18, 6, 22
-# Distinguishable for common colour-vision deficiencies (Okabe-Ito); the legend names each.
-USED, FREE, DOWN = "#0072b2", "#d7e6f2", "#999999"
-TIER_COLOURS = {1: "#009e73", 2: "#56b4e9", 3: "#e69f00", 4: "#cc79a7"}
+USED, FREE, DOWN = PALETTE[0], "#d7e6f2", GREY
 Scale = Callable[[int], float]
 
 
@@ -107,18 +106,6 @@ class Bar:
     figure: str
     figure_x: float
     clipped: bool = False
-
-
-@dataclass(frozen=True)
-class Tick:
-    x: float
-    label: str
-
-
-@dataclass(frozen=True)
-class LegendItem:
-    colour: str
-    label: str
 
 
 @dataclass(frozen=True)

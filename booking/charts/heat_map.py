@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 
+from booking.charts.scale import LegendItem
+
 LEFT, TOP, RIGHT = 112, 28, 8
 CELL_WIDTH, CELL_HEIGHT = 26, 22
 WIDTH = LEFT + 24 * CELL_WIDTH + RIGHT
@@ -61,17 +63,11 @@ class DayRow:
 
 
 @dataclass(frozen=True)
-class LegendStep:
-    colour: str
-    label: str
-
-
-@dataclass(frozen=True)
 class HeatMap:
     cells: list[Cell]
     days: list[DayRow]
     hour_labels: list[tuple[float, str]]
-    legend: list[LegendStep]
+    legend: list[LegendItem]
     height: int
     width: int = WIDTH
     cell_height: int = CELL_HEIGHT
@@ -149,13 +145,13 @@ def _colour(free: int, pool: int) -> tuple[str, str]:
     return STEPS[step], TEXT_ON[step]
 
 
-def _legend(pool: int) -> list[LegendStep]:
-    legend = [LegendStep(CLOSED, _("too soon to book")), LegendStep(NONE_FREE, _("none free"))]
+def _legend(pool: int) -> list[LegendItem]:
+    legend = [LegendItem(CLOSED, _("too soon to book")), LegendItem(NONE_FREE, _("none free"))]
     for i, colour in enumerate(STEPS):
         low = max(1, -(-pool * i // len(STEPS)))
         high = pool if i == len(STEPS) - 1 else -(-pool * (i + 1) // len(STEPS)) - 1
         if high < low:
             continue  # a small pool never reaches this step
         label = f"{low}" if low == high else f"{low}\N{EN DASH}{high}"
-        legend.append(LegendStep(colour, _("%(range)s free") % {"range": label}))
+        legend.append(LegendItem(colour, _("%(range)s free") % {"range": label}))
     return legend

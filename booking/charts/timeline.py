@@ -10,13 +10,14 @@ from typing import Protocol, TypeVar
 
 from django.utils.translation import gettext as _
 
+from booking.charts.scale import Tick, palette_colour
+
 WIDTH = 960
 LEFT, RIGHT, TOP = 8, 8, 8
 PROFILE_HEIGHT = 80
 LANE_HEIGHT, LANE_GAP = 18, 4
 CHARACTER_WIDTH = 6  # of the 10 px bar labels, roughly
-# Okabe-Ito, as the other charts; a project keeps its colour across the chart.
-COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9")
+# A project keeps its colour across the chart.
 
 
 class BookingFigures(Protocol):
@@ -44,12 +45,6 @@ class Bar:
     label: str
     title: str
     href: str
-
-
-@dataclass(frozen=True)
-class Tick:
-    x: float
-    label: str
 
 
 @dataclass(frozen=True)
@@ -102,7 +97,7 @@ def timeline(
         if lane == len(lanes):
             lanes.append(booking.ends_at)
         lanes[lane] = booking.ends_at
-        colour = colours.setdefault(booking.project_id, COLOURS[len(colours) % len(COLOURS)])
+        colour = colours.setdefault(booking.project_id, palette_colour(len(colours)))
         left = x(booking.starts_at)
         width = max(x(booking.ends_at) - left, 2.0)
         text = label(booking)

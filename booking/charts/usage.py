@@ -5,10 +5,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from booking.charts.scale import LinearScale, Tick, palette_colour
+
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 36
-# Distinguishable for common colour-vision deficiencies (Okabe-Ito); the legend names each.
-COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9")
 
 
 @dataclass(frozen=True)
@@ -17,13 +17,6 @@ class Series:
     colour: str
     points: str  # SVG polyline points
     total_gpu_hours: Decimal
-
-
-@dataclass(frozen=True)
-class Tick:
-    position: float
-    label: str
-    anchor: str = "middle"  # SVG text-anchor: the first and last date stay inside the chart
 
 
 @dataclass(frozen=True)
@@ -47,27 +40,26 @@ def usage_chart(
     top = max((value for days in cumulative.values() for _d, value in days), default=Decimal(0))
     if top <= 0:
         return None
-    scale_top = _nice_ceiling(top)
+    y = LinearScale.rounded(top, HEIGHT - BOTTOM, TOP)
     span = max((end - start).days, 1)
-
-    def x(day: date) -> float:
-        return LEFT + (WIDTH - LEFT - RIGHT) * (day - start).days / span
-
-    def y(value: Decimal) -> float:
-        return TOP + (HEIGHT - TOP - BOTTOM) * float(1 - value / scale_top)
+    x = LinearScale(Decimal(span), LEFT, WIDTH - RIGHT)
 
     series = [
         Series(
             name=name,
-            colour=COLOURS[i % len(COLOURS)],
-            points=" ".join(f"{x(d):.1f},{y(v):.1f}" for d, v in days),
+            colour=palette_colour(i),
+            points=" ".join(f"{x((d - start).days):.1f},{y(v):.1f}" for d, v in days),
             total_gpu_hours=days[-1][1] if days else Decimal(0),
         )
         for i, (name, days) in enumerate(cumulative.items())
     ]
-    y_ticks = [Tick(y(scale_top * i / 4), f"{scale_top * i / 4:,.0f}") for i in range(5)]
+    y_ticks = y.ticks(4, label=lambda v: f"{v:,.0f}")
     x_ticks = [
-        Tick(x(day), day.isoformat(), "start" if i == 0 else "end" if i == 4 else "middle")
+        Tick(
+            x((day - start).days),
+            day.isoformat(),
+            "start" if i == 0 else "end" if i == 4 else "middle",
+        )
         for i, day in enumerate(start + timedelta(days=round(span * i / 4)) for i in range(5))
     ]
     return UsageChart(series=series, y_ticks=y_ticks, x_ticks=x_ticks)
@@ -87,10 +79,5 @@ def _cumulative(
     return points
 
 
-def _nice_ceiling(value: Decimal) -> Decimal:
-    """The smallest of 1, 2, 2.5, 5 x 10^n that is at least ``value``."""
-    magnitude = Decimal(10) ** (len(str(int(value))) - 1)
-    for step in (1, 2, Decimal("2.5"), 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude
+def _anchor(index: int, *, last: int) -> str:
+    return "start" if index == 0 else "end" if index == last else "middle"

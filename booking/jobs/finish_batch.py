@@ -18,6 +18,7 @@ from booking.jobs.settlement import (
     job_runtime_seconds,
     settle_amounts,
 )
+from booking.jobs.signals import job_ended
 from booking.jobs.transitions import require_transition
 from booking.ledger.services import Settled, SettleRequest, ledger_settle_many
 from booking.models import ACTIVE_STATES, Job, JobEvent, JobReason
@@ -34,6 +35,7 @@ class Finish:
     ended_at: datetime
     exit_code: int | None
     reason: str = ""
+    consumed_energy_joules: int | None = None
 
 
 _FIELDS = (
@@ -44,6 +46,7 @@ _FIELDS = (
     "ended_at",
     "runtime_seconds",
     "exit_code",
+    "consumed_energy_joules",
 )
 
 
@@ -82,10 +85,19 @@ def jobs_finish_many(finishes: Sequence[Finish], *, now: datetime) -> int:
             events.append(_event(job, finish, f"{message} {note}".strip(), at))
             job.state, job.reason, job.estimated_start = finish.state, "", None
             job.ended_at, job.exit_code = finish.ended_at, finish.exit_code
+            job.consumed_energy_joules = finish.consumed_energy_joules
         rows_update(Job, _FIELDS, [(job.pk, *(getattr(job, f) for f in _FIELDS)) for job in jobs])
         JobEvent.objects.bulk_create(events, batch_size=1000)
         fair_share_add(gpu_hours=dict(usage), now=now)
+        # As ``job_finish`` does: the features that account for finished jobs hear of each.
+        ended = [job.pk for job in jobs]
+        transaction.on_commit(lambda: _ended(ended))
     return len(jobs)
+
+
+def _ended(job_ids: list[int]) -> None:
+    for job_id in job_ids:
+        job_ended.send(sender=Job, job_id=job_id)
 
 
 def _runtime(job: Job, finish: Finish) -> int:

@@ -10,6 +10,7 @@ the charge never fails for lack of balance.
 import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -17,6 +18,7 @@ from django.utils.translation import gettext as _
 from booking.cluster.registry import cluster_backend
 from booking.jobs.durations import seconds_text
 from booking.jobs.priority import fair_share_add
+from booking.jobs.signals import job_ended
 from booking.jobs.transitions import job_transition
 from booking.ledger.services import ledger_charge, ledger_release
 from booking.models import ACTIVE_STATES, Job, JobReason, JobState, LedgerEntry
@@ -48,8 +50,10 @@ def job_finish(
     ended_at: datetime,
     exit_code: int | None,
     reason: str = "",
+    consumed_energy_joules: int | None = None,
 ) -> bool:
-    """An admitted or running job ended on the cluster: settle its GPU-hours exactly once."""
+    """An admitted or running job ended on the cluster: settle its GPU-hours exactly once;
+    after the commit, ``job_ended`` tells the features that account for finished jobs."""
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.state not in ACTIVE_STATES:
@@ -58,10 +62,12 @@ def job_finish(
         runtime = job_runtime_seconds(job, start, ended_at) if start else 0
         job.started_at, job.ended_at = start, ended_at
         job.runtime_seconds, job.exit_code = runtime, exit_code
+        job.consumed_energy_joules = consumed_energy_joules
         note = job_settle(job, runtime_seconds=runtime, now=ended_at)
         message = _finish_message(state, runtime, exit_code, reason) + " " + note
         at = _after_admission(job, ended_at)
         job_transition(job, state, message=message, at=at, reason=reason)
+        transaction.on_commit(partial(job_ended.send, sender=Job, job_id=job.pk))
     return True
 
 

@@ -79,6 +79,15 @@ from booking.models.admission import (
     FairShareUsage,
     ReconcileCursor,
 )
+from booking.models.energy import (
+    EnergyKind,
+    EnergyMethod,
+    EnergyMonthTotal,
+    EnergyRecomputation,
+    EnergyRecord,
+    GpuEnergyFactors,
+    SiteEnergyFactors,
+)
 from booking.models.jobs import (
     ACTIVE_STATES,
     FINAL_STATES,
@@ -129,4 +138,14 @@ __all__ += [
     "CapacityBooking",
     "CapacityHour",
     "CapacityPolicy",
+]
+
+__all__ += [
+    "EnergyKind",
+    "EnergyMethod",
+    "EnergyMonthTotal",
+    "EnergyRecomputation",
+    "EnergyRecord",
+    "GpuEnergyFactors",
+    "SiteEnergyFactors",
 ]

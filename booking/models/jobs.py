@@ -150,6 +150,8 @@ class Job(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     runtime_seconds = models.PositiveIntegerField(null=True, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
+    # What the cluster measured (Slurm's ConsumedEnergy), when it reports it.
+    consumed_energy_joules = models.PositiveBigIntegerField(null=True, blank=True)
 
     idempotency_key = models.CharField(max_length=200, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)

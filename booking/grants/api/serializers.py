@@ -1,13 +1,14 @@
 """Shapes of the calls, applications, reviews and projects API."""
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
 from booking.energy.estimates import request_energy_kwh
+from booking.energy.factors import FactorBook
 from booking.grants.selectors.reviews import comments_for_applicant
 from booking.grants.services.applications import EDITABLE
 from booking.models import (
@@ -184,7 +185,12 @@ class ApplicationSerializer(serializers.ModelSerializer):
         return [m.email for m in obj.team.all()]
 
     def get_energy_estimate_kwh(self, obj: Application) -> str:
-        return str(request_energy_kwh((r.gpu_type, r.gpu_hours) for r in obj.requests.all()))
+        # The factors are read once per response, not once per application of a list.
+        context = cast(dict[str, Any], self.context)
+        book = context.setdefault("energy_factors", None) or FactorBook()
+        context["energy_factors"] = book
+        requests = ((r.gpu_type, r.gpu_hours) for r in obj.requests.all())
+        return str(request_energy_kwh(requests, book=book))
 
     def get_attachment(self, obj: Application) -> str | None:
         return (obj.attachment.name or "").rsplit("/", 1)[-1] if obj.attachment else None

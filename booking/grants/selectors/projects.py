@@ -7,15 +7,12 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from booking.models import Allocation, Project, ProjectAuditEntry, ProjectMember
-from stargate_portal.permissions import is_staff
+from booking.permissions import projects_visible_to
 
 
 def projects_of(user: User) -> QuerySet[Project]:
     """Projects the user is a member of (staff: all projects)."""
-    qs = Project.objects.select_related("organisation")
-    if is_staff(user):
-        return qs.order_by("name", "pk")
-    return qs.filter(members__user=user).order_by("name", "pk")
+    return projects_visible_to(user)
 
 
 def project_of(user: User, pk: int) -> Project:

@@ -8,6 +8,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from booking.energy.api.serializers import JobEnergySerializer, job_energy_data
+from booking.energy.selectors import job_energy
 from booking.jobs.queue import JobStanding
 from booking.jobs.services import (
     ENV_MAX_VALUE_CHARS,
@@ -161,6 +163,7 @@ class JobDetailSerializer(JobSerializer):
     queue_position = serializers.SerializerMethodField()
     queue_as_of = serializers.SerializerMethodField()
     queue_known_within_seconds = serializers.SerializerMethodField()
+    energy = serializers.SerializerMethodField()
 
     class Meta(JobSerializer.Meta):
         fields = (
@@ -175,6 +178,7 @@ class JobDetailSerializer(JobSerializer):
             "command",
             "environment",
             "history",
+            "energy",
         )
         read_only_fields = fields
 
@@ -201,6 +205,11 @@ class JobDetailSerializer(JobSerializer):
     def get_wait_explanation(self, obj: Job) -> dict[str, Any] | None:
         value = self.context.get("wait_explanation")
         return None if value is None else dict(WaitExplanationSerializer(value).data)
+
+    @extend_schema_field(JobEnergySerializer(allow_null=True))
+    def get_energy(self, obj: Job) -> dict[str, Any] | None:
+        """Energy, emissions and heat reused of the latest run, once accounted."""
+        return job_energy_data(job_energy(obj))
 
 
 def _datetime(value: datetime | None) -> Any:

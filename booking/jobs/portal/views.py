@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from accounts.portal.access import AuthenticatedRequest
 from accounts.portal.pagination import page_of
 from booking.cluster.registry import cluster_backend
+from booking.energy.selectors import job_energy
 from booking.grants.selectors.projects import gpu_types_allocated, member_projects, project_of
 from booking.jobs.portal.forms import JobFilterForm, JobSubmitForm, walltime_minutes
 from booking.jobs.queue import queue_standing
@@ -217,6 +218,7 @@ def _job_context(request: AuthenticatedRequest, job: Job) -> dict[str, Any]:
         "history": job_history(job),
         "ledger_entries": job_ledger_entries(job),
         "can_cancel": job.state in CANCELLABLE and can_cancel_job(request.user, job),
+        "energy": job_energy(job),
     }
 
 

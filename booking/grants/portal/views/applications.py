@@ -3,7 +3,6 @@
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -15,7 +14,7 @@ from django.views.decorators.http import require_POST
 from accounts import selectors as account_selectors
 from accounts.portal.access import AuthenticatedRequest
 from accounts.portal.pagination import page_of
-from booking.energy.estimates import energy_kwh, request_energy_kwh
+from booking.energy.estimates import gpu_hours_energy_kwh, pue_now, request_energy_kwh
 from booking.grants.portal import forms
 from booking.grants.portal.steps import (
     BY_SLUG,
@@ -203,8 +202,7 @@ def _details(application: Application) -> dict[str, Any]:
     requests = list(application.requests.all())
     return {
         "requests": [
-            (r, energy_kwh(gpu_hours=r.gpu_hours, power_watts=r.gpu_type.power_watts))
-            for r in requests
+            (r, gpu_hours_energy_kwh(gpu_type=r.gpu_type, gpu_hours=r.gpu_hours)) for r in requests
         ],
         "energy_kwh": request_energy_kwh((r.gpu_type, r.gpu_hours) for r in requests),
         "team": [member.email for member in application.team.all()],
@@ -264,7 +262,7 @@ def _requests_in(form: forms.ResourcesForm, application: Application) -> dict[st
 def _energy_of(call: Call, requests: dict[str, Decimal]) -> dict[str, Any]:
     types = {pool.gpu_type.name: pool.gpu_type for pool in call.pools.all()}
     rows = [
-        (types[name], hours, energy_kwh(gpu_hours=hours, power_watts=types[name].power_watts))
+        (types[name], hours, gpu_hours_energy_kwh(gpu_type=types[name], gpu_hours=hours))
         for name, hours in sorted(requests.items())
         if name in types and hours > 0
     ]
@@ -272,5 +270,5 @@ def _energy_of(call: Call, requests: dict[str, Decimal]) -> dict[str, Any]:
         "rows": rows,
         "total_kwh": request_energy_kwh((gpu_type, hours) for gpu_type, hours, _kwh in rows),
         "total_gpu_hours": sum((hours for _t, hours, _kwh in rows), Decimal(0)),
-        "pue": settings.SITE_PUE,
+        "pue": pue_now(),
     }
