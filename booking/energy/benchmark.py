@@ -204,12 +204,12 @@ INSERT INTO booking_job (
     uuid, gpus, walltime_minutes, name, script, container_image, command, environment, state,
     reason, attempt, backend_job_id, submitted_at, admitted_at, started_at, ended_at,
     runtime_seconds, idempotency_key, request_fingerprint, gpu_type_id, project_id,
-    submitted_by_id
+    submitted_by_id, strict_order
 )
 SELECT gen_random_uuid(), s.gpus, 600, 'bench', '#!/bin/bash', '', '', '{}', 'completed',
        '', 1, '', s.start, s.start, s.start, s.start + s.run * interval '1 second', s.run, '',
        '', t.ids[1 + (s.g %% array_length(t.ids, 1))],
-       p.ids[1 + floor(s.pick * array_length(p.ids, 1))::int], %(user)s
+       p.ids[1 + floor(s.pick * array_length(p.ids, 1))::int], %(user)s, false
 FROM s, p, t
 """
 
