@@ -6,22 +6,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlparse, urlunparse
+
+from stargate_portal.scratch_databases import scratch_database_create, scratch_database_drop
 
 
 @contextmanager
 def scratch_database(url: str, suffix: str, **env: str) -> Iterator[None]:
     """Point Django at ``<name>_<suffix>`` (with ``env`` set), migrate it, drop it after."""
-    import psycopg
-
-    parsed = urlparse(url)
-    name = f"{parsed.path.lstrip('/') or 'postgres'}_{suffix}"
-    maintenance = urlunparse(parsed._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    bench_url = scratch_database_create(url, suffix)
     os.environ.update(
-        DATABASE_URL=urlunparse(parsed._replace(path=f"/{name}")),
+        DATABASE_URL=bench_url,
         CELERY_BROKER_URL="memory://localhost/",
         ADMISSION_ON_SUBMIT="false",
         DJANGO_SETTINGS_MODULE="stargate_portal.settings",
@@ -40,5 +34,4 @@ def scratch_database(url: str, suffix: str, **env: str) -> Iterator[None]:
         yield
     finally:
         connections.close_all()
-        with psycopg.connect(maintenance, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        scratch_database_drop(bench_url)

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlparse, urlunparse
+
+from stargate_portal.scratch_databases import scratch_database_create, scratch_database_drop
 
 SITE = {"H100": 6_000, "H200": 4_000, "GB200": 2_500}
 PROJECTS = 2_000
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not url.startswith(("postgres://", "postgresql://")):
         print("capacity booking benchmark: skipped (set DATABASE_URL=postgres://… to run it)")
         return 0
-    bench_url = _scratch_database(url)
+    bench_url = scratch_database_create(url, "capacity_bench")
     os.environ.update(
         DATABASE_URL=bench_url,
         CELERY_BROKER_URL="memory://localhost/",
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         connections.close_all()
         if not args.keep:
-            _drop(url, bench_url)
+            scratch_database_drop(bench_url)
     return 0
 
 
@@ -416,29 +417,6 @@ def _pct(values: list[float], percentile: int) -> float:
 
 
 # -- the scratch database --------------------------------------------------------------------
-
-
-def _scratch_database(url: str) -> str:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = f"{parsed.path.lstrip('/') or 'postgres'}_capacity_bench"
-    with psycopg.connect(_maintenance(parsed), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunparse(parsed._replace(path=f"/{name}"))
-
-
-def _drop(url: str, bench_url: str) -> None:
-    import psycopg
-
-    name = urlparse(bench_url).path.lstrip("/")
-    with psycopg.connect(_maintenance(urlparse(url)), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-
-
-def _maintenance(parsed: Any) -> str:
-    return urlunparse(parsed._replace(scheme="postgresql", path="/postgres"))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
-from urllib.parse import urlparse, urlunparse
+
+from stargate_portal.scratch_databases import scratch_database_create, scratch_database_drop
 
 ORGANISATIONS = 200
 PROJECTS_PER_ORGANISATION = 10
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not url.startswith(("postgres://", "postgresql://")):
         print("energy benchmark: skipped (set DATABASE_URL=postgres://… to run it)")
         return 0
-    bench_url = _scratch_database(url)
+    bench_url = scratch_database_create(url, "energy_bench")
     os.environ.update(
         DATABASE_URL=bench_url,
         CELERY_BROKER_URL="memory://localhost/",
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         connections.close_all()
         if not args.keep:
-            _drop(url, bench_url)
+            scratch_database_drop(bench_url)
     return 0
 
 
@@ -326,29 +327,6 @@ def _time_writes(site: dict[str, Any], recompute: bool) -> list[str]:
             f"{time.perf_counter() - started:.1f} s"
         )
     return lines
-
-
-def _scratch_database(url: str) -> str:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = f"{parsed.path.lstrip('/') or 'postgres'}_energy_bench"
-    with psycopg.connect(_maintenance(parsed), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunparse(parsed._replace(path=f"/{name}"))
-
-
-def _drop(url: str, bench_url: str) -> None:
-    import psycopg
-
-    name = urlparse(bench_url).path.lstrip("/")
-    with psycopg.connect(_maintenance(urlparse(url)), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-
-
-def _maintenance(parsed: Any) -> str:
-    return urlunparse(parsed._replace(scheme="postgresql", path="/postgres"))
 
 
 if __name__ == "__main__":
