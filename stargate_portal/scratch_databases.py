@@ -3,6 +3,9 @@ database a URL names (``<name>_<suffix>``), dropped when done."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlparse, urlunparse
 
 
@@ -29,3 +32,33 @@ def scratch_database_drop(url: str) -> None:
 
 def _maintenance(url: str) -> str:
     return urlunparse(urlparse(url)._replace(scheme="postgresql", path="/postgres"))
+
+
+@contextmanager
+def scratch_django_database(
+    url: str, suffix: str, *, keep: bool = False, env: dict[str, str] | None = None
+) -> Iterator[None]:
+    """Point Django at a fresh ``<name>_<suffix>`` beside ``url``'s (with ``env`` set: a
+    benchmark process only), migrate it, and drop it afterwards unless ``keep``."""
+    bench_url = scratch_database_create(url, suffix)
+    os.environ.update(
+        DATABASE_URL=bench_url,
+        CELERY_BROKER_URL="memory://localhost/",
+        DJANGO_SETTINGS_MODULE="stargate_portal.settings",
+        LOG_LEVEL="WARNING",
+        **(env or {}),
+    )
+    os.environ.setdefault("SECRET_KEY", f"{suffix}-only")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connections
+
+    try:
+        call_command("migrate", verbosity=0)
+        yield
+    finally:
+        connections.close_all()
+        if not keep:
+            scratch_database_drop(bench_url)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from booking.admission.bench_site import SCRIPT, BenchSite, _events
+from booking.admission.bench_site import SCRIPT, BenchSite, job_events_create
 from booking.models import BookingState, CapacityBooking, Job
 
 NODES_PER_BOOKING = (1, 1, 2, 2, 4, 2)
@@ -56,7 +56,7 @@ def bookings_add(site: BenchSite, *, count: int) -> int:
         created = CapacityBooking.objects.bulk_create(bookings, batch_size=1_000)
         jobs = [_booked_job(site, booking, now) for booking in created if booking.is_open(now)]
         Job.objects.bulk_create(jobs, batch_size=1_000)
-        _events([job.pk for job in jobs], "", "pending", "Submitted.", now)
+        job_events_create([job.pk for job in jobs], "", "pending", "Submitted.", now)
     return len(jobs)
 
 

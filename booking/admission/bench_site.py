@@ -128,7 +128,7 @@ class BenchSite:
         starting = Job.objects.filter(pk__in=admitted, state="admitted")
         ids = list(starting.values_list("pk", flat=True))
         starting.update(state="running", started_at=F("admitted_at"))
-        _events(ids, "admitted", "running", "Started on the cluster.", now)
+        job_events_create(ids, "admitted", "running", "Started on the cluster.", now)
 
     def _end(self, jobs: Any, now: datetime) -> None:
         rows = list(
@@ -142,7 +142,7 @@ class BenchSite:
                 exit_code=0,
                 runtime_seconds=F("walltime_minutes") * 60,
             )
-        _events(ids, "running", "completed", "Completed.", now)
+        job_events_create(ids, "running", "completed", "Completed.", now)
         entries = []
         for _pk, job_uuid, project_id, type_id, gpus, walltime in rows:
             hold = hold_gpu_hours(gpus, walltime)
@@ -164,7 +164,7 @@ class BenchSite:
             for _ in range(count)
         ]
         created = Job.objects.bulk_create(jobs, batch_size=BATCH)
-        _events([job.pk for job in created], "", "pending", "Submitted.", now)
+        job_events_create([job.pk for job in created], "", "pending", "Submitted.", now)
 
     def _pending(self, submitted_at: datetime) -> Job:
         rng = self.rng
@@ -185,7 +185,7 @@ class BenchSite:
         )
 
 
-def _events(ids: list[int], before: str, after: str, message: str, at: datetime) -> None:
+def job_events_create(ids: list[int], before: str, after: str, message: str, at: datetime) -> None:
     JobEvent.objects.bulk_create(
         [
             JobEvent(job_id=pk, at=at, from_state=before, to_state=after, message=message)

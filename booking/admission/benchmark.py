@@ -27,7 +27,7 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from stargate_portal.scratch_databases import scratch_database_create, scratch_database_drop
+from stargate_portal.scratch_databases import scratch_django_database
 
 INTERVAL_SECONDS = 300.0
 
@@ -49,31 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not url.startswith(("postgres://", "postgresql://")):
         print("whole-cycle benchmark: skipped (set DATABASE_URL=postgres://… to run it)")
         return 0
-    bench_url = scratch_database_create(url, "admission_bench")
-    os.environ.update(
-        DATABASE_URL=bench_url,
-        CELERY_BROKER_URL="memory://localhost/",
-        ADMISSION_ON_SUBMIT="false",
-        DJANGO_SETTINGS_MODULE="stargate_portal.settings",
-        LOG_LEVEL="WARNING",
-    )
-    os.environ.setdefault("SECRET_KEY", "admission-benchmark-only")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    try:
-        call_command("migrate", verbosity=0)
+    with scratch_django_database(
+        url, "admission_bench", keep=args.keep, env={"ADMISSION_ON_SUBMIT": "false"}
+    ):
         lines = run(cycles=args.cycles, scale=args.scale, seed=args.seed, bookings=args.bookings)
         for line in lines:
             print(line, flush=True)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep:
-            scratch_database_drop(bench_url)
     return 0
 
 

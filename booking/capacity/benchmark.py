@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from stargate_portal.scratch_databases import scratch_database_create, scratch_database_drop
+from stargate_portal.scratch_databases import scratch_django_database
 
 SITE = {"H100": 6_000, "H200": 4_000, "GB200": 2_500}
 PROJECTS = 2_000
@@ -52,21 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not url.startswith(("postgres://", "postgresql://")):
         print("capacity booking benchmark: skipped (set DATABASE_URL=postgres://… to run it)")
         return 0
-    bench_url = scratch_database_create(url, "capacity_bench")
-    os.environ.update(
-        DATABASE_URL=bench_url,
-        CELERY_BROKER_URL="memory://localhost/",
-        DJANGO_SETTINGS_MODULE="stargate_portal.settings",
-        LOG_LEVEL="WARNING",
-    )
-    os.environ.setdefault("SECRET_KEY", "capacity-benchmark-only")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    try:
-        call_command("migrate", verbosity=0)
+    with scratch_django_database(url, "capacity_bench", keep=args.keep):
         for line in run(
             bookings=args.bookings,
             requests=args.requests,
@@ -75,12 +61,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
         ):
             print(line, flush=True)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep:
-            scratch_database_drop(bench_url)
     return 0
 
 

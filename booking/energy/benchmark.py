@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from stargate_portal.scratch_databases import scratch_database_create, scratch_database_drop
+from stargate_portal.scratch_databases import scratch_django_database
 
 ORGANISATIONS = 200
 PROJECTS_PER_ORGANISATION = 10
@@ -48,31 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not url.startswith(("postgres://", "postgresql://")):
         print("energy benchmark: skipped (set DATABASE_URL=postgres://… to run it)")
         return 0
-    bench_url = scratch_database_create(url, "energy_bench")
-    os.environ.update(
-        DATABASE_URL=bench_url,
-        CELERY_BROKER_URL="memory://localhost/",
-        DJANGO_SETTINGS_MODULE="stargate_portal.settings",
-        LOG_LEVEL="WARNING",
-    )
-    os.environ.setdefault("SECRET_KEY", "energy-benchmark-only")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    try:
-        call_command("migrate", verbosity=0)
+    with scratch_django_database(url, "energy_bench", keep=args.keep):
         for line in run(
             records=args.records, repeat=args.repeat, recompute=not args.skip_recompute
         ):
             print(line, flush=True)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep:
-            scratch_database_drop(bench_url)
     return 0
 
 

@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 
 from booking.jobs.priority import fair_share_add
 from booking.jobs.settlement import (
-    _finish_message,
     booking_paid_note,
+    finish_message,
     job_runtime_seconds,
     settle_amounts,
 )
@@ -78,7 +78,7 @@ def jobs_finish_many(finishes: Sequence[Finish], *, now: datetime) -> int:
                 if booked is not None
                 else _note(job, runtimes[job.pk], settled[job.pk], usage)
             )
-            message = _finish_message(
+            message = finish_message(
                 finish.state, runtimes[job.pk], finish.exit_code, finish.reason
             )
             at = max(finish.ended_at, job.admitted_at) if job.admitted_at else finish.ended_at

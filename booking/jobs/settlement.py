@@ -64,7 +64,7 @@ def job_finish(
         job.runtime_seconds, job.exit_code = runtime, exit_code
         job.consumed_energy_joules = consumed_energy_joules
         note = job_settle(job, runtime_seconds=runtime, now=ended_at)
-        message = _finish_message(state, runtime, exit_code, reason) + " " + note
+        message = finish_message(state, runtime, exit_code, reason) + " " + note
         at = _after_admission(job, ended_at)
         job_transition(job, state, message=message, at=at, reason=reason)
         transaction.on_commit(partial(job_ended.send, sender=Job, job_id=job.pk))
@@ -91,7 +91,7 @@ def job_reject(*, job_id: int, why: str) -> bool:
     return True
 
 
-def _finish_message(state: str, runtime: int, exit_code: int | None, reason: str) -> str:
+def finish_message(state: str, runtime: int, exit_code: int | None, reason: str) -> str:
     ran = seconds_text(runtime)
     if state == JobState.COMPLETED:
         return _("Completed after %(t)s (exit code %(c)s).") % {"t": ran, "c": exit_code}
