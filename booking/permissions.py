@@ -5,7 +5,7 @@ Staff may do everything a PI or manager may (``stargate_portal.permissions`` say
 staff).
 """
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from accounts.models import User
 from booking.models import REVIEWERS_GROUP, Job, Project, ProjectMember, ProjectRole
@@ -63,6 +63,16 @@ def can_book_capacity(user: User, project: Project) -> bool:
     return ProjectMember.objects.filter(
         project=project, user_id=user.pk, role__in=MANAGING_ROLES
     ).exists()
+
+
+def can_book_capacity_expression(user: User, project_field: str = "project_id") -> Exists:
+    """``can_book_capacity`` as an expression for a query whose rows name the project in
+    ``project_field`` (the same rule, read along with those rows: one round trip less)."""
+    return Exists(
+        ProjectMember.objects.filter(
+            project_id=OuterRef(project_field), user_id=user.pk, role__in=MANAGING_ROLES
+        )
+    )
 
 
 def can_cancel_booking(user: User, project: Project) -> bool:

@@ -7,11 +7,12 @@ the same functions) in a handful of queries instead of five per hold.
 """
 
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -72,9 +73,11 @@ def ledger_hold(
     key: str,
     actor: User | None = None,
     reason: str = "",
+    at: datetime | None = None,
 ) -> Movement:
-    """Reserve hours for work about to run (a job's gpus x walltime, a booking)."""
-    return _move(project, gpu_type, LedgerEntryKind.HOLD, gpu_hours, key, actor, reason)
+    """Reserve hours for work about to run (a job's gpus x walltime, a booking). ``at`` is
+    the cluster time the caller already read (one clock read less), else it is read here."""
+    return _move(project, gpu_type, LedgerEntryKind.HOLD, gpu_hours, key, actor, reason, at)
 
 
 def ledger_release(
@@ -266,11 +269,12 @@ def _move(
     key: str,
     actor: User | None,
     reason: str,
+    at: datetime | None = None,
 ) -> Movement:
     amount = _amount(kind, gpu_hours)
     pair = (project.pk, gpu_type.pk)
-    at = cluster_now()
-    with transaction.atomic():
+    at = at or cluster_now()
+    with _transaction():
         allocation = _allocation(_lock_allocations({pair}), pair)
         earlier = _entries_by_key([key]).get(key)
         if earlier is not None:
@@ -293,6 +297,14 @@ def _move(
         if kind in (LedgerEntryKind.GRANT, LedgerEntryKind.ADJUSTMENT) and amount > 0:
             gpu_hours_granted.send(sender=LedgerEntry, project=project, gpu_type=gpu_type)
     return Movement(entry, created=True)
+
+
+def _transaction() -> AbstractContextManager[object]:
+    """A transaction for one movement, or none inside the caller's: every refusal is raised
+    before the movement writes, so the caller's transaction needs no savepoint (two round
+    trips) to stay usable after one; a database error aborts the caller's transaction, as it
+    must, since the allocation row lock is the caller's until it commits."""
+    return nullcontext() if connection.in_atomic_block else transaction.atomic()
 
 
 def _amount(kind: str, gpu_hours: Decimal) -> Decimal:

@@ -194,3 +194,27 @@ def test_postgresql_itself_refuses_update_and_delete_of_ledger_rows(allocation: 
             cursor.execute(sql, [entry.pk])
     entry.refresh_from_db()
     assert entry.gpu_hours == H(100)
+
+
+def test_a_refusal_inside_the_callers_transaction_leaves_it_usable(
+    allocation: Allocation,
+) -> None:
+    """Inside a caller's transaction a movement takes no savepoint; a refusal must still leave
+    that transaction usable (it is raised before anything is written) and write nothing."""
+    with transaction.atomic():
+        move(ledger_hold, allocation, 60, "hold-first")
+        with pytest.raises(Conflict) as refused:
+            move(ledger_hold, allocation, 50, "hold-too-much")
+        assert refused.value.code == "insufficient_gpu_hours"
+        move(ledger_hold, allocation, 40, "hold-rest")
+    assert balance(allocation) == Balance(granted=H(100), held=H(100), charged=H(0))
+    keys = set(LedgerEntry.objects.values_list("idempotency_key", flat=True))
+    assert keys == {"grant-1", "hold-first", "hold-rest"}
+
+
+def test_a_movement_at_a_given_cluster_time_is_stamped_with_it(allocation: Allocation) -> None:
+    at = datetime.combine(allocation.starts_on, datetime.min.time(), tzinfo=UTC).replace(hour=12)
+    assert at.date() != datetime.now(UTC).date()
+    entry = move(ledger_hold, allocation, 5, "hold-at", at=at).entry
+    entry.refresh_from_db()
+    assert entry.created_at == at

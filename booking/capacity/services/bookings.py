@@ -52,7 +52,12 @@ from booking.models import (
 )
 from booking.models.capacity import HOUR
 from booking.notifications.services import notify
-from booking.permissions import can_book_capacity, can_cancel_booking, project_managers
+from booking.permissions import (
+    can_book_capacity,
+    can_book_capacity_expression,
+    can_cancel_booking,
+    project_managers,
+)
 from booking.scheduler.hours import hold_gpu_hours
 from stargate_portal.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 from stargate_portal.permissions import is_staff, require_staff
@@ -110,15 +115,17 @@ def booking_create(
     replay = _replay(user, idempotency_key, fingerprint)
     if replay is not None:
         return BookingCreation(replay, created=False)
-    if not can_book_capacity(user, project):
-        raise PermissionDenied(_("Only the project's PI and managers book nodes."))
-    if project.state == ProjectState.SUSPENDED:
-        raise Conflict(_("The project is suspended."), code="project_suspended")
     allocation = (
         Allocation.objects.select_related("gpu_type__capacity_policy")
+        .annotate(may_book=can_book_capacity_expression(user))
         .filter(project=project, gpu_type=gpu_type)
         .first()
     )
+    may_book = allocation.may_book if allocation else can_book_capacity(user, project)
+    if not may_book:
+        raise PermissionDenied(_("Only the project's PI and managers book nodes."))
+    if project.state == ProjectState.SUSPENDED:
+        raise Conflict(_("The project is suspended."), code="project_suspended")
     policy = _policy_of(allocation) or policy_for(gpu_type)
     horizon = project_booking_horizon(project, policy, now)
     window_check(starts_at=starts_at, ends_at=ends_at, horizon=horizon)
@@ -189,6 +196,7 @@ def _book_once(booking: CapacityBooking, pool_nodes: int, now: datetime) -> None
                 key=f"{booking.ledger_key_prefix}-hold",
                 actor=booking.created_by,
                 reason=_("Booking %(pk)s") % {"pk": booking.pk},
+                at=now,
             )
         except DomainError as refused:
             refused.code = LEDGER_REFUSALS.get(refused.code, refused.code)
