@@ -11,6 +11,9 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 
 from stargate_portal.settings import *  # noqa: F403
 
+# Tests open, close and drop databases and run live servers in threads: one connection per
+# request there, as before (production keeps them, see settings.py).
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tasks run in-process in ordinary tests; tests/infra proves the real worker path on Redis.

@@ -63,3 +63,34 @@ def test_a_site_url_without_its_scheme_is_refused() -> None:
     result = _django_check({"DEBUG": "true", "SITE_URL": "portal.eu"})
     assert result.returncode != 0
     assert "SITE_URL must be a full address" in result.stderr
+
+
+def _database_settings(database_url: str) -> str:
+    """The production settings' CONN_MAX_AGE and CONN_HEALTH_CHECKS for ``database_url``."""
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "d = settings.DATABASES['default']; print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DB_CONN_MAX_AGE",)}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env
+        | {
+            "DJANGO_SETTINGS_MODULE": "stargate_portal.settings",
+            "SECRET_KEY": "x" * 60,
+            "DATABASE_URL": database_url,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_postgresql_connections_are_kept_between_requests_unless_the_url_says_otherwise() -> None:
+    # A new PostgreSQL connection per request costs more than most requests do.
+    assert _database_settings("postgres://u@db:5432/stargate") == "60 True"
+    assert _database_settings("postgres://u@db:5432/stargate?conn_max_age=5") == "5 True"
+    assert _database_settings("sqlite:////tmp/x.sqlite3").split()[0] == "0"
