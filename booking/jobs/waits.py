@@ -8,8 +8,9 @@ job's GPU type (``AdmissionReservation``, written by the admission cycle).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
+from django.db.models import Subquery
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -40,21 +41,21 @@ class WaitExplanation:
         return _("%(summary)s Expected at %(when)s.") % {"summary": self.summary, "when": when}
 
 
-def job_wait_explanation(job: Job) -> WaitExplanation | None:
-    """The explanation of a pending job waiting for GPUs; None for any other job."""
+def job_wait_explanation(job: Job, *, today: date | None = None) -> WaitExplanation | None:
+    """The explanation of a pending job waiting for GPUs; None for any other job. ``today``
+    is the cluster's date when the caller has read the clock already."""
     if job.state != JobState.PENDING or job.reason not in _GPU_WAITS:
         return None
-    cycle = AdmissionCycle.objects.order_by("-started_at", "-pk").values_list("pk", flat=True)
-    latest = cycle.first()
-    if latest is None:
-        return None
-    row = AdmissionReservation.objects.filter(cycle_id=latest, gpu_type_id=job.gpu_type_id).first()
+    latest = AdmissionCycle.objects.order_by("-started_at", "-pk").values("pk")[:1]
+    row = AdmissionReservation.objects.filter(
+        cycle_id=Subquery(latest), gpu_type_id=job.gpu_type_id
+    ).first()
     if row is None:
         return None
     per_node = job.gpu_type.gpus_per_node
     nodes = -(-row.gpus // per_node) if row.gpus > per_node else 0
     mine = row.job_id == job.pk
-    tier = None if mine else project_tiers([job.project_id], today=cluster_today())
+    tier = None if mine else project_tiers([job.project_id], today=today or cluster_today())
     summary = _summary(row, mine, nodes, tier.get(job.project_id) if tier else None)
     return WaitExplanation(row.job_id, row.tier, row.gpus, nodes, row.shadow_time, mine, summary)
 

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from booking.cluster.clock import cluster_today
 from booking.cluster.registry import cluster_backend
 from booking.grants.selectors.projects import project_of
 from booking.jobs import services as job_services
@@ -45,17 +46,22 @@ class JobFilter(filters.FilterSet):
         fields = ("project", "state", "gpu_type")
 
 
-def detail(job: Job) -> dict[str, Any]:
-    """A job with its history, position and estimated start (fresh from the database; the
-    position and start from the last admission cycle's record, never by walking the queue)."""
+def with_history(jobs: QuerySet[Job]) -> QuerySet[Job]:
+    """What a job's detail shows besides the job: project, GPU type, submitter, history."""
     history = Prefetch("events", queryset=JobEvent.objects.select_related("actor"))
-    fresh = (
-        Job.objects.select_related("project", "gpu_type", "submitted_by")
-        .prefetch_related(history)
-        .get(pk=job.pk)
-    )
-    standing = queue_standing(fresh, now=cluster_backend().now())
-    context = {"standing": standing, "wait_explanation": job_wait_explanation(fresh)}
+    return jobs.select_related("project", "gpu_type", "submitted_by").prefetch_related(history)
+
+
+def detail(job: Job, *, loaded: bool = False) -> dict[str, Any]:
+    """A job with its history, position and estimated start (fresh from the database unless
+    ``loaded`` by ``with_history`` just now; the position and start from the last admission
+    cycle's record, never by walking the queue)."""
+    fresh = job if loaded else with_history(Job.objects).get(pk=job.pk)
+    now = cluster_backend().now()
+    context = {
+        "standing": queue_standing(fresh, now=now),
+        "wait_explanation": job_wait_explanation(fresh, today=cluster_today(now)),
+    }
     return dict(s.JobDetailSerializer(fresh, context=context).data)
 
 
@@ -73,11 +79,12 @@ class JobViewSet(
     ordering = ("-submitted_at", "-pk")
 
     def scoped_queryset(self, user: User) -> QuerySet[Job]:
-        return jobs_of(user)
+        jobs = jobs_of(user)
+        return with_history(jobs) if self.action == "retrieve" else jobs
 
     @extend_schema(responses=s.JobDetailSerializer)
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(detail(self.get_object()))
+        return Response(detail(self.get_object(), loaded=True))
 
     @extend_schema(
         request=s.JobSubmitSerializer,

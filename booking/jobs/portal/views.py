@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.portal.access import AuthenticatedRequest
 from accounts.portal.pagination import page_of
+from booking.cluster.clock import cluster_today
 from booking.cluster.registry import cluster_backend
 from booking.energy.selectors import job_energy
 from booking.grants.selectors.projects import gpu_types_allocated, member_projects, project_of
@@ -208,13 +209,14 @@ def job_live(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 def _job_context(request: AuthenticatedRequest, job: Job) -> dict[str, Any]:
-    standing = queue_standing(job, now=cluster_backend().now())
+    now = cluster_backend().now()
+    standing = queue_standing(job, now=now)
     return {
         "job": job,
         "position": standing.position,
         "estimated_start": standing.estimated_start,
         "standing": standing,
-        "wait_explanation": job_wait_explanation(job),
+        "wait_explanation": job_wait_explanation(job, today=cluster_today(now)),
         "history": job_history(job),
         "ledger_entries": job_ledger_entries(job),
         "can_cancel": job.state in CANCELLABLE and can_cancel_job(request.user, job),
