@@ -4,6 +4,7 @@ from functools import cached_property
 from typing import Any
 
 from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 PAGE_SIZE = 25
@@ -19,8 +20,12 @@ class BoundedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        rows: Any = self.object_list[: self.count_max + 1]
-        return int(rows.count())
+        rows: Any = self.object_list
+        if isinstance(rows, QuerySet):
+            # Counting needs no order: without it the database stops after count_max + 1
+            # rows instead of sorting the whole list first.
+            rows = rows.order_by()
+        return int(rows[: self.count_max + 1].count())
 
     @property
     def count_exact(self) -> bool:

@@ -1,0 +1,39 @@
+"""The portal's bounded paginator: a page of a huge list costs its rows, not the list."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import User
+from accounts.portal.pagination import BoundedPaginator
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def users() -> None:
+    User.objects.bulk_create(User(email=f"user{n}@example.org") for n in range(12))
+
+
+@pytest.mark.usefixtures("users")
+def test_the_count_stops_at_the_bound_and_asks_for_no_order() -> None:
+    ordered = User.objects.filter(email__startswith="user").order_by("-email")
+    paginator = BoundedPaginator(ordered, 5, count_max=10)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert paginator.count == 11
+    assert not paginator.count_exact
+    assert len(queries) == 1
+    assert "ORDER BY" not in queries[0]["sql"].upper()
+    # The page itself keeps the list's order.
+    assert [user.email for user in paginator.page(1)] == [
+        f"user{n}@example.org" for n in (9, 8, 7, 6, 5)
+    ]
+
+
+@pytest.mark.usefixtures("users")
+def test_a_short_list_is_counted_exactly() -> None:
+    users = User.objects.filter(email__startswith="user").order_by("email")
+    paginator = BoundedPaginator(users, 5, count_max=50)
+
+    assert (paginator.count, paginator.count_exact, paginator.num_pages) == (12, True, 3)
