@@ -351,6 +351,9 @@ ADMISSION_CYCLE_SECONDS = env.float("ADMISSION_CYCLE_SECONDS", default=5.0)
 ADMISSION_ON_SUBMIT = env.bool("ADMISSION_ON_SUBMIT", default=True)
 ADMISSION_DEBOUNCE_SECONDS = env.float("ADMISSION_DEBOUNCE_SECONDS", default=1.0)
 FAIR_SHARE_HALF_LIFE_DAYS = env.float("FAIR_SHARE_HALF_LIFE_DAYS", default=7.0)
+# The console's fair-share table (every project) is computed at most once per admission cycle
+# and per this many seconds of cluster time, then served from the cache.
+FAIR_SHARE_TABLE_SECONDS = env.int("FAIR_SHARE_TABLE_SECONDS", default=60)
 ADMISSION_TIER_CAPS = {4: env.float("ADMISSION_INTERNATIONAL_CAP", default=0.20)}
 ADMISSION_BACKFILL_MAX_JOB_TEST = env.int("ADMISSION_BACKFILL_MAX_JOB_TEST", default=100)
 # The cycle keeps its snapshot between runs and follows job events; it reloads in full when

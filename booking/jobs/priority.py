@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.conf import settings
+from django.core.cache import cache
 
 from accounts.tiers import european_region, tier_for
 from booking.ledger.selectors import Balance, balances_by_project, grants_by_project
-from booking.models import Allocation, FairShareUsage, Project
+from booking.models import AdmissionCycle, Allocation, FairShareUsage, Project
 from booking.scheduler import decayed, fair_share_factor
 from stargate_portal.bulk_update import rows_update
 
@@ -237,3 +238,34 @@ def fair_share_table(
         if tier is None or fact.tier == tier
     ]
     return sorted(rows, key=lambda row: (row.tier, row.fair_share, row.name.lower(), row.pk))
+
+
+@dataclass(frozen=True)
+class FairShareTable:
+    rows: list[FairShareRow]
+    as_of: datetime
+
+
+FAIR_SHARE_TABLE_CACHE_KEY = "jobs:fair-share-table:{cycle}"
+
+
+def fair_share_table_recent(
+    *, now: datetime, tier: int | None = None, search: str = ""
+) -> FairShareTable:
+    """``fair_share_table`` of every project, computed at most once per admission cycle and
+    per ``FAIR_SHARE_TABLE_SECONDS`` of cluster time and kept in the shared cache (O(projects)
+    once, not on every page view), then filtered here by tier and name."""
+    latest = AdmissionCycle.objects.order_by("-started_at", "-pk").values_list("pk", flat=True)
+    key = FAIR_SHARE_TABLE_CACHE_KEY.format(cycle=latest.first())
+    kept: FairShareTable | None = cache.get(key)
+    max_age = float(settings.FAIR_SHARE_TABLE_SECONDS)
+    if kept is None or not 0 <= (now - kept.as_of).total_seconds() <= max_age:
+        kept = FairShareTable(fair_share_table(now=now), now)
+        cache.set(key, kept, timeout=max_age)
+    needle = search.casefold()
+    rows = [
+        row
+        for row in kept.rows
+        if (tier is None or row.tier == tier) and (not needle or needle in row.name.casefold())
+    ]
+    return FairShareTable(rows, kept.as_of)

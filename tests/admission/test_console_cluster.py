@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import User
@@ -372,7 +374,7 @@ def test_fair_share_takes_the_same_number_of_queries_however_many_projects(
         project_for(alice, alice_org, h100, name=f"Project {n:02}")
     client = login(staff)
 
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):  # computing the table (later views: from the cache)
         response = client.get(FAIR_SHARE)
 
     assert page_text(response).count("University of Oslo Tier 1") == 25
@@ -403,3 +405,36 @@ def test_the_last_admission_cycles_show_time_duration_and_admissions(
 
 def test_no_cycles_yet_says_how_they_start(login: Login, staff: User) -> None:
     assert "No admission cycle has run yet." in page_text(login(staff).get(CYCLES))
+
+
+def test_fair_share_is_computed_once_per_cycle_and_minute_then_served_from_the_cache(
+    login: Login,
+    staff: User,
+    bob: User,
+    bob_project: Project,
+    clock: time_machine.Traveller,
+) -> None:
+    client = login(staff)
+    first = page_text(client.get(FAIR_SHARE, {"tier": 2}))
+    assert "Fjord vision Fjord AI AS Tier 2 · European startup 0.0 1,000 0.0000" in first
+
+    queue(bob, bob_project, gpus=8, walltime_minutes=600)
+    # Still the kept table (same cycle, same minute): no project-wide reads of the ledger,
+    # the usage or the projects' tiers.
+    with CaptureQueriesContext(connection) as queries:
+        kept = page_text(client.get(FAIR_SHARE, {"tier": 2}))
+    read = " ".join(query["sql"] for query in queries.captured_queries)
+    assert "booking_ledgerentry" not in read
+    assert "booking_fairshareusage" not in read
+    assert "booking_organisation" not in read
+    assert len(queries.captured_queries) <= 7
+    assert "European startup 0.0 1,000 0.0000" in kept
+    assert "Figures as of 2026-03-02 09:00:00 UTC" in kept
+
+    cycle()  # a new cycle: bob's admission adds 80 GPU-hours of usage
+    assert "European startup 80.0 1,000 0.0800" in page_text(client.get(FAIR_SHARE, {"tier": 2}))
+
+    clock.shift(7 * 86_400)  # one half-life later, without a cycle: recomputed on its age
+    text = page_text(client.get(FAIR_SHARE, {"tier": 2, "q": "FJORD"}))
+    assert "European startup 40.0 1,000 0.0400" in text
+    assert "Figures as of 2026-03-09 09:00:00 UTC" in text

@@ -23,7 +23,7 @@ from booking.admission.console.forms import FairShareFilterForm, JobActionForm, 
 from booking.admission.selectors import admission_cycles_recent
 from booking.charts.cluster import cluster_chart, cluster_rows
 from booking.cluster.registry import cluster_backend
-from booking.jobs.priority import fair_share_table, project_tiers
+from booking.jobs.priority import fair_share_table_recent, project_tiers
 from booking.jobs.queue import queue_overview, staff_queue
 from booking.jobs.selectors import QUEUED_STATES, JobCounts, gpu_type_names, job_counts, job_of
 from booking.jobs.services import (
@@ -176,12 +176,12 @@ def _next(request: StaffRequest, target: str) -> str:
 def cluster_fair_share(request: StaffRequest) -> HttpResponse:
     filters = FairShareFilterForm(request.GET or None)
     chosen = filters.cleaned_data if filters.is_valid() else {}
-    rows = fair_share_table(
+    table = fair_share_table_recent(
         now=cluster_backend().now(),
         tier=chosen.get("tier"),
         search=(chosen.get("q") or "").strip(),
     )
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(table.rows, PAGE_SIZE).get_page(request.GET.get("page"))
     counts = job_counts([row.pk for row in page])
     context: dict[str, Any] = {
         "filters": filters,
@@ -189,6 +189,8 @@ def cluster_fair_share(request: StaffRequest) -> HttpResponse:
         "rows": [(row, PriorityTier(row.tier), counts.get(row.pk, JobCounts())) for row in page],
         "filtered": bool(chosen.get("tier") or chosen.get("q")),
         "half_life": f"{settings.FAIR_SHARE_HALF_LIFE_DAYS:g}",
+        "as_of": table.as_of,
+        "max_age": settings.FAIR_SHARE_TABLE_SECONDS,
     }
     return render(request, "admission/console/fair_share.html", context)
 
