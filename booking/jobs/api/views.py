@@ -56,7 +56,7 @@ def detail(job: Job, *, loaded: bool = False) -> dict[str, Any]:
     """A job with its history, position and estimated start (fresh from the database unless
     ``loaded`` by ``with_history`` just now; the position and start from the last admission
     cycle's record, never by walking the queue)."""
-    fresh = job if loaded else with_history(Job.objects).get(pk=job.pk)
+    fresh = job if loaded else with_history(Job.objects.all()).get(pk=job.pk)
     now = cluster_backend().now()
     context = {
         "standing": queue_standing(fresh, now=now),
