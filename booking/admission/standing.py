@@ -148,7 +148,7 @@ def _publish(publication: QueuePublication) -> None:
     record = queue_record(snapshot, result, tiers=tiers, figures=_figures.of(site))
     _figures.keep(site, record.figures)
     type_ids = {name: pk for pk, name in site.type_names.items()}
-    outlook_ids = _outlooks_write(record, type_ids, publication.as_of)
+    outlook_ids = _outlooks_write(record, type_ids, publication.as_of, _tier_sums(record))
     rows = _standing_rows(record.standings, type_ids, outlook_ids)
     QueueStanding.objects.all().delete()
     if connection.vendor == "postgresql":
@@ -160,9 +160,26 @@ def _publish(publication: QueuePublication) -> None:
         )
 
 
-def _outlooks_write(record: QueueRecord, type_ids: dict[str, int], now: datetime) -> dict[str, int]:
+TierSums = dict[str, dict[str, list[int]]]
+"""GPU type -> tier (as text, a JSON key) -> [pending jobs, pending GPUs, active jobs, GPUs]."""
+
+
+def _tier_sums(record: QueueRecord) -> TierSums:
+    sums: TierSums = {}
+    for s in record.standings:
+        figures = sums.setdefault(s.gpu_type, {}).setdefault(str(s.tier), [0, 0, 0, 0])
+        figures[0] += s.pending_jobs
+        figures[1] += s.pending_gpus
+        figures[2] += s.active_jobs
+        figures[3] += s.active_gpus
+    return sums
+
+
+def _outlooks_write(
+    record: QueueRecord, type_ids: dict[str, int], now: datetime, tiers: TierSums
+) -> dict[str, int]:
     outlooks = [
-        _outlook(outlook, type_ids[name], now)
+        _outlook(outlook, type_ids[name], now, tiers.get(name, {}))
         for name, outlook in record.outlooks.items()
         if name in type_ids
     ]
@@ -170,7 +187,14 @@ def _outlooks_write(record: QueueRecord, type_ids: dict[str, int], now: datetime
         outlooks,
         update_conflicts=True,
         unique_fields=["gpu_type"],
-        update_fields=["published_at", "total_gpus", "usable_gpus", "used_gpus", "releases"],
+        update_fields=[
+            "published_at",
+            "total_gpus",
+            "usable_gpus",
+            "used_gpus",
+            "releases",
+            "tiers",
+        ],
     )
     names = {pk: name for name, pk in type_ids.items()}
     return {
@@ -180,7 +204,9 @@ def _outlooks_write(record: QueueRecord, type_ids: dict[str, int], now: datetime
     }
 
 
-def _outlook(outlook: TypeOutlook, type_id: int, now: datetime) -> QueueOutlook:
+def _outlook(
+    outlook: TypeOutlook, type_id: int, now: datetime, tiers: dict[str, list[int]]
+) -> QueueOutlook:
     return QueueOutlook(
         gpu_type_id=type_id,
         published_at=now,
@@ -188,6 +214,7 @@ def _outlook(outlook: TypeOutlook, type_id: int, now: datetime) -> QueueOutlook:
         usable_gpus=outlook.usable_gpus,
         used_gpus=outlook.used_gpus,
         releases=[[round(end, 3), gpus] for end, gpus in outlook.releases],
+        tiers=tiers,
     )
 
 

@@ -186,27 +186,17 @@ def queue_overview(*, today: date) -> list[GpuTypeQueue]:
     (bounded by projects, not jobs); held and admitted jobs, which are few, and jobs submitted
     since the record are counted now.
     """
-    queues = {
-        name: GpuTypeQueue(name, total, usable, used)
-        for name, total, usable, used in QueueOutlook.objects.values_list(
-            "gpu_type__name", "total_gpus", "usable_gpus", "used_gpus"
-        )
-    }
+    queues: dict[str, GpuTypeQueue] = {}
     active: dict[tuple[str, int], tuple[int, int]] = {}
-    recorded = (
-        QueueStanding.objects.order_by()
-        .values("gpu_type__name", "tier")
-        .annotate(
-            pending=Sum("pending_jobs"),
-            pending_gpus=Sum("pending_gpus"),
-            active=Sum("active_jobs"),
-            active_gpus=Sum("active_gpus"),
-        )
+    outlooks = QueueOutlook.objects.values_list(
+        "gpu_type__name", "total_gpus", "usable_gpus", "used_gpus", "tiers"
     )
-    for row in recorded:
-        queue = queues.setdefault(row["gpu_type__name"], GpuTypeQueue(row["gpu_type__name"]))
-        _add(queue, JobState.PENDING, row["tier"], row["pending"], row["pending_gpus"])
-        active[(queue.gpu_type, row["tier"])] = (row["active"], row["active_gpus"])
+    for name, total, usable, used, tiers in outlooks:
+        queue = queues[name] = GpuTypeQueue(name, total, usable, used)
+        for tier_text, (pending, pending_gpus, jobs_active, gpus_active) in tiers.items():
+            tier = int(tier_text)
+            _add(queue, JobState.PENDING, tier, pending, pending_gpus)
+            active[(name, tier)] = (jobs_active, gpus_active)
     for (name, tier, state), (jobs, gpus) in _counted_now(today).items():
         queue = queues.setdefault(name, GpuTypeQueue(name))
         _add(queue, state, tier, jobs, gpus)

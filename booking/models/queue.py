@@ -22,6 +22,11 @@ class QueueOutlook(models.Model):
     usable_gpus = models.PositiveIntegerField()
     used_gpus = models.PositiveIntegerField()
     releases = models.JSONField(default=list, help_text="[[epoch seconds, GPUs freed by then]]")
+    tiers = models.JSONField(
+        default=dict,
+        help_text='{"<tier>": [pending jobs, pending GPUs, active jobs, active GPUs]}: the sums '
+        "of this type's standings, per tier (the queue overview reads them, not the standings).",
+    )
 
     def __str__(self) -> str:
         return f"{self.gpu_type_id}: {self.used_gpus}/{self.usable_gpus} GPUs used"
