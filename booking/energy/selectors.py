@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404
 from accounts.models import Organisation, User
 from accounts.selectors import organisation_for_staff, organisation_of
 from booking.energy.estimates import FIGURE_NAMES, Figures
-from booking.models import EnergyKind, EnergyMethod, EnergyRecord, Job, Project
+from booking.models import FINAL_STATES, EnergyKind, EnergyMethod, EnergyRecord, Job, Project
 from booking.permissions import projects_visible_to
 from stargate_portal.permissions import is_staff
 
@@ -39,7 +39,10 @@ class JobEnergy:
 
 
 def job_energy(job: Job) -> JobEnergy | None:
-    """The energy of the job's latest run; None until it is accounted (one query)."""
+    """The energy of the job's latest run; None until it is accounted (one query; none while
+    the job is not final, as only a finished run is accounted)."""
+    if job.state not in FINAL_STATES:
+        return None
     rows = list(
         EnergyRecord.objects.filter(job=job, attempt=job.attempt)
         .order_by("month")

@@ -8,7 +8,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -114,8 +114,8 @@ def job_submit(
     _check_size(gpu_type, gpus, walltime_minutes)
     environment = _clean_environment(environment or {})
     _check_work(script, container_image, command)
-    _check_project(user, project, gpu_type)
     now = cluster_backend().now()
+    _check_project(user, project, gpu_type, today=cluster_today(now))
     booking = None
     if booking_id is None:
         _check_budget(project, gpu_type, hold_gpu_hours(gpus, walltime_minutes))
@@ -274,7 +274,7 @@ def _clean_environment(environment: dict[str, Any]) -> dict[str, str]:
     return {str(name): str(value) for name, value in environment.items()}
 
 
-def _check_project(user: User, project: Project, gpu_type: GpuType) -> None:
+def _check_project(user: User, project: Project, gpu_type: GpuType, *, today: date) -> None:
     if not can_submit_job(user, project):
         raise PermissionDenied(
             _("Only members of the project submit its jobs."), code="not_a_member"
@@ -287,7 +287,6 @@ def _check_project(user: User, project: Project, gpu_type: GpuType) -> None:
             _("The project has no allocation for %(t)s.") % {"t": gpu_type.name},
             code="no_allocation",
         )
-    today = cluster_today()
     if not allocation.starts_on <= today <= allocation.ends_on:
         raise Conflict(_("The allocation is not active today."), code="allocation_inactive")
 
