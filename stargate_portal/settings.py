@@ -207,6 +207,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "booking.ledger.tasks.allocations_low_balance_sweep",
         "schedule": timedelta(minutes=10),
     },
+    "booking-ledger-checkpoints": {
+        "task": "booking.ledger.tasks.ledger_checkpoints_advance",
+        "schedule": timedelta(minutes=15),
+    },
 }
 
 CLUSTER_BACKEND = env.str("CLUSTER_BACKEND", default="simulator")

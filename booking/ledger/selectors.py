@@ -1,8 +1,11 @@
-"""Balances derived from the ledger (the ledger is the truth; nothing is cached), and the other
-reads of it: daily charges, burn rates, a job's entries.
+"""Balances derived from the ledger (the ledger is the truth), and the other reads of it:
+daily charges, burn rates, a job's entries.
 
 Every balance comes from ``balances``: one aggregate query, grouped by whatever the caller
-needs (one allocation, many allocations, the projects of a page).
+needs (one allocation, many allocations, the projects of a page). The balance of a few
+allocations (a request's) adds the entries after each one's checkpoint to it
+(``booking.ledger.checkpoints``: running totals folded under the allocation lock, derived
+data that changes no balance), so it does not grow with the allocation's history.
 """
 
 from collections import defaultdict
@@ -15,10 +18,13 @@ from typing import Any
 from django.db.models import DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 
-from booking.models import GpuType, Job, LedgerEntry, LedgerEntryKind, Project
+from booking.models import GpuType, Job, LedgerCheckpoint, LedgerEntry, LedgerEntryKind, Project
 from booking.scheduler.hours import ZERO, quantise_hours
 
 BALANCE_FIELDS = ("granted", "held", "charged")
+CHECKPOINTED_PAIRS_MAX = 50
+"""Up to this many allocations, a balance read uses their checkpoints (a request's one or
+few); beyond, the whole histories are summed in one grouped query (batches)."""
 KIND_BALANCE_FIELD = {
     LedgerEntryKind.GRANT: "granted",
     LedgerEntryKind.ADJUSTMENT: "granted",
@@ -45,6 +51,11 @@ class Balance:
     def unspent(self) -> Decimal:
         """What is not yet charged: the most a hold can ever get, once other holds end."""
         return self.granted - self.charged
+
+    def __add__(self, other: "Balance") -> "Balance":
+        return Balance(
+            self.granted + other.granted, self.held + other.held, self.charged + other.charged
+        )
 
     def plus(self, kind: str, gpu_hours: Decimal) -> "Balance":
         """This balance after one more entry of ``kind`` (signed as stored)."""
@@ -107,12 +118,54 @@ def grants_by_project(project_ids: Collection[int]) -> dict[int, dict[str, Balan
 def balances_by_allocation(
     pairs: Collection[tuple[int, int]],
 ) -> dict[tuple[int, int], Balance]:
-    """``(project id, GPU type id)`` → balance, for many allocations. One query."""
-    projects = {project for project, _type in pairs}
-    types = {gpu_type for _project, gpu_type in pairs}
-    entries = LedgerEntry.objects.filter(project_id__in=projects, gpu_type_id__in=types)
-    found = balances(entries, "project_id", "gpu_type_id")
-    return {pair: found.get(pair, Balance()) for pair in pairs}
+    """``(project id, GPU type id)`` → balance, for many allocations: each allocation's
+    checkpoint plus its entries after it (two queries; the entries read do not grow with the
+    allocation's history once a checkpoint folds it, ``booking.ledger.checkpoints``). More
+    than ``CHECKPOINTED_PAIRS_MAX`` allocations are summed whole, in one query.
+
+    The checkpoints are read first: a checkpoint written between the two reads is simply not
+    used, and every entry up to the one read is in it (see ``LedgerCheckpoint``)."""
+    if len(pairs) > CHECKPOINTED_PAIRS_MAX:
+        # A batch (a cycle's holds, reconcile's settlements): one grouped sum of the whole
+        # histories, as a list of thousands of id ranges would cost more to plan than to read.
+        projects = {project for project, _type in pairs}
+        types = {gpu_type for _project, gpu_type in pairs}
+        entries = LedgerEntry.objects.filter(project_id__in=projects, gpu_type_id__in=types)
+        everything = balances(entries, "project_id", "gpu_type_id")
+        return {pair: everything.get(pair, Balance()) for pair in pairs}
+    kept, after = checkpoints_and_entries_after(pairs)
+    found = balances(after, "project_id", "gpu_type_id")
+    return {pair: checkpoint_balance(kept.get(pair)) + found.get(pair, Balance()) for pair in pairs}
+
+
+def checkpoints_and_entries_after(
+    pairs: Collection[tuple[int, int]],
+) -> tuple[dict[tuple[int, int], LedgerCheckpoint], QuerySet[LedgerEntry]]:
+    """The allocations' checkpoints (one query) and their entries after them (a queryset:
+    one range of ids per allocation on the ``ledger_allocation_id`` index)."""
+    kept = {
+        (row.project_id, row.gpu_type_id): row
+        for row in LedgerCheckpoint.objects.filter(
+            project_id__in={project for project, _type in pairs},
+            gpu_type_id__in={gpu_type for _project, gpu_type in pairs},
+        )
+    }
+    after = Q(pk__in=[])
+    for project_id, gpu_type_id in pairs:
+        row = kept.get((project_id, gpu_type_id))
+        after |= Q(
+            project_id=project_id,
+            gpu_type_id=gpu_type_id,
+            pk__gt=row.through_entry_id if row is not None else 0,
+        )
+    return kept, LedgerEntry.objects.filter(after)
+
+
+def checkpoint_balance(row: LedgerCheckpoint | None) -> Balance:
+    """The totals a checkpoint folds (nothing without one)."""
+    if row is None:
+        return Balance()
+    return Balance(row.granted, row.held, row.charged)
 
 
 def balances_of(*, project: Project) -> dict[str, Balance]:
@@ -121,7 +174,7 @@ def balances_of(*, project: Project) -> dict[str, Balance]:
 
 
 def balance_of(*, project: Project, gpu_type: GpuType) -> Balance:
-    """The balance of one (project, GPU type). One query."""
+    """The balance of one (project, GPU type): its checkpoint and the entries after it."""
     pair = (project.pk, gpu_type.pk)
     return balances_by_allocation([pair])[pair]
 

@@ -23,3 +23,11 @@ def allocations_low_balance_sweep() -> int:
     from booking.ledger.low_balance import allocations_low_balance_sweep as sweep
 
     return sweep(today=cluster_today())
+
+
+@shared_task(ignore_result=True)
+def ledger_checkpoints_advance() -> int:
+    """Beat: fold long ledger histories into checkpoints (balances then read less)."""
+    from booking.ledger.checkpoints import ledger_checkpoints_advance as advance
+
+    return advance()

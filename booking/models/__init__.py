@@ -26,7 +26,7 @@ from booking.models.capacity import (
     CapacityPolicy,
 )
 from booking.models.gpu_types import GpuType
-from booking.models.ledger import LedgerEntry, LedgerEntryKind
+from booking.models.ledger import LedgerCheckpoint, LedgerEntry, LedgerEntryKind
 from booking.models.notifications import Notification
 from booking.models.projects import (
     Allocation,
@@ -56,6 +56,7 @@ __all__ = [
     "CallState",
     "CallStatus",
     "GpuType",
+    "LedgerCheckpoint",
     "LedgerEntry",
     "LedgerEntryKind",
     "Notification",

@@ -58,6 +58,8 @@ class LedgerEntry(models.Model):
         verbose_name_plural = "ledger entries"
         indexes: ClassVar = [
             models.Index(fields=["project", "gpu_type", "kind"]),
+            # The entries of one allocation after its checkpoint (a range of ids).
+            models.Index(fields=["project", "gpu_type", "id"], name="ledger_allocation_id"),
             # What was granted (the fair-share table of every project) without the holds and
             # charges, which grow with the jobs.
             models.Index(
@@ -87,3 +89,31 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("ledger entries cannot be deleted")
+
+
+class LedgerCheckpoint(models.Model):
+    """The totals of one (project, GPU type)'s entries up to ``through_entry_id``, so a balance
+    reads this row and the entries after it, not the allocation's whole history.
+
+    Written only under the allocation's row lock, which every ledger write takes before it
+    inserts: no entry of the allocation with a smaller id can commit afterwards (the ids come
+    from a sequence without a per-session cache). Derived data: deleting every checkpoint
+    changes no balance (``booking.ledger.checkpoints``).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    gpu_type = models.ForeignKey(GpuType, on_delete=models.CASCADE, related_name="+")
+    through_entry_id = models.BigIntegerField()
+    granted = models.DecimalField(max_digits=16, decimal_places=4)
+    held = models.DecimalField(max_digits=16, decimal_places=4)
+    charged = models.DecimalField(max_digits=16, decimal_places=4)
+    entries = models.PositiveIntegerField(help_text="How many entries the totals fold.")
+    made_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["project", "gpu_type"], name="one_ledger_checkpoint")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}/{self.gpu_type_id} through {self.through_entry_id}"

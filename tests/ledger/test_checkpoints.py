@@ -1,0 +1,183 @@
+"""Ledger checkpoints: a balance reads the allocation's checkpoint and the entries after it,
+and is the same as the sum of its whole history, whatever runs at the same time."""
+
+import random
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from booking.ledger.checkpoints import ledger_checkpoints_advance
+from booking.ledger.selectors import (
+    CHECKPOINTED_PAIRS_MAX,
+    Balance,
+    balance_of,
+    balances,
+    balances_by_allocation,
+)
+from booking.ledger.services import ledger_charge, ledger_grant, ledger_hold, ledger_release
+from booking.models import Allocation, LedgerCheckpoint, LedgerEntry
+from stargate_portal.errors import Conflict
+from tests.factories import AllocationFactory
+
+pytestmark = pytest.mark.django_db
+H = Decimal
+
+
+def whole_history(allocation: Allocation) -> Balance:
+    """The balance as the sum of every entry (what a checkpoint must never change)."""
+    entries = LedgerEntry.objects.filter(project=allocation.project, gpu_type=allocation.gpu_type)
+    return balances(entries, "project_id").get((allocation.project_id,), Balance())
+
+
+def target(allocation: Allocation) -> dict[str, object]:
+    return {"project": allocation.project, "gpu_type": allocation.gpu_type}
+
+
+def test_balances_stay_the_sums_of_the_whole_history_as_checkpoints_advance() -> None:
+    chooser = random.Random(7)
+    allocations = [AllocationFactory() for _ in range(3)]
+    for allocation in allocations:
+        ledger_grant(**target(allocation), gpu_hours=H(1000), key=f"grant-{allocation.pk}")
+    held: dict[int, list[tuple[str, Decimal]]] = {a.pk: [] for a in allocations}
+    for step in range(120):
+        allocation = chooser.choice(allocations)
+        open_holds = held[allocation.pk]
+        if open_holds and chooser.random() < 0.5:
+            key, amount = open_holds.pop(chooser.randrange(len(open_holds)))
+            ledger_release(**target(allocation), gpu_hours=amount, key=f"{key}-release")
+            ledger_charge(**target(allocation), gpu_hours=amount / 2, key=f"{key}-charge")
+        else:
+            amount = H(chooser.randint(1, 20))
+            ledger_hold(**target(allocation), gpu_hours=amount, key=f"hold-{step}")
+            open_holds.append((f"hold-{step}", amount))
+        if step % 17 == 0:
+            ledger_checkpoints_advance(min_entries=3)
+        for each in allocations:
+            assert balance_of(**target(each)) == whole_history(each)
+
+    assert LedgerCheckpoint.objects.count() == 3
+    for checkpoint in LedgerCheckpoint.objects.all():
+        folded = LedgerEntry.objects.filter(
+            project_id=checkpoint.project_id,
+            gpu_type_id=checkpoint.gpu_type_id,
+            pk__lte=checkpoint.through_entry_id,
+        )
+        assert checkpoint.entries == folded.count()
+
+
+def test_a_balance_reads_the_checkpoint_not_the_entries_it_folds() -> None:
+    allocation = AllocationFactory()
+    ledger_grant(**target(allocation), gpu_hours=H(100), key="grant")
+    ledger_hold(**target(allocation), gpu_hours=H(10), key="hold-1")
+    assert ledger_checkpoints_advance(min_entries=1) == 1
+    ledger_hold(**target(allocation), gpu_hours=H(5), key="hold-2")
+    # Make the checkpoint say something its entries do not: only a balance that reads the
+    # checkpoint (and not the entries up to it) shows these figures.
+    LedgerCheckpoint.objects.filter(project=allocation.project).update(granted=H(700), held=H(1))
+
+    assert balance_of(**target(allocation)) == Balance(granted=H(700), held=H(6), charged=H(0))
+    assert whole_history(allocation) == Balance(granted=H(100), held=H(15), charged=H(0))
+
+
+def test_checkpoints_fold_only_long_enough_histories_and_running_twice_changes_nothing() -> None:
+    short, long = AllocationFactory(), AllocationFactory()
+    ledger_grant(**target(short), gpu_hours=H(100), key="short-grant")
+    ledger_grant(**target(long), gpu_hours=H(100), key="long-grant")
+    for n in range(5):
+        ledger_hold(**target(long), gpu_hours=H(1), key=f"long-hold-{n}")
+
+    assert ledger_checkpoints_advance(min_entries=4) == 1
+    assert ledger_checkpoints_advance(min_entries=4) == 0
+    checkpoint = LedgerCheckpoint.objects.get()
+    assert (checkpoint.project_id, checkpoint.entries) == (long.project_id, 6)
+    assert (checkpoint.granted, checkpoint.held) == (H(100), H(5))
+    assert balance_of(**target(short)) == whole_history(short)
+
+
+def test_a_batch_of_many_allocations_reads_the_same_balances() -> None:
+    allocations = [AllocationFactory() for _ in range(CHECKPOINTED_PAIRS_MAX + 1)]
+    for n, allocation in enumerate(allocations):
+        ledger_grant(**target(allocation), gpu_hours=H(10 + n), key=f"grant-{n}")
+        ledger_hold(**target(allocation), gpu_hours=H(1), key=f"hold-{n}")
+    ledger_checkpoints_advance(min_entries=1)
+    ledger_hold(**target(allocations[0]), gpu_hours=H(2), key="after")
+    pairs = {(a.project_id, a.gpu_type_id) for a in allocations}
+
+    batch = balances_by_allocation(pairs)
+    few = balances_by_allocation(set(list(pairs)[:3]))
+
+    for allocation in allocations:
+        pair = (allocation.project_id, allocation.gpu_type_id)
+        assert batch[pair] == whole_history(allocation)
+        if pair in few:
+            assert few[pair] == batch[pair]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_holds_racing_checkpoints_never_lose_or_double_an_entry() -> None:
+    allocation = AllocationFactory()
+    ledger_grant(**target(allocation), gpu_hours=H(60), key="grant")
+    clients, holds_each = 6, 15
+    barrier = threading.Barrier(clients + 2)
+    stop = threading.Event()
+    outcomes: list[str] = []
+
+    def client(n: int) -> None:
+        try:
+            barrier.wait()
+            for k in range(holds_each):
+                try:
+                    ledger_hold(**target(allocation), gpu_hours=H(1), key=f"hold-{n}-{k}")
+                    outcomes.append("held")
+                except Conflict as refused:
+                    outcomes.append(refused.code)
+        finally:
+            connection.close()
+
+    def checkpointer() -> None:
+        try:
+            barrier.wait()
+            while not stop.is_set():
+                ledger_checkpoints_advance(min_entries=1)
+        finally:
+            connection.close()
+
+    seen: list[Balance] = []
+
+    def reader() -> None:
+        """Reads without the allocation lock, as a submit's budget check does."""
+        try:
+            barrier.wait()
+            while not stop.is_set():
+                seen.append(balance_of(**target(allocation)))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    others = [threading.Thread(target=checkpointer), threading.Thread(target=reader)]
+    for thread in [*threads, *others]:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stop.set()
+    for thread in others:
+        thread.join()
+
+    # Every read in between saw the grant once and never lost or doubled a hold.
+    assert seen
+    assert all(balance.granted == H(60) for balance in seen)
+    held = [balance.held for balance in seen]
+    assert held == sorted(held)
+    assert held[-1] <= H(60)
+
+    # 90 holds of 1 GPU-hour asked for 60: exactly 60 held, whatever the checkpoints did.
+    assert outcomes.count("held") == 60
+    assert balance_of(**target(allocation)) == Balance(granted=H(60), held=H(60), charged=H(0))
+    assert whole_history(allocation) == balance_of(**target(allocation))
+    ledger_checkpoints_advance(min_entries=1)
+    checkpoint = LedgerCheckpoint.objects.get()
+    assert checkpoint.entries == LedgerEntry.objects.count() == 61
+    assert balance_of(**target(allocation)).available == H(0)
