@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from booking.admission.apply import apply_decisions
@@ -24,7 +25,7 @@ from booking.admission.standing import QueuePublication, queue_publish
 from booking.cluster.base import ClusterBackend
 from booking.cluster.registry import cluster_backend
 from booking.jobs.priority import ProjectFacts, fair_share_half_life_seconds
-from booking.models import AdmissionCycle
+from booking.models import AdmissionCycle, Job
 from booking.scheduler import PolicyConfig, Project, admission_cycle
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ def _cycle(backend: ClusterBackend) -> tuple[CycleReport, QueuePublication]:
     # a live cluster's clock is; a frozen simulator clock (replays) makes "submitted since the
     # record" approximate, and a submit at the very instant of a frozen cycle would not count.
     as_of = timezone.now()
+    last_job_id = Job.objects.aggregate(last=Max("pk"))["last"] or 0
     site, full = snapshot_cache.refresh(backend.capacity())
     facts = site.book.facts(site.project_ids(), today=now.date())
     running = site.running_gpus()
@@ -115,7 +117,10 @@ def _cycle(backend: ClusterBackend) -> tuple[CycleReport, QueuePublication]:
         duration_ms=(ended - started) * 1000,
     )
     transaction.on_commit(lambda: cycle_observe(site=site, facts=facts, report=report))
-    return report, QueuePublication(site=site, snapshot=snapshot, result=result, as_of=as_of)
+    publication = QueuePublication(
+        site=site, snapshot=snapshot, result=result, as_of=as_of, last_job_id=last_job_id
+    )
+    return report, publication
 
 
 def _config(now: datetime) -> PolicyConfig:

@@ -101,6 +101,8 @@ class QueuePublication:
     snapshot: Snapshot
     result: CycleResult
     as_of: datetime
+    last_job_id: int = 0
+    """The highest job id before the snapshot: later jobs are not in the record."""
 
 
 last_publish_ms: float | None = None
@@ -148,7 +150,9 @@ def _publish(publication: QueuePublication) -> None:
     record = queue_record(snapshot, result, tiers=tiers, figures=_figures.of(site))
     _figures.keep(site, record.figures)
     type_ids = {name: pk for pk, name in site.type_names.items()}
-    outlook_ids = _outlooks_write(record, type_ids, publication.as_of, _tier_sums(record))
+    outlook_ids = _outlooks_write(
+        record, type_ids, publication.as_of, _tier_sums(record), publication.last_job_id
+    )
     rows = _standing_rows(record.standings, type_ids, outlook_ids)
     QueueStanding.objects.all().delete()
     if connection.vendor == "postgresql":
@@ -176,10 +180,10 @@ def _tier_sums(record: QueueRecord) -> TierSums:
 
 
 def _outlooks_write(
-    record: QueueRecord, type_ids: dict[str, int], now: datetime, tiers: TierSums
+    record: QueueRecord, type_ids: dict[str, int], now: datetime, tiers: TierSums, last_job: int
 ) -> dict[str, int]:
     outlooks = [
-        _outlook(outlook, type_ids[name], now, tiers.get(name, {}))
+        _outlook(outlook, type_ids[name], now, tiers.get(name, {}), last_job)
         for name, outlook in record.outlooks.items()
         if name in type_ids
     ]
@@ -194,6 +198,7 @@ def _outlooks_write(
             "used_gpus",
             "releases",
             "tiers",
+            "last_job_id",
         ],
     )
     names = {pk: name for name, pk in type_ids.items()}
@@ -205,11 +210,12 @@ def _outlooks_write(
 
 
 def _outlook(
-    outlook: TypeOutlook, type_id: int, now: datetime, tiers: dict[str, list[int]]
+    outlook: TypeOutlook, type_id: int, now: datetime, tiers: dict[str, list[int]], last_job: int
 ) -> QueueOutlook:
     return QueueOutlook(
         gpu_type_id=type_id,
         published_at=now,
+        last_job_id=last_job,
         total_gpus=outlook.total_gpus,
         usable_gpus=outlook.usable_gpus,
         used_gpus=outlook.used_gpus,

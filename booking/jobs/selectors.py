@@ -9,7 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
@@ -74,10 +74,18 @@ class JobCounts:
 
 def pending_since_record() -> Q:
     """Pending jobs the last cycle's queue record does not hold: those submitted since (all of
-    them before the first cycle). One query for the record's time: as a value, not a subquery,
-    the planner sees how few jobs are that recent and reads them through an index."""
-    since = QueueOutlook.objects.aggregate(at=Max("published_at"))["at"] or BEFORE_ANY_CYCLE
-    return Q(state=JobState.PENDING, submitted_at__gt=since)
+    them before the first cycle). One query for the record: its highest job id (jobs with a
+    higher one are newer, whatever the cluster's clock says: a simulator's may run ahead of
+    the wall clock, or stand still), or its time for a record written before ids were kept.
+    As a value, not a subquery, so the planner sees how few jobs are that recent."""
+    last = QueueOutlook.objects.order_by("-published_at").values_list("last_job_id", "published_at")
+    row = last.first()
+    if row is None:
+        return Q(state=JobState.PENDING, submitted_at__gt=BEFORE_ANY_CYCLE)
+    last_job_id, published_at = row
+    if last_job_id is None:
+        return Q(state=JobState.PENDING, submitted_at__gt=published_at)
+    return Q(state=JobState.PENDING, pk__gt=last_job_id)
 
 
 def job_counts(project_ids: Collection[int]) -> dict[int, JobCounts]:

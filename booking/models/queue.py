@@ -18,6 +18,11 @@ class QueueOutlook(models.Model):
 
     gpu_type = models.OneToOneField(GpuType, on_delete=models.CASCADE, related_name="outlook")
     published_at = models.DateTimeField(help_text="The cycle's clock when it was published.")
+    last_job_id = models.BigIntegerField(
+        null=True,
+        help_text="The highest job id when the cycle began: jobs with a higher one were "
+        "submitted since its record (ids, unlike clocks, never disagree with each other).",
+    )
     total_gpus = models.PositiveIntegerField()
     usable_gpus = models.PositiveIntegerField()
     used_gpus = models.PositiveIntegerField()

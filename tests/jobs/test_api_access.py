@@ -1,6 +1,7 @@
 """Who sees and acts on which jobs; lists, filters and the queue overview."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -8,6 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from booking.cluster.simulator.backend import SimulatorBackend
 from booking.models import GpuType, Job, LedgerEntry, Project
 from tests.error_shape import assert_error
 from tests.fixtures.jobs import cycle, job_body, project_for, reconcile
@@ -142,6 +144,29 @@ def test_staff_must_say_why_they_hold_a_job(
     assert "reason" in refused.json()["details"]
     job.refresh_from_db()
     assert job.state == "pending"
+
+
+def test_the_overview_counts_each_pending_job_once_when_the_cluster_clock_runs_ahead(
+    api: Api,
+    alice: User,
+    charlie: User,
+    alice_project: Project,
+    sim: SimulatorBackend,
+    submit: Callable[..., Job],
+) -> None:
+    # A simulator five hours ahead of the wall clock: submit times are the cluster's, so a
+    # record dated by the wall clock would count the jobs it holds again as "submitted since".
+    sim.advance(timedelta(hours=5))
+    submit(alice, alice_project, gpus=16)
+    submit(alice, alice_project, gpus=16)
+    submit(alice, alice_project, gpus=16)  # no room: waits
+    cycle()
+    submit(alice, alice_project, gpus=8)  # since the record
+
+    (h100,) = api(charlie).get("/api/v1/queue/").json()
+
+    assert h100["jobs"] == {"admitted": {"1": 2}, "pending": {"1": 2}}
+    assert h100["gpus"] == {"admitted": {"1": 32}, "pending": {"1": 24}}
 
 
 def test_the_queue_overview_counts_jobs_and_gpus_by_state_and_tier(
