@@ -24,10 +24,10 @@ from accounts.models import ApiToken
 class ApiTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, token: bytes) -> tuple[Any, ApiToken]:
         refused = exceptions.AuthenticationFailed(_("Invalid token."))
-        text = token.decode("utf-8")
         try:
+            text = token.decode("utf-8")
             digest = hash_token(text)
-        except (TypeError, binascii.Error):
+        except (UnicodeDecodeError, TypeError, binascii.Error):
             raise refused from None
         now = timezone.now()
         candidates = ApiToken.objects.filter(

@@ -151,3 +151,10 @@ def test_purging_deletes_only_expired_tokens_and_is_safe_to_run_twice(
         assert api_tokens_purge_expired() == 0
 
     assert list(ApiToken.objects.values_list("name", flat=True)) == ["long"]
+
+
+@pytest.mark.parametrize("header", ["Token sgp_\xff\xfeabc", "Token " + "a" * 5000, "Token é"])
+def test_a_malformed_token_is_a_401_not_a_server_error(alice: User, header: str) -> None:
+    response = APIClient().get("/api/v1/me/", HTTP_AUTHORIZATION=header)
+
+    assert_error(response, 401, "authentication_failed")
