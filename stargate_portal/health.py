@@ -1,4 +1,5 @@
-"""GET /healthz: the state of the database and the Celery broker (200, or 503 if one is down).
+"""GET /healthz: the state of the database and the Celery broker (200, or 503 if one is down),
+and of the shared cache (200 "degraded" when it is down).
 
 Anyone may call it, so the body says only "ok" or "unavailable" per check; why a check failed
 goes to the log, never to the caller.
@@ -13,6 +14,7 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.cache import caches
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -58,6 +60,22 @@ def database_ok() -> bool:
     return True
 
 
+def cache_ok() -> bool | None:
+    """The shared cache (Redis through django-redis) answers; None for a per-process cache.
+
+    Not vital: the cache ignores its own outage (``settings.CACHES``), so the site works on
+    without it, with throttles failing open."""
+    client = getattr(caches["default"], "client", None)
+    if client is None or not hasattr(client, "get_client"):
+        return None
+    try:
+        client.get_client(write=False).ping()
+    except Exception as exc:  # any failure means "down"; the log says why
+        logger.warning("healthz: cache unavailable: %r", exc, exc_info=exc)
+        return False
+    return True
+
+
 def broker_ok() -> bool:
     try:
         with celery_app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
@@ -71,7 +89,8 @@ def broker_ok() -> bool:
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     vital = {"database": database_ok(), "broker": broker_ok()}
-    extra = extra_checks()
+    extra = {"cache": cache} if (cache := cache_ok()) is not None else {}
+    extra |= extra_checks()
     healthy = all(vital.values())
     status = OK if healthy and all(extra.values()) else DEGRADED if healthy else UNAVAILABLE
     if failures := enqueue_failures():

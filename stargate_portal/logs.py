@@ -80,6 +80,27 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class OncePerInterval(logging.Filter):
+    """Lets one record through per ``seconds`` (per logger it filters); the next one says how
+    many were held back. For failures that repeat on every call during an outage."""
+
+    def __init__(self, seconds: float = 60.0) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self._last = float("-inf")
+        self._held = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now - self._last < self.seconds:
+            self._held += 1
+            return False
+        if self._held:
+            record.msg = f"{record.msg} ({self._held} more like it not logged)"
+        self._last, self._held = now, 0
+        return True
+
+
 # -- requests -------------------------------------------------------------------------------
 
 

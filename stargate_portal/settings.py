@@ -6,6 +6,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from stargate_portal.cache_config import cache_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -165,7 +167,15 @@ WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "media/"
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# A Redis cache (production) ignores its own outages: see stargate_portal/cache_config.py.
+CACHES = {
+    "default": cache_settings(
+        env.cache("CACHE_URL", default="locmemcache://"),
+        timeout_seconds=env.float("CACHE_TIMEOUT_SECONDS", default=0.5),
+    )
+}
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "stargate_portal.cache"
 
 # Celery: an embedded broker by default (kombu's filesystem transport), redis:// in production.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -527,7 +537,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING below
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "stargate_portal.logs.ContextFilter"}},
+    "filters": {
+        "context": {"()": "stargate_portal.logs.ContextFilter"},
+        "once_a_minute": {"()": "stargate_portal.logs.OncePerInterval", "seconds": 60},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {
@@ -551,5 +564,7 @@ LOGGING = {
         "celery.worker.strategy": {"level": "WARNING"},
         # Our line per request replaces runserver's.
         "django.server": {"level": "WARNING"},
+        # A cache outage fails every cache call: one line a minute says so.
+        "stargate_portal.cache": {"filters": ["once_a_minute"]},
     },
 }

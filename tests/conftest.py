@@ -25,6 +25,7 @@ from pytest_django import Settings
 from rest_framework.test import APIClient
 
 from accounts.models import MembershipRole, Organisation, OrganisationKind, User
+from booking.admission.receivers import admission_request_forget
 from stargate_portal.task_enqueue import enqueue_failures_reset
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
 
@@ -65,8 +66,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(autouse=True)
 def fresh_cache() -> Iterator[None]:
     """allauth's rate limits, the API throttles and the job debounces count in the cache, and
-    user ids repeat between tests: every test starts and ends with it empty."""
+    user ids repeat between tests: every test starts and ends with it empty (and with no
+    cycle request remembered by the process)."""
     cache.clear()
+    admission_request_forget()
     yield
     cache.clear()
 

@@ -11,11 +11,9 @@ returns a real worker does what beat would have it do.
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,54 +34,10 @@ from stargate_portal.celery import app as celery_app
 from stargate_portal.task_enqueue import enqueue_failures
 from tests.conftest import require_service
 from tests.fixtures.jobs import SUBMIT_URL, form_data, job_body
+from tests.fixtures.redis import RedisServer, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ENQUEUE_LOGGER = "stargate_portal.task_enqueue"
-
-
-class RedisServer:
-    """A redis-server of this test's own, on a free port, that the test stops and restarts."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--dir", str(self.folder)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(self.answers, "redis-server answers", seconds=10)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-    def answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), 0.5):
-                return True
-        except OSError:
-            return False
-
-
-def wait_for(check: Callable[[], bool], what: str, *, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for: {what}")
 
 
 def forget_broker_connections() -> None:
