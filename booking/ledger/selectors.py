@@ -18,13 +18,24 @@ from typing import Any
 from django.db.models import DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 
-from booking.models import GpuType, Job, LedgerCheckpoint, LedgerEntry, LedgerEntryKind, Project
+from booking.models import (
+    Allocation,
+    GpuType,
+    Job,
+    LedgerCheckpoint,
+    LedgerEntry,
+    LedgerEntryKind,
+    Project,
+)
 from booking.scheduler.hours import ZERO, quantise_hours
 
 BALANCE_FIELDS = ("granted", "held", "charged")
-CHECKPOINTED_PAIRS_MAX = 50
+CHECKPOINTED_PAIRS_MAX = 100
 """Up to this many allocations, a balance read uses their checkpoints (a request's one or
 few); beyond, the whole histories are summed in one grouped query (batches)."""
+CHECKPOINTED_PROJECTS_MAX = 50
+"""The same for whole projects (a page of projects, every GPU type of each: a page with more
+than ``CHECKPOINTED_PAIRS_MAX`` allocations still gets the whole sums)."""
 KIND_BALANCE_FIELD = {
     LedgerEntryKind.GRANT: "granted",
     LedgerEntryKind.ADJUSTMENT: "granted",
@@ -92,13 +103,30 @@ def balances(entries: QuerySet[LedgerEntry], *group_by: str) -> dict[tuple[Any, 
 
 
 def balances_by_project(project_ids: Collection[int]) -> dict[int, dict[str, Balance]]:
-    """Project id → GPU type name → balance, for many projects. One query."""
-    found = balances(
-        LedgerEntry.objects.filter(project_id__in=list(project_ids)), "project_id", "gpu_type__name"
-    )
-    result: dict[int, dict[str, Balance]] = {pk: {} for pk in project_ids}
-    for (project_id, name), balance in found.items():
-        result[project_id][name] = balance
+    """Project id → GPU type name → balance, for many projects.
+
+    Up to ``CHECKPOINTED_PROJECTS_MAX`` projects (a page of them, one project's page): their
+    allocations, then ``balances_by_allocation`` (checkpoints and the entries after them; three
+    queries, whatever the projects' histories). Beyond (a batch): one grouped sum of the whole
+    histories."""
+    ids = list(project_ids)
+    result: dict[int, dict[str, Balance]] = {pk: {} for pk in ids}
+    if len(ids) > CHECKPOINTED_PROJECTS_MAX:
+        entries = LedgerEntry.objects.filter(project_id__in=ids)
+        for (project_id, name), balance in balances(
+            entries, "project_id", "gpu_type__name"
+        ).items():
+            result[project_id][name] = balance
+        return result
+    names = {
+        (project_id, gpu_type_id): name
+        for project_id, gpu_type_id, name in Allocation.objects.filter(
+            project_id__in=ids
+        ).values_list("project_id", "gpu_type_id", "gpu_type__name")
+    }
+    if names:  # every ledger entry belongs to an allocation (``ledger.services``)
+        for (project_id, gpu_type_id), balance in balances_by_allocation(names).items():
+            result[project_id][names[project_id, gpu_type_id]] = balance
     return result
 
 
@@ -169,7 +197,7 @@ def checkpoint_balance(row: LedgerCheckpoint | None) -> Balance:
 
 
 def balances_of(*, project: Project) -> dict[str, Balance]:
-    """Per GPU type name: granted, held, charged (and available). One query."""
+    """Per GPU type name: granted, held, charged (and available). Three queries (``balances_by_project``)."""
     return balances_by_project([project.pk])[project.pk]
 
 

@@ -26,6 +26,7 @@ from accounts.models import Organisation, User
 from booking.admission.cycle import snapshot_cache
 from booking.models import GpuType, Job, JobState, Project
 from tests.fixtures.jobs import SCRIPT, cycle, job_body, project_for
+from tests.fixtures.rows import rows_read
 
 pytestmark = pytest.mark.postgres
 
@@ -43,28 +44,12 @@ class Cost:
     rows: int
 
 
-def _rows_read() -> int:
-    """Rows and index entries read so far in this transaction, over every table and index:
-    sequential scans' rows and index scans' entries (tuples returned), plus the table rows
-    index scans fetched."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(c.oid)), 0)"
-            " + coalesce(sum(pg_stat_get_xact_tuples_fetched(c.oid))"
-            " FILTER (WHERE c.relkind = 'r'), 0)"
-            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i')"
-        )
-        (rows,) = cursor.fetchone()
-    return int(rows)
-
-
 def _cost(request: Callable[[], Any]) -> Cost:
-    before = _rows_read()
+    before = rows_read()
     with CaptureQueriesContext(connection) as queries:
         response = request()
     assert response.status_code in (200, 201), response.content[:500]
-    return Cost(len(queries), _rows_read() - before)
+    return Cost(len(queries), rows_read() - before)
 
 
 def _queue(projects: list[tuple[Project, User]], jobs: int, gpu_type: GpuType) -> None:

@@ -11,15 +11,18 @@ from django.db import connection
 from booking.ledger.checkpoints import ledger_checkpoints_advance
 from booking.ledger.selectors import (
     CHECKPOINTED_PAIRS_MAX,
+    CHECKPOINTED_PROJECTS_MAX,
     Balance,
     balance_of,
     balances,
     balances_by_allocation,
+    balances_by_project,
 )
 from booking.ledger.services import ledger_charge, ledger_grant, ledger_hold, ledger_release
 from booking.models import Allocation, LedgerCheckpoint, LedgerEntry
 from stargate_portal.errors import Conflict
-from tests.factories import AllocationFactory
+from tests.factories import AllocationFactory, GpuTypeFactory
+from tests.fixtures.rows import rows_read
 
 pytestmark = pytest.mark.django_db
 H = Decimal
@@ -113,6 +116,79 @@ def test_a_batch_of_many_allocations_reads_the_same_balances() -> None:
         assert batch[pair] == whole_history(allocation)
         if pair in few:
             assert few[pair] == batch[pair]
+
+
+def test_a_projects_balances_read_the_checkpoints_of_folded_types_and_every_entry_of_others(
+    django_assert_num_queries,
+) -> None:
+    h100 = AllocationFactory()
+    h200 = AllocationFactory(project=h100.project, gpu_type=GpuTypeFactory(name="H200"))
+    other = AllocationFactory()
+    ledger_grant(**target(h100), gpu_hours=H(100), key="h100-grant")
+    ledger_hold(**target(h100), gpu_hours=H(10), key="h100-hold")
+    ledger_grant(**target(other), gpu_hours=H(50), key="other-grant")
+    assert ledger_checkpoints_advance(min_entries=2) == 1  # H100 of the first project only
+    ledger_grant(**target(h200), gpu_hours=H(30), key="h200-grant")
+    ledger_hold(**target(h200), gpu_hours=H(3), key="h200-hold")
+    ledger_hold(**target(h100), gpu_hours=H(5), key="h100-after")
+    ledger_hold(**target(other), gpu_hours=H(1), key="other-hold")
+    # Only a read of the checkpoint (not of the entries it folds) shows these H100 figures.
+    LedgerCheckpoint.objects.filter(project=h100.project).update(granted=H(700), held=H(1))
+
+    with django_assert_num_queries(3):  # allocations, checkpoints, entries after them
+        found = balances_by_project([h100.project_id, other.project_id])
+
+    assert found == {
+        h100.project_id: {
+            "H100": Balance(granted=H(700), held=H(6), charged=H(0)),
+            "H200": Balance(granted=H(30), held=H(3), charged=H(0)),
+        },
+        other.project_id: {"H100": Balance(granted=H(50), held=H(1), charged=H(0))},
+    }
+    assert balances_by_project([]) == {}
+
+
+def test_more_projects_than_a_page_read_the_same_balances_as_the_whole_histories() -> None:
+    allocations = [AllocationFactory() for _ in range(CHECKPOINTED_PROJECTS_MAX + 1)]
+    for n, allocation in enumerate(allocations):
+        ledger_grant(**target(allocation), gpu_hours=H(10 + n), key=f"grant-{n}")
+        ledger_hold(**target(allocation), gpu_hours=H(1), key=f"hold-{n}")
+    ledger_checkpoints_advance(min_entries=1)
+    ledger_charge(**target(allocations[0]), gpu_hours=H(2), key="after")
+    ids = [allocation.project_id for allocation in allocations]
+
+    batch = balances_by_project(ids)
+    page = balances_by_project(ids[:CHECKPOINTED_PROJECTS_MAX])
+
+    for allocation in allocations:
+        assert batch[allocation.project_id] == {"H100": whole_history(allocation)}
+        if allocation.project_id in page:
+            assert page[allocation.project_id] == batch[allocation.project_id]
+
+
+@pytest.mark.postgres
+def test_a_projects_balance_reads_no_more_rows_as_its_folded_history_grows() -> None:
+    allocation = AllocationFactory()
+    ledger_grant(**target(allocation), gpu_hours=H(10_000), key="grant")
+
+    def grow(entries: int, prefix: str) -> int:
+        for n in range(entries):
+            ledger_hold(**target(allocation), gpu_hours=H(1), key=f"{prefix}-{n}")
+        ledger_checkpoints_advance(min_entries=1)
+        ledger_hold(**target(allocation), gpu_hours=H(1), key=f"{prefix}-last")  # not folded
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE booking_ledgerentry")
+        before = rows_read()
+        balances_by_project([allocation.project_id])
+        return rows_read() - before
+
+    small, large = grow(100, "first"), grow(400, "second")
+
+    assert balances_by_project([allocation.project_id])[allocation.project_id] == {
+        "H100": whole_history(allocation)
+    }
+    assert whole_history(allocation).held == H(502)
+    assert large <= small + 5, (small, large)  # the 400 new entries are folded, never read
 
 
 @pytest.mark.postgres
