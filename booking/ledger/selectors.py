@@ -30,12 +30,13 @@ from booking.models import (
 from booking.scheduler.hours import ZERO, quantise_hours
 
 BALANCE_FIELDS = ("granted", "held", "charged")
-CHECKPOINTED_PAIRS_MAX = 100
+CHECKPOINTED_PAIRS_MAX = 50
 """Up to this many allocations, a balance read uses their checkpoints (a request's one or
 few); beyond, the whole histories are summed in one grouped query (batches)."""
 CHECKPOINTED_PROJECTS_MAX = 50
-"""The same for whole projects (a page of projects, every GPU type of each: a page with more
-than ``CHECKPOINTED_PAIRS_MAX`` allocations still gets the whole sums)."""
+"""The same for whole projects (a page of projects, every GPU type of each), up to
+``CHECKPOINTED_PROJECT_PAIRS_MAX`` allocations."""
+CHECKPOINTED_PROJECT_PAIRS_MAX = 150
 KIND_BALANCE_FIELD = {
     LedgerEntryKind.GRANT: "granted",
     LedgerEntryKind.ADJUSTMENT: "granted",
@@ -125,7 +126,8 @@ def balances_by_project(project_ids: Collection[int]) -> dict[int, dict[str, Bal
         ).values_list("project_id", "gpu_type_id", "gpu_type__name")
     }
     if names:  # every ledger entry belongs to an allocation (``ledger.services``)
-        for (project_id, gpu_type_id), balance in balances_by_allocation(names).items():
+        found = balances_by_allocation(names, checkpointed_max=CHECKPOINTED_PROJECT_PAIRS_MAX)
+        for (project_id, gpu_type_id), balance in found.items():
             result[project_id][names[project_id, gpu_type_id]] = balance
     return result
 
@@ -144,16 +146,16 @@ def grants_by_project(project_ids: Collection[int]) -> dict[int, dict[str, Balan
 
 
 def balances_by_allocation(
-    pairs: Collection[tuple[int, int]],
+    pairs: Collection[tuple[int, int]], *, checkpointed_max: int = CHECKPOINTED_PAIRS_MAX
 ) -> dict[tuple[int, int], Balance]:
     """``(project id, GPU type id)`` → balance, for many allocations: each allocation's
     checkpoint plus its entries after it (two queries; the entries read do not grow with the
     allocation's history once a checkpoint folds it, ``booking.ledger.checkpoints``). More
-    than ``CHECKPOINTED_PAIRS_MAX`` allocations are summed whole, in one query.
+    than ``checkpointed_max`` allocations are summed whole, in one query.
 
     The checkpoints are read first: a checkpoint written between the two reads is simply not
     used, and every entry up to the one read is in it (see ``LedgerCheckpoint``)."""
-    if len(pairs) > CHECKPOINTED_PAIRS_MAX:
+    if len(pairs) > checkpointed_max:
         # A batch (a cycle's holds, reconcile's settlements): one grouped sum of the whole
         # histories, as a list of thousands of id ranges would cost more to plan than to read.
         projects = {project for project, _type in pairs}
@@ -197,7 +199,7 @@ def checkpoint_balance(row: LedgerCheckpoint | None) -> Balance:
 
 
 def balances_of(*, project: Project) -> dict[str, Balance]:
-    """Per GPU type name: granted, held, charged (and available). Three queries (``balances_by_project``)."""
+    """Per GPU type name: granted, held, charged (and available). Three queries."""
     return balances_by_project([project.pk])[project.pk]
 
 
