@@ -178,11 +178,13 @@ class Job(models.Model):
             ),
             # Newest first across a person's projects (the job list, the dashboard).
             models.Index(fields=["-submitted_at", "-id"], name="job_recent"),
-            # Pending jobs submitted since the last cycle's queue record (pages add them).
+            # Pending jobs submitted since the last cycle's queue record, whose ids are higher
+            # than the record's last (pages add them): a range at the end of this index, where
+            # job_pending_queue, which does not start with the id, would be read whole.
             models.Index(
-                fields=["submitted_at"],
+                fields=["id"],
                 condition=models.Q(state="pending"),
-                name="job_pending_recent",
+                name="job_pending_since",
             ),
             # The staff queue, oldest first, a page at a time.
             models.Index(
