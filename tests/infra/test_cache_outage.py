@@ -24,7 +24,7 @@ from booking.models import Job, JobState, Project
 from stargate_portal.cache_config import cache_settings
 from stargate_portal.logs import OncePerInterval
 from tests.conftest import require_service
-from tests.fixtures.jobs import job_body, queue
+from tests.fixtures.jobs import CycleRequests, job_body, queue
 from tests.fixtures.redis import RedisServer
 
 PASSWORD = "correct horse battery staple"
@@ -150,18 +150,6 @@ def test_a_cache_that_accepts_but_never_answers_costs_a_request_its_timeouts_not
     assert response.json()["results"] == []
     # Two cache calls (the throttle's read and write) at 0.5 s each, not the OS's TCP timeout.
     assert elapsed < 5
-
-
-class CycleRequests:
-    """Stands in for the admission cycle task: records each request for a cycle."""
-
-    name = "booking.admission.tasks.admission_cycle_run"
-
-    def __init__(self) -> None:
-        self.countdowns: list[float] = []
-
-    def apply_async(self, *, args: tuple[()], kwargs: dict[str, object], countdown: float) -> None:
-        self.countdowns.append(countdown)
 
 
 @pytest.mark.redis

@@ -21,7 +21,7 @@ from booking.jobs.services import job_hold
 from booking.ledger.services import ledger_adjust, ledger_charge, ledger_grant
 from booking.models import GpuType, Job, JobEvent, Project
 from tests.factories import AllocationFactory, GpuTypeFactory
-from tests.fixtures.jobs import cycle, project_for, queue
+from tests.fixtures.jobs import CycleRequests, cycle, project_for, queue
 
 pytestmark = pytest.mark.django_db
 DEBOUNCE_SECONDS = 2.0
@@ -148,18 +148,6 @@ def test_more_hours_for_another_project_leave_alices_held_jobs_held(
 
 
 # -- new work asks for one admission cycle ---------------------------------------------------
-
-
-class CycleRequests:
-    """Stands in for the admission cycle task: records each request for a cycle."""
-
-    name = "booking.admission.tasks.admission_cycle_run"
-
-    def __init__(self) -> None:
-        self.countdowns: list[float] = []
-
-    def apply_async(self, *, args: tuple[()], kwargs: dict[str, object], countdown: float) -> None:
-        self.countdowns.append(countdown)
 
 
 @pytest.fixture

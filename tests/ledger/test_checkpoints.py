@@ -38,6 +38,16 @@ def target(allocation: Allocation) -> dict[str, object]:
     return {"project": allocation.project, "gpu_type": allocation.gpu_type}
 
 
+def folded_allocations(count: int) -> list[Allocation]:
+    """``count`` allocations, each granted and holding something, every one checkpointed."""
+    allocations = [AllocationFactory() for _ in range(count)]
+    for n, allocation in enumerate(allocations):
+        ledger_grant(**target(allocation), gpu_hours=H(10 + n), key=f"grant-{n}")
+        ledger_hold(**target(allocation), gpu_hours=H(1), key=f"hold-{n}")
+    ledger_checkpoints_advance(min_entries=1)
+    return allocations
+
+
 def test_balances_stay_the_sums_of_the_whole_history_as_checkpoints_advance() -> None:
     chooser = random.Random(7)
     allocations = [AllocationFactory() for _ in range(3)]
@@ -100,11 +110,7 @@ def test_checkpoints_fold_only_long_enough_histories_and_running_twice_changes_n
 
 
 def test_a_batch_of_many_allocations_reads_the_same_balances() -> None:
-    allocations = [AllocationFactory() for _ in range(CHECKPOINTED_PAIRS_MAX + 1)]
-    for n, allocation in enumerate(allocations):
-        ledger_grant(**target(allocation), gpu_hours=H(10 + n), key=f"grant-{n}")
-        ledger_hold(**target(allocation), gpu_hours=H(1), key=f"hold-{n}")
-    ledger_checkpoints_advance(min_entries=1)
+    allocations = folded_allocations(CHECKPOINTED_PAIRS_MAX + 1)
     ledger_hold(**target(allocations[0]), gpu_hours=H(2), key="after")
     pairs = {(a.project_id, a.gpu_type_id) for a in allocations}
 
@@ -149,11 +155,7 @@ def test_a_projects_balances_read_the_checkpoints_of_folded_types_and_every_entr
 
 
 def test_more_projects_than_a_page_read_the_same_balances_as_the_whole_histories() -> None:
-    allocations = [AllocationFactory() for _ in range(CHECKPOINTED_PROJECTS_MAX + 1)]
-    for n, allocation in enumerate(allocations):
-        ledger_grant(**target(allocation), gpu_hours=H(10 + n), key=f"grant-{n}")
-        ledger_hold(**target(allocation), gpu_hours=H(1), key=f"hold-{n}")
-    ledger_checkpoints_advance(min_entries=1)
+    allocations = folded_allocations(CHECKPOINTED_PROJECTS_MAX + 1)
     ledger_charge(**target(allocations[0]), gpu_hours=H(2), key="after")
     ids = [allocation.project_id for allocation in allocations]
 
