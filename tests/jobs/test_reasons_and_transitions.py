@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import IntegrityError, transaction
 from django.template import Context, Template
+from django.utils import translation
 
 from accounts.models import User
 from booking.jobs.services import CANCELLABLE, REQUEUEABLE
@@ -355,3 +356,16 @@ def test_cancellable_and_requeueable_states_are_those_the_table_allows() -> None
     # stopped or ended job but a completed one can be run again.
     assert set(CANCELLABLE) == {"pending", "held", "admitted", "running"}
     assert set(REQUEUEABLE) == {"admitted", "running", "failed", "cancelled", "timeout", "rejected"}
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+@pytest.mark.parametrize("state", [*JobState.values, "retired-state"])
+def test_a_jobs_state_label_is_the_choice_label_or_the_raw_value(state: str, language: str) -> None:
+    labels = dict(Job._meta.get_field("state").flatchoices)
+
+    with translation.override(language):
+        shown = Job(state=state).get_state_display()
+        expected = str(labels.get(state, state))
+
+    assert shown == expected
+    assert type(shown) is str
