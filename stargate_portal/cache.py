@@ -10,17 +10,11 @@ outage (the admission debounce) keep a guard of their own in the process.
 
 from typing import Any
 
-from django_redis.cache import RedisCache
-from django_redis.exceptions import ConnectionInterrupted
+from django_redis.cache import RedisCache, omit_exception
 
 
 class OutageTolerantRedisCache(RedisCache):
+    # django-redis's own handling of an outage (log, then answer), with True as the answer.
+    @omit_exception(return_value=True)
     def add(self, *args: Any, **kwargs: Any) -> bool:
-        try:
-            return bool(self.client.add(*args, **kwargs))
-        except ConnectionInterrupted:
-            if not self._ignore_exceptions:
-                raise
-            if self._log_ignored_exceptions:
-                self.logger.exception("Exception ignored")
-            return True
+        return bool(self.client.add(*args, **kwargs))
