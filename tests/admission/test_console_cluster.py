@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from booking.cluster.simulator.backend import SimulatorBackend
-from booking.jobs.services import job_hold
+from booking.jobs.services import JOB_REASON_MAX_CHARS, job_hold
 from booking.models import Job, JobEvent, JobState, Project
 from tests.fixtures.jobs import TIMES, cycle, later, project_for, queue, reconcile
 from tests.pages import error_is_linked_to_input, field_errors, form_errors, page_text
@@ -132,6 +132,33 @@ def test_the_queue_lists_waiting_and_running_jobs_with_tier_and_actions(
     assert "Cancel running-job" in text
     assert "Reason to Requeue Requeue running-job" in text
     assert running.name in text
+
+
+def test_a_hold_form_on_the_queue_page_posts_with_its_token_and_the_services_reason_limit(
+    staff: User, alice: User, alice_project: Project
+) -> None:
+    job = queue(alice, alice_project, name="to-hold")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+    html = client.get(QUEUE).content.decode()
+
+    form = re.search(
+        rf'<form method="post" action="{action_url(job, "hold")}".*?</form>', html, re.S
+    )
+    assert form is not None
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.group(0))
+    reason = re.search(r'<input type="text" name="reason"[^>]*maxlength="(\d+)"', form.group(0))
+    assert token is not None and reason is not None
+    assert int(reason.group(1)) == JOB_REASON_MAX_CHARS
+    response = client.post(
+        action_url(job, "hold"),
+        {"csrfmiddlewaretoken": token.group(1), "reason": "Maintenance", "next": QUEUE},
+    )
+
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.state == JobState.HELD
+    assert last_event(job).message == "Held by staff: Maintenance"
 
 
 def test_the_queue_filters_by_gpu_type_state_and_tier(

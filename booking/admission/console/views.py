@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.console.access import StaffRequest, staff_required
 from accounts.models import User
@@ -28,6 +28,7 @@ from booking.jobs.queue import queue_overview, staff_queue
 from booking.jobs.selectors import QUEUED_STATES, JobCounts, gpu_type_names, job_counts, job_of
 from booking.jobs.services import (
     CANCELLABLE,
+    JOB_REASON_MAX_CHARS,
     REQUEUEABLE,
     job_cancel,
     job_hold,
@@ -38,6 +39,7 @@ from booking.models import Job, JobState
 from stargate_portal.errors import DomainError
 
 RECENT_CYCLES = 50
+JOB_ACTION_URL = "admission_console:cluster_job_action"
 QUEUE_COUNT_MAX = 1_000
 """The queue page counts this many jobs at most: the site's queue has 100,000 and more."""
 
@@ -113,6 +115,23 @@ ACTIONS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class _ActionLabels:
+    """One action's words, translated once per page rather than once per row."""
+
+    slug: str
+    title: str
+    reason_label: str
+    needs_reason: bool
+    danger: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _RowAction:
+    labels: _ActionLabels
+    url: str
+
+
 @staff_required
 def cluster_queue(request: StaffRequest) -> HttpResponse:
     filters = QueueFilterForm(request.GET or None, gpu_types=gpu_type_names())
@@ -127,15 +146,35 @@ def cluster_queue(request: StaffRequest) -> HttpResponse:
     )
     page = page_of(request, jobs, count_max=QUEUE_COUNT_MAX)
     tiers = project_tiers({job.project_id for job in page}, today=today)
+    labels = [
+        _ActionLabels(
+            slug=action.slug,
+            title=str(action.title),
+            reason_label=gettext("Reason to %(action)s") % {"action": action.title},
+            needs_reason=action.needs_reason,
+            danger=action.slug == "cancel",
+        )
+        for action in ACTIONS.values()
+    ]
     rows = [
         (
             job,
             PriorityTier(tiers.get(job.project_id, PriorityTier.INTERNATIONAL)),
-            [action for action in ACTIONS.values() if job.state in action.states],
+            [
+                _RowAction(label, reverse(JOB_ACTION_URL, args=[job.pk, label.slug]))
+                for label, action in zip(labels, ACTIONS.values(), strict=True)
+                if job.state in action.states
+            ],
         )
         for job in page
     ]
-    context = {"filters": filters, "page": page, "rows": rows, "here": request.get_full_path()}
+    context = {
+        "filters": filters,
+        "page": page,
+        "rows": rows,
+        "here": request.get_full_path(),
+        "reason_max": JOB_REASON_MAX_CHARS,
+    }
     return render(request, "admission/console/queue.html", context)
 
 
