@@ -6,9 +6,14 @@ its allocation rows, in primary-key order, as every ledger write does before it 
 while the batch holds them no entry of those allocations is uncommitted, and the highest id
 read is a safe ``through_entry_id`` (ids come from a sequence without a per-session cache:
 an entry inserted later has a higher one). It adds the entries after each checkpoint to it
-when there are at least ``min_entries`` of them. Checkpoints are derived data: the balance is
+when there are at least ``min_entries`` of them, and their charges per day to its last
+``DAYS_KEPT`` days (the usage chart's) and per hour to its last ``HOURS_KEPT`` (the burn
+rates'). Checkpoints are derived data: the balance is
 the same with or without them (``balances_by_allocation`` reads both).
 """
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Count, Max
@@ -17,13 +22,22 @@ from django.utils import timezone
 from booking.ledger.selectors import (
     balance_from_row,
     balance_sums,
+    charged_by_day,
+    charged_by_hour,
     checkpoint_balance,
     checkpoints_and_entries_after,
 )
 from booking.models import Allocation, LedgerCheckpoint
+from booking.scheduler.hours import ZERO
 
 BATCH = 200
 """Allocations per transaction: each batch holds their row locks for one grouped read."""
+DAYS_KEPT = 400
+"""Days of charges a checkpoint keeps one by one (``charged_days``, for the usage chart of
+the last 90 days); earlier days are only in its total."""
+HOURS_KEPT = timedelta(days=8)
+"""How far back from its last hour a checkpoint keeps its charges per hour (``charged_hours``,
+for the burn rates of the last 24 hours and 7 days)."""
 
 
 def ledger_checkpoints_advance(*, min_entries: int = 200, batch: int = BATCH) -> int:
@@ -49,13 +63,15 @@ def ledger_checkpoints_advance(*, min_entries: int = 200, batch: int = BATCH) ->
 
 def _fold(pairs: list[tuple[int, int]], min_entries: int) -> int:
     kept, after = checkpoints_and_entries_after(pairs)
-    rows = (
+    rows = list(
         after.order_by()
         .values("project_id", "gpu_type_id")
         .annotate(n=Count("pk"), through=Max("pk"), **balance_sums())
         .filter(n__gte=min_entries)
     )
     now = timezone.now()
+    days = charged_by_day(after) if rows else {}
+    hours = charged_by_hour(after) if rows else {}
     folded = []
     for row in rows:
         pair = (row["project_id"], row["gpu_type_id"])
@@ -70,6 +86,8 @@ def _fold(pairs: list[tuple[int, int]], min_entries: int) -> int:
                 held=total.held,
                 charged=total.charged,
                 entries=(earlier.entries if earlier is not None else 0) + row["n"],
+                charged_days=_days(earlier, days.get(pair, {})),
+                charged_hours=_hours(earlier, hours.get(pair, {})),
                 made_at=now,
             )
         )
@@ -77,6 +95,43 @@ def _fold(pairs: list[tuple[int, int]], min_entries: int) -> int:
         folded,
         update_conflicts=True,
         unique_fields=["project", "gpu_type"],
-        update_fields=["through_entry_id", "granted", "held", "charged", "entries", "made_at"],
+        update_fields=[
+            "through_entry_id",
+            "granted",
+            "held",
+            "charged",
+            "entries",
+            "charged_days",
+            "charged_hours",
+            "made_at",
+        ],
     )
     return len(folded)
+
+
+def _days(earlier: LedgerCheckpoint | None, added: dict[date, Decimal]) -> dict[str, str]:
+    """The checkpoint's days with the folded entries' added, the last ``DAYS_KEPT`` only."""
+    days = {
+        date.fromisoformat(day): Decimal(hours)
+        for day, hours in (earlier.charged_days if earlier is not None else {}).items()
+    }
+    for day, hours in added.items():
+        days[day] = days.get(day, ZERO) + hours
+    if not days:
+        return {}
+    first = max(days) - timedelta(days=DAYS_KEPT - 1)
+    return {day.isoformat(): str(hours) for day, hours in sorted(days.items()) if day >= first}
+
+
+def _hours(earlier: LedgerCheckpoint | None, added: dict[datetime, Decimal]) -> dict[str, str]:
+    """The checkpoint's hours with the folded entries' added, ``HOURS_KEPT`` back only."""
+    hours = {
+        datetime.fromisoformat(hour): Decimal(gpu_hours)
+        for hour, gpu_hours in (earlier.charged_hours if earlier is not None else {}).items()
+    }
+    for hour, gpu_hours in added.items():
+        hours[hour] = hours.get(hour, ZERO) + gpu_hours
+    if not hours:
+        return {}
+    first = max(hours) - HOURS_KEPT
+    return {hour.isoformat(): str(h) for hour, h in sorted(hours.items()) if hour >= first}

@@ -11,12 +11,12 @@ data that changes no balance), so it does not grow with the allocation's history
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DecimalField, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import DecimalField, Func, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate, TruncHour
 
 from booking.models import (
     Allocation,
@@ -37,6 +37,7 @@ CHECKPOINTED_PROJECTS_MAX = 50
 """The same for whole projects (a page of projects, every GPU type of each), up to
 ``CHECKPOINTED_PROJECT_PAIRS_MAX`` allocations."""
 CHECKPOINTED_PROJECT_PAIRS_MAX = 150
+WEEK = timedelta(days=7)
 KIND_BALANCE_FIELD = {
     LedgerEntryKind.GRANT: "granted",
     LedgerEntryKind.ADJUSTMENT: "granted",
@@ -133,6 +134,7 @@ def balances_by_project(project_ids: Collection[int]) -> dict[int, dict[str, Bal
 
 
 GRANTED_KINDS = tuple(kind for kind, name in KIND_BALANCE_FIELD.items() if name == "granted")
+CHARGED_KINDS = tuple(kind for kind, name in KIND_BALANCE_FIELD.items() if name == "charged")
 
 
 def grants_by_project(project_ids: Collection[int]) -> dict[int, dict[str, Balance]]:
@@ -215,22 +217,67 @@ def budget_of(project: Project, gpu_type_name: str) -> Balance | None:
     return None if gpu_type is None else balance_of(project=project, gpu_type=gpu_type)
 
 
-def charged_per_day(project: Project) -> dict[str, list[tuple[date, Decimal]]]:
-    """GPU type name -> (day, GPU-hours charged net of refunds that day), oldest first."""
+def charged_by_day(entries: QuerySet[LedgerEntry]) -> dict[tuple[int, int], dict[date, Decimal]]:
+    """``(project id, GPU type id)`` → day (UTC) → GPU-hours charged net of refunds that day,
+    over ``entries``. One query."""
+    return _charged_by(entries, TruncDate("created_at", tzinfo=UTC))
+
+
+def charged_by_hour(
+    entries: QuerySet[LedgerEntry],
+) -> dict[tuple[int, int], dict[datetime, Decimal]]:
+    """The same per hour (its start, UTC). One query."""
+    return _charged_by(entries, TruncHour("created_at", tzinfo=UTC))
+
+
+def _charged_by(entries: QuerySet[LedgerEntry], period: Func) -> dict[tuple[int, int], Any]:
     rows = (
-        LedgerEntry.objects.filter(
-            project=project, kind__in=[LedgerEntryKind.CHARGE, LedgerEntryKind.REFUND]
-        )
-        .annotate(day=TruncDate("created_at"))
+        entries.filter(kind__in=CHARGED_KINDS)
+        .annotate(period=period)
         .order_by()
-        .values("gpu_type__name", "day")
+        .values("project_id", "gpu_type_id", "period")
         .annotate(gpu_hours=Sum("gpu_hours"))
-        .order_by("day")
     )
-    days: dict[str, list[tuple[date, Decimal]]] = defaultdict(list)
+    found: dict[tuple[int, int], dict[Any, Decimal]] = defaultdict(dict)
     for row in rows:
-        days[row["gpu_type__name"]].append((row["day"], Decimal(row["gpu_hours"])))
-    return dict(days)
+        found[row["project_id"], row["gpu_type_id"]][row["period"]] = quantise_hours(
+            row["gpu_hours"]
+        )
+    return dict(found)
+
+
+def charged_per_day(project: Project, *, since: date) -> dict[str, list[tuple[date, Decimal]]]:
+    """GPU type name → (day, GPU-hours charged net of refunds that day) from ``since`` on,
+    oldest first, after one point the day before ``since`` holding everything charged earlier
+    (when anything was). Types with nothing charged are left out.
+
+    Reads each allocation's checkpoint (its total and its last days, ``charged_days``) and the
+    entries after it: three queries, bounded by the days since the checkpoint, not by the
+    project's history. ``since`` must be within ``booking.ledger.checkpoints.DAYS_KEPT`` days
+    of the latest entry."""
+    names = dict(
+        Allocation.objects.filter(project=project).values_list("gpu_type_id", "gpu_type__name")
+    )
+    pairs = [(project.pk, gpu_type_id) for gpu_type_id in names]
+    if not pairs:
+        return {}
+    kept, after = checkpoints_and_entries_after(pairs)
+    recent = charged_by_day(after)
+    result: dict[str, list[tuple[date, Decimal]]] = {}
+    for pair in pairs:
+        checkpoint = kept.get(pair)
+        days: dict[date, Decimal] = defaultdict(Decimal)
+        for day, hours in (checkpoint.charged_days if checkpoint is not None else {}).items():
+            days[date.fromisoformat(day)] += Decimal(hours)
+        for day, hours in recent.get(pair, {}).items():
+            days[day] += hours
+        total = checkpoint_balance(checkpoint).charged + sum(recent.get(pair, {}).values(), ZERO)
+        shown = sorted((day, hours) for day, hours in days.items() if day >= since)
+        earlier = total - sum((hours for _day, hours in shown), ZERO)
+        points = [(since - timedelta(days=1), earlier)] if earlier else []
+        if points or shown:
+            result[names[pair[1]]] = points + shown
+    return result
 
 
 def job_ledger_entries(job: Job) -> QuerySet[LedgerEntry]:
@@ -259,25 +306,91 @@ class BurnRate:
 
 
 def project_burn_rates(project: Project, *, now: datetime) -> list[BurnRate]:
-    """Per GPU type with ledger entries, by name (one query)."""
-    charged = Q(kind__in=[LedgerEntryKind.CHARGE, LedgerEntryKind.REFUND])
-    rows = (
-        LedgerEntry.objects.filter(project=project)
-        .order_by()
-        .values("gpu_type__name")
-        .annotate(
-            day=gpu_hours_sum(charged & Q(created_at__gte=now - timedelta(hours=24))),
-            week=gpu_hours_sum(charged & Q(created_at__gte=now - timedelta(days=7))),
-            held=balance_sums()["held"],
-        )
-        .order_by("gpu_type__name")
+    """Per GPU type of the project's allocations, by name: its charges of the last 24 hours
+    and 7 days, and what it holds now. Four queries, whatever the project's history.
+
+    Each checkpoint keeps its last days' charges per hour (``charged_hours``): a window is the
+    folded hours that start inside it, the folded entries between its start and the first of
+    those hours (under an hour of entries, on the ``ledger_project_time`` index), and the
+    entries after the checkpoint. "Held" is the balance's (checkpoint and entries after it)."""
+    names = dict(
+        Allocation.objects.filter(project=project).values_list("gpu_type_id", "gpu_type__name")
     )
-    return [
-        BurnRate(
-            row["gpu_type__name"],
-            quantise_hours(row["day"]),
-            quantise_hours(row["week"]),
-            quantise_hours(row["held"]),
+    pairs = [(project.pk, gpu_type_id) for gpu_type_id in names]
+    if not pairs:
+        return []
+    kept, after = checkpoints_and_entries_after(pairs)
+    starts = {"day": now - timedelta(hours=24), "week": now - WEEK}
+    charged = Q(kind__in=CHARGED_KINDS)
+    recent: dict[int, Mapping[str, Any]] = {
+        row["gpu_type_id"]: row
+        for row in after.order_by()
+        .values("gpu_type_id")
+        .annotate(
+            **{
+                name: gpu_hours_sum(charged & Q(created_at__gte=start))
+                for name, start in starts.items()
+            },
+            **balance_sums(),
         )
-        for row in rows
-    ]
+    }
+    edges = {name: _hour_ceiling(start) for name, start in starts.items()}
+    folded_at_edges = _charged_before_edges(project, kept, starts, edges)
+    rates = []
+    for pair in pairs:
+        checkpoint, row = kept.get(pair), recent.get(pair[1])
+        hours = {
+            datetime.fromisoformat(hour): Decimal(gpu_hours)
+            for hour, gpu_hours in (
+                checkpoint.charged_hours if checkpoint is not None else {}
+            ).items()
+        }
+        window = {
+            name: sum((h for hour, h in hours.items() if hour >= edges[name]), ZERO)
+            + folded_at_edges.get((pair[1], name), ZERO)
+            + (row[name] if row is not None else ZERO)
+            for name in starts
+        }
+        balance = checkpoint_balance(checkpoint) + (
+            balance_from_row(row) if row is not None else Balance()
+        )
+        rates.append(
+            BurnRate(
+                names[pair[1]],
+                quantise_hours(window["day"]),
+                quantise_hours(window["week"]),
+                balance.held,
+            )
+        )
+    return sorted(rates, key=lambda rate: rate.gpu_type)
+
+
+def _hour_ceiling(moment: datetime) -> datetime:
+    """The first whole hour (UTC) at or after ``moment``."""
+    hour = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return hour if hour == moment else hour + timedelta(hours=1)
+
+
+def _charged_before_edges(
+    project: Project,
+    kept: Mapping[tuple[int, int], LedgerCheckpoint],
+    starts: Mapping[str, datetime],
+    edges: Mapping[str, datetime],
+) -> dict[tuple[int, str], Decimal]:
+    """(GPU type id, window) → the folded charges from the window's start to its first whole
+    hour, which the checkpoint's hours do not split. One query over under two hours."""
+    inside = Q(pk__in=[])
+    for name, start in starts.items():
+        inside |= Q(created_at__gte=start, created_at__lt=edges[name])
+    through = {gpu_type: row.through_entry_id for (_p, gpu_type), row in kept.items()}
+    found: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    rows = LedgerEntry.objects.filter(inside, project=project, kind__in=CHARGED_KINDS).values_list(
+        "pk", "gpu_type_id", "created_at", "gpu_hours"
+    )
+    for pk, gpu_type_id, created_at, gpu_hours in rows:
+        if pk > through.get(gpu_type_id, 0):
+            continue  # after the checkpoint: counted with those entries
+        for name, start in starts.items():
+            if start <= created_at < edges[name]:
+                found[gpu_type_id, name] += gpu_hours
+    return dict(found)

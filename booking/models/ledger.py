@@ -60,6 +60,8 @@ class LedgerEntry(models.Model):
             models.Index(fields=["project", "gpu_type", "kind"]),
             # The entries of one allocation after its checkpoint (a range of ids).
             models.Index(fields=["project", "gpu_type", "id"], name="ledger_allocation_id"),
+            # A project's latest entries, and its charges of the last day or week (burn rates).
+            models.Index(fields=["project", "created_at"], name="ledger_project_time"),
             # What was granted (the fair-share table of every project) without the holds and
             # charges, which grow with the jobs.
             models.Index(
@@ -108,6 +110,11 @@ class LedgerCheckpoint(models.Model):
     held = models.DecimalField(max_digits=16, decimal_places=4)
     charged = models.DecimalField(max_digits=16, decimal_places=4)
     entries = models.PositiveIntegerField(help_text="How many entries the totals fold.")
+    charged_days = models.JSONField(default=dict, blank=True)
+    """Day (UTC, ISO) → GPU-hours charged net of refunds that day, over the entries folded;
+    the last ``booking.ledger.checkpoints.DAYS_KEPT`` days only (the usage chart)."""
+    charged_hours = models.JSONField(default=dict, blank=True)
+    """Hour (its UTC start, ISO) → the same per hour, ``HOURS_KEPT`` back (the burn rates)."""
     made_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

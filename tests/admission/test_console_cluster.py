@@ -148,7 +148,8 @@ def test_a_hold_form_on_the_queue_page_posts_with_its_token_and_the_services_rea
     assert form is not None
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.group(0))
     reason = re.search(r'<input type="text" name="reason"[^>]*maxlength="(\d+)"', form.group(0))
-    assert token is not None and reason is not None
+    assert token is not None
+    assert reason is not None
     assert int(reason.group(1)) == JOB_REASON_MAX_CHARS
     response = client.post(
         action_url(job, "hold"),

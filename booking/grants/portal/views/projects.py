@@ -64,7 +64,7 @@ def project_context(user: User, project: Project) -> dict[str, Any]:
         "role": ProjectRole(role).label if role else None,
         "balances": sorted(balances_of(project=project).items()),
         "allocations": allocations,
-        "chart": usage_chart(charged_per_day(project), start=start, end=today),
+        "chart": usage_chart(charged_per_day(project, since=start), start=start, end=today),
         "chart_start": start,
         "recent_entries": project.ledger_entries.select_related("gpu_type", "actor").order_by(
             "-created_at", "-pk"
