@@ -12,8 +12,10 @@ rates'). Checkpoints are derived data: the balance is
 the same with or without them (``balances_by_allocation`` reads both).
 """
 
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from django.db import transaction
 from django.db.models import Count, Max
@@ -29,6 +31,9 @@ from booking.ledger.selectors import (
 )
 from booking.models import Allocation, LedgerCheckpoint
 from booking.scheduler.hours import ZERO
+
+Period = TypeVar("Period", bound=date)
+"""A day, or an hour (a datetime)."""
 
 BATCH = 200
 """Allocations per transaction: each batch holds their row locks for one grouped read."""
@@ -86,8 +91,18 @@ def _fold(pairs: list[tuple[int, int]], min_entries: int) -> int:
                 held=total.held,
                 charged=total.charged,
                 entries=(earlier.entries if earlier is not None else 0) + row["n"],
-                charged_days=_days(earlier, days.get(pair, {})),
-                charged_hours=_hours(earlier, hours.get(pair, {})),
+                charged_days=_merged(
+                    earlier.charged_days if earlier is not None else {},
+                    days.get(pair, {}),
+                    date.fromisoformat,
+                    timedelta(days=DAYS_KEPT - 1),
+                ),
+                charged_hours=_merged(
+                    earlier.charged_hours if earlier is not None else {},
+                    hours.get(pair, {}),
+                    datetime.fromisoformat,
+                    HOURS_KEPT,
+                ),
                 made_at=now,
             )
         )
@@ -109,29 +124,18 @@ def _fold(pairs: list[tuple[int, int]], min_entries: int) -> int:
     return len(folded)
 
 
-def _days(earlier: LedgerCheckpoint | None, added: dict[date, Decimal]) -> dict[str, str]:
-    """The checkpoint's days with the folded entries' added, the last ``DAYS_KEPT`` only."""
-    days = {
-        date.fromisoformat(day): Decimal(hours)
-        for day, hours in (earlier.charged_days if earlier is not None else {}).items()
-    }
-    for day, hours in added.items():
-        days[day] = days.get(day, ZERO) + hours
-    if not days:
+def _merged(
+    kept: Mapping[str, str],
+    added: Mapping[Period, Decimal],
+    parse: Callable[[str], Period],
+    span: timedelta,
+) -> dict[str, str]:
+    """A checkpoint's days or hours (ISO keys) with the folded entries' added, those at most
+    ``span`` before the last one only."""
+    periods = {parse(key): Decimal(gpu_hours) for key, gpu_hours in kept.items()}
+    for period, gpu_hours in added.items():
+        periods[period] = periods.get(period, ZERO) + gpu_hours
+    if not periods:
         return {}
-    first = max(days) - timedelta(days=DAYS_KEPT - 1)
-    return {day.isoformat(): str(hours) for day, hours in sorted(days.items()) if day >= first}
-
-
-def _hours(earlier: LedgerCheckpoint | None, added: dict[datetime, Decimal]) -> dict[str, str]:
-    """The checkpoint's hours with the folded entries' added, ``HOURS_KEPT`` back only."""
-    hours = {
-        datetime.fromisoformat(hour): Decimal(gpu_hours)
-        for hour, gpu_hours in (earlier.charged_hours if earlier is not None else {}).items()
-    }
-    for hour, gpu_hours in added.items():
-        hours[hour] = hours.get(hour, ZERO) + gpu_hours
-    if not hours:
-        return {}
-    first = max(hours) - HOURS_KEPT
-    return {hour.isoformat(): str(h) for hour, h in sorted(hours.items()) if hour >= first}
+    first = max(periods) - span
+    return {key.isoformat(): str(h) for key, h in sorted(periods.items()) if key >= first}
