@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from stargate_portal.migration_operations import AddIndexWithoutLocking
+
 
 def drop_checkpoints(apps, schema_editor):  # type: ignore[no-untyped-def]
     """Checkpoints are derived data: dropped, so that the next fold writes each allocation's
@@ -11,26 +13,30 @@ def drop_checkpoints(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 
 class Migration(migrations.Migration):
+    # The ledger keeps taking writes while its new index is built (CREATE INDEX CONCURRENTLY).
+    atomic = False
 
     dependencies = [
-        ('booking', '0017_pending_since_index'),
+        ("booking", "0017_pending_since_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='ledgercheckpoint',
-            name='charged_days',
+            model_name="ledgercheckpoint",
+            name="charged_days",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='ledgercheckpoint',
-            name='charged_hours',
+            model_name="ledgercheckpoint",
+            name="charged_hours",
             field=models.JSONField(blank=True, default=dict),
         ),
-        migrations.AddIndex(
-            model_name='ledgerentry',
-            index=models.Index(fields=['project', 'created_at'], name='ledger_project_time'),
+        AddIndexWithoutLocking(
+            model_name="ledgerentry",
+            index=models.Index(fields=["project", "created_at"], name="ledger_project_time"),
         ),
+        # After the columns: a checkpoint the previous release folds in between is dropped too
+        # (and once they exist, its folds fail on them until beat restarts on this release).
         migrations.RunPython(drop_checkpoints, migrations.RunPython.noop),
     ]
