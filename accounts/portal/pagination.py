@@ -3,16 +3,31 @@
 from functools import cached_property
 from typing import Any
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import EmptyPage, Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 PAGE_SIZE = 25
 
 
+class BoundedPage(Page):
+    """A page of a list counted only so far: whether another page follows comes from one row
+    read past this page, not from the count."""
+
+    def __init__(self, object_list: Any, number: int, paginator: Any, *, more: bool) -> None:
+        super().__init__(object_list, number, paginator)
+        self.more = more
+
+    def has_next(self) -> bool:
+        return self.more
+
+
 class BoundedPaginator(Paginator):
     """Counts at most ``count_max`` + 1 rows, so a page of a huge list costs its own rows (and
-    the offset), not the whole list; ``count_exact`` says whether there are more."""
+    the offset), not the whole list; ``count_exact`` says whether there are more. Past the
+    count, pages still follow one another to the end of the list: each reads one row more to
+    know whether there is a next one."""
 
     def __init__(self, object_list: Any, per_page: int, *, count_max: int) -> None:
         super().__init__(object_list, per_page)
@@ -35,6 +50,33 @@ class BoundedPaginator(Paginator):
     def full_pages_counted(self) -> int:
         """Pages surely there when the count stopped early ("page 2 of more than 40")."""
         return self.count_max // self.per_page
+
+    def validate_number(self, number: Any) -> int:
+        if self.count_exact:
+            return super().validate_number(number)
+        try:
+            return super().validate_number(number)
+        except EmptyPage:
+            valid = int(number)  # a whole number: the base class checked it
+            if valid < 1:
+                raise
+            return valid  # beyond the rows counted: ``page`` finds out whether it exists
+
+    def get_page(self, number: Any) -> Page[Any]:
+        try:
+            return super().get_page(number)
+        except EmptyPage:  # past the end of a list counted only so far: the last page counted
+            return self.page(self.num_pages)
+
+    def page(self, number: Any) -> Page[Any]:
+        number = self.validate_number(number)
+        if self.count_exact:
+            return super().page(number)
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list[bottom : bottom + self.per_page + 1])
+        if not rows:
+            raise EmptyPage(_("That page contains no results"))
+        return BoundedPage(rows[: self.per_page], number, self, more=len(rows) > self.per_page)
 
 
 def page_of(

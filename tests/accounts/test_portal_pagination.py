@@ -37,3 +37,22 @@ def test_a_short_list_is_counted_exactly() -> None:
     paginator = BoundedPaginator(users, 5, count_max=50)
 
     assert (paginator.count, paginator.count_exact, paginator.num_pages) == (12, True, 3)
+
+
+@pytest.mark.usefixtures("users")
+def test_pages_past_the_count_follow_one_another_to_the_end_of_the_list() -> None:
+    users = User.objects.filter(email__startswith="user").order_by("email")
+    paginator = BoundedPaginator(users, 2, count_max=3)  # counts 4 of the 12
+
+    pages = [paginator.get_page(n) for n in range(1, 7)]
+    beyond = paginator.get_page(7)
+
+    assert not paginator.count_exact
+    assert [user.email for page in pages for user in page] == sorted(
+        f"user{n}@example.org" for n in range(12)
+    )
+    assert [page.has_next() for page in pages] == [True] * 5 + [False]
+    assert pages[5].has_previous()
+    assert pages[4].next_page_number() == 6
+    # A page past the end of the list is the last one counted, as for an exact count.
+    assert beyond.number == 2

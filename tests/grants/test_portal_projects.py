@@ -8,6 +8,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from booking.grants.portal.views import projects as projects_views
 from booking.grants.services.projects import project_invite
 from booking.ledger.services import ledger_charge, ledger_hold
 from booking.models import GpuType, ProjectInvitation, ProjectMember, ProjectRole
@@ -92,6 +93,27 @@ def test_ledger_filters_by_type_and_links_the_csv_export(login, alice, project):
     assert f'href="/api/v1/projects/{project.pk}/ledger/export/?kind=charge"' in (
         charges.content.decode()
     )
+
+
+def test_a_long_ledger_is_counted_only_so_far_and_its_pages_still_follow(
+    login, alice, project, monkeypatch, django_assert_max_num_queries
+):
+    monkeypatch.setattr(projects_views, "LEDGER_COUNT_MAX", 60)
+    for n in range(80):
+        charge(project, 1, f"job-{n}-charge")  # with the grant: 81 entries, newest first
+    client = login(alice)
+
+    with django_assert_max_num_queries(8):
+        first = page_text(client.get(project_url(project, "project_ledger")))
+    last = page_text(client.get(project_url(project, "project_ledger"), {"page": 4}))
+
+    assert "Page 1 of more than 2" in first
+    assert "Grant H100" not in first
+    # Past the 61 rows counted, the pages go on to the end of the ledger: the grant, oldest.
+    assert "Page 4 of more than 2" in last
+    assert "Grant H100 4,000 Award" in last
+    assert "Next" not in last
+    assert "Previous" in last
 
 
 def test_csv_export_link_works_for_the_member(login, alice, project):

@@ -32,6 +32,8 @@ from booking.permissions import can_manage_project
 from stargate_portal.errors import DomainError
 
 CHART_DAYS = 90
+LEDGER_COUNT_MAX = 1_000
+"""The ledger page counts this many entries at most (three per finished job, for ever)."""
 
 
 @login_required
@@ -90,7 +92,7 @@ def project_ledger(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     context = {
         "project": project,
         "filters": filters,
-        "page": page_of(request, entries),
+        "page": page_of(request, entries, count_max=LEDGER_COUNT_MAX),
         "export_url": f"{export}?{urlencode(query)}" if query else export,
     }
     return render(request, "grants/project_ledger.html", context)
