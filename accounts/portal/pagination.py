@@ -52,15 +52,14 @@ class BoundedPaginator(Paginator):
         return self.count_max // self.per_page
 
     def validate_number(self, number: Any) -> int:
-        if self.count_exact:
-            return super().validate_number(number)
         try:
             return super().validate_number(number)
         except EmptyPage:
-            valid = int(number)  # a whole number: the base class checked it
-            if valid < 1:
+            # A whole number (the base class checked it); beyond the rows counted, ``page``
+            # finds out whether that page exists.
+            if self.count_exact or int(number) < 1:
                 raise
-            return valid  # beyond the rows counted: ``page`` finds out whether it exists
+            return int(number)
 
     def get_page(self, number: Any) -> Page[Any]:
         try:

@@ -12,8 +12,8 @@ rates'). Checkpoints are derived data: the balance is
 the same with or without them (``balances_by_allocation`` reads both).
 """
 
-from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
+from collections.abc import Mapping
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -27,6 +27,8 @@ from booking.ledger.selectors import (
     charged_by_day,
     charged_by_hour,
     checkpoint_balance,
+    checkpoint_days,
+    checkpoint_hours,
     checkpoints_and_entries_after,
 )
 from booking.models import Allocation, LedgerCheckpoint
@@ -92,17 +94,9 @@ def _fold(pairs: list[tuple[int, int]], min_entries: int) -> int:
                 charged=total.charged,
                 entries=(earlier.entries if earlier is not None else 0) + row["n"],
                 charged_days=_merged(
-                    earlier.charged_days if earlier is not None else {},
-                    days.get(pair, {}),
-                    date.fromisoformat,
-                    timedelta(days=DAYS_KEPT - 1),
+                    checkpoint_days(earlier), days.get(pair, {}), timedelta(days=DAYS_KEPT - 1)
                 ),
-                charged_hours=_merged(
-                    earlier.charged_hours if earlier is not None else {},
-                    hours.get(pair, {}),
-                    datetime.fromisoformat,
-                    HOURS_KEPT,
-                ),
+                charged_hours=_merged(checkpoint_hours(earlier), hours.get(pair, {}), HOURS_KEPT),
                 made_at=now,
             )
         )
@@ -125,14 +119,11 @@ def _fold(pairs: list[tuple[int, int]], min_entries: int) -> int:
 
 
 def _merged(
-    kept: Mapping[str, str],
-    added: Mapping[Period, Decimal],
-    parse: Callable[[str], Period],
-    span: timedelta,
+    kept: Mapping[Period, Decimal], added: Mapping[Period, Decimal], span: timedelta
 ) -> dict[str, str]:
-    """A checkpoint's days or hours (ISO keys) with the folded entries' added, those at most
-    ``span`` before the last one only."""
-    periods = {parse(key): Decimal(gpu_hours) for key, gpu_hours in kept.items()}
+    """A checkpoint's days or hours with the folded entries' added, those at most ``span``
+    before the last one only, as stored (ISO keys)."""
+    periods = dict(kept)
     for period, gpu_hours in added.items():
         periods[period] = periods.get(period, ZERO) + gpu_hours
     if not periods:

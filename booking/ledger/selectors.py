@@ -200,6 +200,18 @@ def checkpoint_balance(row: LedgerCheckpoint | None) -> Balance:
     return Balance(row.granted, row.held, row.charged)
 
 
+def checkpoint_days(row: LedgerCheckpoint | None) -> dict[date, Decimal]:
+    """The charges per day a checkpoint keeps (``charged_days``; nothing without one)."""
+    kept = row.charged_days if row is not None else {}
+    return {date.fromisoformat(day): Decimal(hours) for day, hours in kept.items()}
+
+
+def checkpoint_hours(row: LedgerCheckpoint | None) -> dict[datetime, Decimal]:
+    """The charges per hour a checkpoint keeps (``charged_hours``; nothing without one)."""
+    kept = row.charged_hours if row is not None else {}
+    return {datetime.fromisoformat(hour): Decimal(hours) for hour, hours in kept.items()}
+
+
 def balances_of(*, project: Project) -> dict[str, Balance]:
     """Per GPU type name: granted, held, charged (and available). Three queries."""
     return balances_by_project([project.pk])[project.pk]
@@ -266,9 +278,7 @@ def charged_per_day(project: Project, *, since: date) -> dict[str, list[tuple[da
     result: dict[str, list[tuple[date, Decimal]]] = {}
     for pair in pairs:
         checkpoint = kept.get(pair)
-        days: dict[date, Decimal] = defaultdict(Decimal)
-        for day, hours in (checkpoint.charged_days if checkpoint is not None else {}).items():
-            days[date.fromisoformat(day)] += Decimal(hours)
+        days: dict[date, Decimal] = defaultdict(Decimal, checkpoint_days(checkpoint))
         for day, hours in recent.get(pair, {}).items():
             days[day] += hours
         total = checkpoint_balance(checkpoint).charged + sum(recent.get(pair, {}).values(), ZERO)
@@ -339,12 +349,7 @@ def project_burn_rates(project: Project, *, now: datetime) -> list[BurnRate]:
     rates = []
     for pair in pairs:
         checkpoint, row = kept.get(pair), recent.get(pair[1])
-        hours = {
-            datetime.fromisoformat(hour): Decimal(gpu_hours)
-            for hour, gpu_hours in (
-                checkpoint.charged_hours if checkpoint is not None else {}
-            ).items()
-        }
+        hours = checkpoint_hours(checkpoint)
         window = {
             name: sum((h for hour, h in hours.items() if hour >= edges[name]), ZERO)
             + folded_at_edges.get((pair[1], name), ZERO)
