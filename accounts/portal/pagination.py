@@ -9,6 +9,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 PAGE_SIZE = 25
+PAGE_NUMBER_MAX = 1_000_000
+"""Past the rows counted, a page number above this is the last page counted (an offset
+beyond what the database takes would be an error, not a page)."""
 
 
 class BoundedPage(Page):
@@ -57,7 +60,7 @@ class BoundedPaginator(Paginator):
         except EmptyPage:
             # A whole number (the base class checked it); beyond the rows counted, ``page``
             # finds out whether that page exists.
-            if self.count_exact or int(number) < 1:
+            if self.count_exact or not 1 <= int(number) <= PAGE_NUMBER_MAX:
                 raise
             return int(number)
 

@@ -56,3 +56,14 @@ def test_pages_past_the_count_follow_one_another_to_the_end_of_the_list() -> Non
     assert pages[4].next_page_number() == 6
     # A page past the end of the list is the last one counted, as for an exact count.
     assert beyond.number == 2
+
+
+@pytest.mark.usefixtures("users")
+def test_a_page_number_no_list_can_reach_is_the_last_page_counted() -> None:
+    users = User.objects.filter(email__startswith="user").order_by("email")
+    paginator = BoundedPaginator(users, 2, count_max=3)
+
+    for number in ("1000001", str(10**30), "-4", "nine"):
+        page = paginator.get_page(number)
+        assert page.number == (1 if number == "nine" else 2), number
+        assert len(page) == 2
