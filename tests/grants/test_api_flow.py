@@ -119,7 +119,7 @@ def test_researcher_applies_reviewer_scores_staff_awards_and_a_project_appears(
     assert [e["gpu_hours"] for e in ledger["results"]] == ["3500.0000"]
     csv = api(alice).get(f"/api/v1/projects/{project_id}/ledger/export/")
     assert csv["Content-Type"].startswith("text/csv")
-    assert b"grant,H100,3500.0000" in csv.content
+    assert b"grant,H100,3500.0000" in b"".join(csv.streaming_content)
     assert api(charlie).get(f"/api/v1/projects/{project_id}/").status_code == 404
     assert api(charlie).get(f"/api/v1/projects/{project_id}/ledger/").status_code == 404
 

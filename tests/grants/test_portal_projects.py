@@ -120,7 +120,7 @@ def test_csv_export_link_works_for_the_member(login, alice, project):
     response = login(alice).get(f"/api/v1/projects/{project.pk}/ledger/export/")
 
     assert response.status_code == 200
-    assert b"grant,H100,4000" in response.content
+    assert b"grant,H100,4000" in b"".join(response.streaming_content)
 
 
 def test_pi_invites_a_member_by_email_with_a_role(login, alice, project):
