@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet, Subquery, Sum, Window
 
 from booking.jobs.priority import project_tiers
-from booking.jobs.selectors import pending_since_record
+from booking.jobs.selectors import job_rows, pending_since_record
 from booking.models import (
     ACTIVE_STATES,
     GpuType,
@@ -237,9 +237,7 @@ def staff_queue(
     *, states: Iterable[str], gpu_type: str = "", tier: int | None = None, today: date
 ) -> QuerySet[Job]:
     """Every job in ``states`` (oldest first), of one GPU type and tier when given."""
-    jobs = Job.objects.select_related("project", "gpu_type", "submitted_by").filter(
-        state__in=list(states)
-    )
+    jobs = job_rows(Job.objects.filter(state__in=list(states)))
     if gpu_type:
         # By id, not through a join on the name: the planner then walks the index by submit
         # time and stops at the page instead of sorting every queued job of the type.

@@ -28,6 +28,15 @@ from stargate_portal.permissions import is_staff
 
 QUEUED_STATES = (JobState.PENDING, JobState.HELD, *ACTIVE_STATES)
 BEFORE_ANY_CYCLE = datetime(2000, 1, 1, tzinfo=UTC)
+JOB_BODY_FIELDS = ("script", "command", "environment")
+"""What a job runs: up to 64 KiB of script, a command and its environment. Only the job's own
+page and the cluster read them; a list of jobs leaves them in the database (``job_rows``)."""
+
+
+def job_rows(jobs: QuerySet[Job]) -> QuerySet[Job]:
+    """``jobs`` for a list: with their project, GPU type and submitter, without their bodies
+    (25 jobs of 64 KiB scripts would be 1.6 MB read, sent and decoded for one page)."""
+    return jobs.select_related("project", "gpu_type", "submitted_by").defer(*JOB_BODY_FIELDS)
 
 
 def jobs_of(user: User) -> QuerySet[Job]:
@@ -52,8 +61,8 @@ def member_jobs(user: User) -> QuerySet[Job]:
     # walks the jobs newest first through an index and stops at the page, whatever the
     # statistics of the membership table say (a join let it read every job of the projects).
     project_ids = list(ProjectMember.objects.filter(user=user).values_list("project_id", flat=True))
-    jobs = Job.objects.select_related("project", "gpu_type", "submitted_by")
-    return jobs.filter(project_id__in=project_ids).order_by("-submitted_at", "-pk")
+    jobs = job_rows(Job.objects.filter(project_id__in=project_ids))
+    return jobs.order_by("-submitted_at", "-pk")
 
 
 def gpu_type_names() -> list[str]:
@@ -129,8 +138,9 @@ def project_live_jobs(user: User, project: Project, *, limit: int) -> list[Job]:
     """The project's running, admitted, pending and held jobs: running first, then oldest.
     One query of four index-bounded parts (never a sort of the project's whole queue)."""
     order = (JobState.RUNNING, JobState.ADMITTED, JobState.PENDING, JobState.HELD)
+    jobs_shown = job_rows(jobs_of(user))
     parts = [
-        jobs_of(user).filter(project=project, state=state).order_by("submitted_at", "pk")[:limit]
+        jobs_shown.filter(project=project, state=state).order_by("submitted_at", "pk")[:limit]
         for state in order
     ]
     jobs = list(parts[0].union(*parts[1:], all=True))

@@ -21,7 +21,7 @@ from booking.grants.selectors.projects import project_of
 from booking.jobs import services as job_services
 from booking.jobs.api import serializers as s
 from booking.jobs.queue import queue_overview, queue_standing
-from booking.jobs.selectors import jobs_of
+from booking.jobs.selectors import job_rows, jobs_of
 from booking.jobs.waits import job_wait_explanation
 from booking.models import Job, JobEvent, JobState
 from stargate_portal.api.pagination import BoundedCountPagination
@@ -80,7 +80,7 @@ class JobViewSet(
 
     def scoped_queryset(self, user: User) -> QuerySet[Job]:
         jobs = jobs_of(user)
-        return with_history(jobs) if self.action == "retrieve" else jobs
+        return with_history(jobs) if self.action == "retrieve" else job_rows(jobs)
 
     @extend_schema(responses=s.JobDetailSerializer)
     def retrieve(self, request: Request, pk: str) -> Response:
