@@ -55,14 +55,26 @@ def job_history(job: Job) -> QuerySet[JobEvent]:
     return job.events.select_related("actor").order_by("at", "pk")
 
 
+def listed_jobs_of(user: User) -> QuerySet[Job]:
+    """``jobs_of`` for a list (the API's): every job for staff, else the jobs of the user's
+    projects by their ids (``member_jobs``), as ``job_rows``."""
+    if is_staff(user):
+        return job_rows(Job.objects.all())
+    return job_rows(Job.objects.filter(project_id__in=_member_project_ids(user)))
+
+
 def member_jobs(user: User) -> QuerySet[Job]:
     """Jobs of the projects the user is a member of, newest first (staff: only their own)."""
-    # The user's projects as a list of ids (one small query), not a join: the planner then
-    # walks the jobs newest first through an index and stops at the page, whatever the
-    # statistics of the membership table say (a join let it read every job of the projects).
-    project_ids = list(ProjectMember.objects.filter(user=user).values_list("project_id", flat=True))
-    jobs = job_rows(Job.objects.filter(project_id__in=project_ids))
+    jobs = job_rows(Job.objects.filter(project_id__in=_member_project_ids(user)))
     return jobs.order_by("-submitted_at", "-pk")
+
+
+def _member_project_ids(user: User) -> list[int]:
+    """The user's projects as a list of ids (one small query), not a join: the planner then
+    walks the jobs newest first through an index and stops at the page, whatever the
+    statistics of the membership table say (a join let it read every job of the projects:
+    14,000 of the busy project's on the benchmark site, 30 ms, for the API's job list)."""
+    return list(ProjectMember.objects.filter(user=user).values_list("project_id", flat=True))
 
 
 def gpu_type_names() -> list[str]:

@@ -113,6 +113,8 @@ def _requests(
         ),
         "job detail": lambda: api.get(f"/api/v1/jobs/{job.pk}/"),
         "job list": lambda: api.get(f"/api/v1/jobs/?project={project.pk}"),
+        "job list, all my projects": lambda: api.get("/api/v1/jobs/"),
+        "job list, by state": lambda: api.get("/api/v1/jobs/?state=pending&state=held"),
         "queue overview": lambda: api.get("/api/v1/queue/"),
         "portal job page": lambda: portal.get(reverse("jobs:job_detail", args=[job.pk])),
         "portal job live": lambda: portal.get(reverse("jobs:job_live", args=[job.pk])),

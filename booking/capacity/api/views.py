@@ -107,7 +107,10 @@ class AvailabilityView(APIView):
 
 class BookingFilter(filters.FilterSet):
     project = filters.NumberFilter(field_name="project_id")
-    state = filters.MultipleChoiceFilter(choices=BookingState.choices)
+    state = filters.MultipleChoiceFilter(
+        choices=BookingState.choices,
+        distinct=False,  # a column of the row: no duplicates to remove, and no sort of them all
+    )
     gpu_type = filters.CharFilter(field_name="gpu_type__name", lookup_expr="iexact")
     ends_after = UtcIsoDateTimeFilter(field_name="ends_at", lookup_expr="gt")
     starts_before = UtcIsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")

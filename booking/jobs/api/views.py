@@ -21,7 +21,7 @@ from booking.grants.selectors.projects import project_of
 from booking.jobs import services as job_services
 from booking.jobs.api import serializers as s
 from booking.jobs.queue import queue_overview, queue_standing
-from booking.jobs.selectors import job_rows, jobs_of
+from booking.jobs.selectors import jobs_of, listed_jobs_of
 from booking.jobs.waits import job_wait_explanation
 from booking.models import Job, JobEvent, JobState
 from stargate_portal.api.pagination import BoundedCountPagination
@@ -38,7 +38,10 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 
 class JobFilter(filters.FilterSet):
     project = filters.NumberFilter(field_name="project_id")
-    state = filters.MultipleChoiceFilter(choices=JobState.choices)
+    state = filters.MultipleChoiceFilter(
+        choices=JobState.choices,
+        distinct=False,  # a column of the row: no duplicates to remove, and no sort of them all
+    )
     gpu_type = filters.CharFilter(field_name="gpu_type__name", lookup_expr="iexact")
 
     class Meta:
@@ -79,8 +82,9 @@ class JobViewSet(
     ordering = ("-submitted_at", "-pk")
 
     def scoped_queryset(self, user: User) -> QuerySet[Job]:
-        jobs = jobs_of(user)
-        return with_history(jobs) if self.action == "retrieve" else job_rows(jobs)
+        if self.action == "retrieve":
+            return with_history(jobs_of(user))
+        return listed_jobs_of(user)
 
     @extend_schema(responses=s.JobDetailSerializer)
     def retrieve(self, request: Request, pk: str) -> Response:
