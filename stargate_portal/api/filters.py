@@ -9,9 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import forms
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+
+from stargate_portal.errors import ValidationFailed
 
 MAX_UTC_OFFSET = timedelta(hours=14)
 """The largest offset any time zone uses (Kiribati, UTC+14)."""
@@ -36,3 +41,24 @@ class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
     """``IsoDateTimeFilter`` with real-world offsets only, compared in UTC."""
 
     field_class = UtcIsoDateTimeField
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """``?ordering=``, refused with a 400 when it names a field the list cannot be ordered by
+    (DRF's own filter silently ignores it, so a client never learns its order was not the
+    one asked for). A list offers only the orders an index serves."""
+
+    def get_ordering(self, request: Request, queryset: QuerySet[Any], view: Any) -> Any:
+        raw = request.query_params.get(self.ordering_param)
+        if raw:
+            asked = [part.strip() for part in raw.split(",") if part.strip()]
+            valid = {
+                name for name, _label in self.get_valid_fields(queryset, view, {"request": request})
+            }
+            unknown = [part for part in asked if part.lstrip("-") not in valid]
+            if unknown:
+                message = _("A list of these can be ordered by %(fields)s only.") % {
+                    "fields": ", ".join(sorted(valid)) or "-"
+                }
+                raise ValidationFailed.on_field(self.ordering_param, message)
+        return super().get_ordering(request, queryset, view)

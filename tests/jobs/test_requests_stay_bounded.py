@@ -115,6 +115,7 @@ def _requests(
         "job list": lambda: api.get(f"/api/v1/jobs/?project={project.pk}"),
         "job list, all my projects": lambda: api.get("/api/v1/jobs/"),
         "job list, by state": lambda: api.get("/api/v1/jobs/?state=pending&state=held"),
+        "job list, oldest first": lambda: api.get("/api/v1/jobs/?ordering=submitted_at"),
         "queue overview": lambda: api.get("/api/v1/queue/"),
         "portal job page": lambda: portal.get(reverse("jobs:job_detail", args=[job.pk])),
         "portal job live": lambda: portal.get(reverse("jobs:job_live", args=[job.pk])),

@@ -71,14 +71,16 @@ def detail(job: Job, *, loaded: bool = False) -> dict[str, Any]:
 class JobViewSet(
     UserScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """Jobs of my projects. Filter by ``project``, ``state`` (repeatable), ``gpu_type``.
+    """Jobs of my projects, newest first. Filter by ``project``, ``state`` (repeatable),
+    ``gpu_type``; ``ordering=submitted_at`` for oldest first (the only other order an index
+    serves: ordering by GPUs or state sorted every job of the projects on each page).
     ``count`` is exact up to 1,000 jobs and null beyond (a busy project has many more)."""
 
     model = Job
     pagination_class = BoundedCountPagination
     serializer_class = s.JobSerializer
     filterset_class = JobFilter
-    ordering_fields = ("submitted_at", "state", "gpus")
+    ordering_fields = ("submitted_at",)
     ordering = ("-submitted_at", "-pk")
 
     def scoped_queryset(self, user: User) -> QuerySet[Job]:
