@@ -44,7 +44,7 @@ def jobs_of(user: User) -> QuerySet[Job]:
     qs = Job.objects.select_related("project", "gpu_type", "submitted_by")
     if is_staff(user):
         return qs
-    return qs.filter(project__members__user=user)
+    return qs.filter(project_id__in=_member_project_ids(user))
 
 
 def job_of(user: User, pk: int) -> Job:
@@ -56,11 +56,8 @@ def job_history(job: Job) -> QuerySet[JobEvent]:
 
 
 def listed_jobs_of(user: User) -> QuerySet[Job]:
-    """``jobs_of`` for a list (the API's): every job for staff, else the jobs of the user's
-    projects by their ids (``member_jobs``), as ``job_rows``."""
-    if is_staff(user):
-        return job_rows(Job.objects.all())
-    return job_rows(Job.objects.filter(project_id__in=_member_project_ids(user)))
+    """``jobs_of`` for a list (the API's), as ``job_rows``."""
+    return job_rows(jobs_of(user))
 
 
 def member_jobs(user: User) -> QuerySet[Job]:
@@ -146,11 +143,12 @@ def job_counts(project_ids: Collection[int]) -> dict[int, JobCounts]:
     return {pk: JobCounts(**values) for pk, values in figures.items()}
 
 
-def project_live_jobs(user: User, project: Project, *, limit: int) -> list[Job]:
+def project_live_jobs(project: Project, *, limit: int) -> list[Job]:
     """The project's running, admitted, pending and held jobs: running first, then oldest.
-    One query of four index-bounded parts (never a sort of the project's whole queue)."""
+    One query of four index-bounded parts (never a sort of the project's whole queue).
+    ``project`` is one the user may see (``project_of``), so are its jobs."""
     order = (JobState.RUNNING, JobState.ADMITTED, JobState.PENDING, JobState.HELD)
-    jobs_shown = job_rows(jobs_of(user))
+    jobs_shown = job_rows(Job.objects.filter(project=project))
     parts = [
         jobs_shown.filter(project=project, state=state).order_by("submitted_at", "pk")[:limit]
         for state in order

@@ -246,7 +246,7 @@ def project_jobs(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     project = project_of(request.user, pk)
     context = {
         "project": project,
-        "jobs": project_live_jobs(request.user, project, limit=PROJECT_SECTION_JOBS),
+        "jobs": project_live_jobs(project, limit=PROJECT_SECTION_JOBS),
         "counts": job_counts([project.pk]).get(project.pk),
         "burn_rates": _burning(project_burn_rates(project, now=timezone.now())),
         "is_member": member_projects(request.user).filter(pk=project.pk).exists(),
