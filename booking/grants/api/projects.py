@@ -153,15 +153,8 @@ class ProjectViewSet(
         return self.get_paginated_response(serializer(page, many=True).data)
 
 
-LEDGER_CSV_HEADER = [
-    "created_at",
-    "kind",
-    "gpu_type",
-    "gpu_hours",
-    "idempotency_key",
-    "actor",
-    "reason",
-]
+LEDGER_CSV_HEADER = [name for name in s.LedgerEntrySerializer.Meta.fields if name != "id"]
+"""The API's names of an entry's fields, in its order (``_ledger_rows`` writes them)."""
 LEDGER_EXPORT_CHUNK = 2_000
 """Entries read per round trip while a ledger export streams (a server-side cursor)."""
 
