@@ -148,13 +148,10 @@ def project_live_jobs(project: Project, *, limit: int) -> list[Job]:
     One query of four index-bounded parts (never a sort of the project's whole queue).
     ``project`` is one the user may see (``project_of``), so are its jobs."""
     order = (JobState.RUNNING, JobState.ADMITTED, JobState.PENDING, JobState.HELD)
-    jobs_shown = job_rows(Job.objects.filter(project=project))
-    parts = [
-        jobs_shown.filter(project=project, state=state).order_by("submitted_at", "pk")[:limit]
-        for state in order
-    ]
-    jobs = list(parts[0].union(*parts[1:], all=True))
+    jobs = job_rows(Job.objects.filter(project=project))
+    parts = [jobs.filter(state=state).order_by("submitted_at", "pk")[:limit] for state in order]
+    shown = list(parts[0].union(*parts[1:], all=True))
     rank = {state: index for index, state in enumerate(order)}
-    return sorted(jobs, key=lambda job: (rank[JobState(job.state)], job.submitted_at, job.pk))[
+    return sorted(shown, key=lambda job: (rank[JobState(job.state)], job.submitted_at, job.pk))[
         :limit
     ]

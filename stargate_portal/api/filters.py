@@ -43,6 +43,13 @@ class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+def state_filter(choices: Any) -> filters.MultipleChoiceFilter:
+    """A repeatable ``?state=a&state=b`` on a column of the row. django-filter adds
+    ``DISTINCT`` by default, which made PostgreSQL sort every matching row (9,190 jobs of the
+    busy project) for a page of 50; a column of the row has no duplicates to remove."""
+    return filters.MultipleChoiceFilter(choices=choices, distinct=False)
+
+
 class StrictOrderingFilter(OrderingFilter):
     """``?ordering=``, refused with a 400 when it names a field the list cannot be ordered by
     (DRF's own filter silently ignores it, so a client never learns its order was not the

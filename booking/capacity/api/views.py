@@ -37,7 +37,7 @@ from booking.capacity.services.bookings import booking_cancel, booking_create, b
 from booking.capacity.services.feeds import calendar_feed_create, calendar_feed_revoke
 from booking.grants.selectors.projects import project_of
 from booking.models import BookingState, CalendarFeed, CapacityBooking, GpuType
-from stargate_portal.api.filters import UtcIsoDateTimeFilter
+from stargate_portal.api.filters import UtcIsoDateTimeFilter, state_filter
 from stargate_portal.api.views import UserScopedMixin, user_of
 from stargate_portal.errors import ValidationFailed
 
@@ -107,10 +107,7 @@ class AvailabilityView(APIView):
 
 class BookingFilter(filters.FilterSet):
     project = filters.NumberFilter(field_name="project_id")
-    state = filters.MultipleChoiceFilter(
-        choices=BookingState.choices,
-        distinct=False,  # a column of the row: no duplicates to remove, and no sort of them all
-    )
+    state = state_filter(BookingState.choices)
     gpu_type = filters.CharFilter(field_name="gpu_type__name", lookup_expr="iexact")
     ends_after = UtcIsoDateTimeFilter(field_name="ends_at", lookup_expr="gt")
     starts_before = UtcIsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")

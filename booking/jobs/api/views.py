@@ -24,6 +24,7 @@ from booking.jobs.queue import queue_overview, queue_standing
 from booking.jobs.selectors import jobs_of, listed_jobs_of
 from booking.jobs.waits import job_wait_explanation
 from booking.models import Job, JobEvent, JobState
+from stargate_portal.api.filters import state_filter
 from stargate_portal.api.pagination import BoundedCountPagination
 from stargate_portal.api.views import UserScopedMixin, user_of
 from stargate_portal.errors import ValidationFailed
@@ -38,10 +39,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 
 class JobFilter(filters.FilterSet):
     project = filters.NumberFilter(field_name="project_id")
-    state = filters.MultipleChoiceFilter(
-        choices=JobState.choices,
-        distinct=False,  # a column of the row: no duplicates to remove, and no sort of them all
-    )
+    state = state_filter(JobState.choices)
     gpu_type = filters.CharFilter(field_name="gpu_type__name", lookup_expr="iexact")
 
     class Meta:
