@@ -37,12 +37,15 @@ class JobStanding:
     cycle, within that many seconds, places it.
     A job in a capacity booking queues only behind the booking's earlier jobs and starts with
     its window (``_booked_start``), not from the record.
+    ``tier``: the project's priority tier in that record (the tier the cycle ordered it by),
+    None when the record has no row for the project and GPU type.
     """
 
     position: int | None = None
     estimated_start: datetime | None = None
     as_of: datetime | None = None
     known_within_seconds: float | None = None
+    tier: int | None = None
 
 
 def queue_standing(job: Job, *, now: datetime) -> JobStanding:
@@ -64,12 +67,13 @@ def queue_standing(job: Job, *, now: datetime) -> JobStanding:
     own = _own_work_ahead(job, row) if row is not None else None
     if row is None or own is None:
         soon = float(settings.ADMISSION_CYCLE_SECONDS)
-        return JobStanding(estimated_start=reserved, known_within_seconds=soon)
+        tier = None if row is None else row.tier
+        return JobStanding(estimated_start=reserved, known_within_seconds=soon, tier=tier)
     ahead = WorkAhead(row.jobs_ahead, row.gpus_ahead, row.gpu_minutes_ahead).plus(
         own.jobs, own.gpus, own.gpu_minutes
     )
     start = reserved or _estimate(row.outlook, ahead, job, now)
-    return JobStanding(ahead.jobs + 1, start, row.outlook.published_at)
+    return JobStanding(ahead.jobs + 1, start, row.outlook.published_at, tier=row.tier)
 
 
 def _own_work_ahead(job: Job, row: QueueStanding) -> WorkAhead | None:

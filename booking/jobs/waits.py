@@ -41,9 +41,14 @@ class WaitExplanation:
         return _("%(summary)s Expected at %(when)s.") % {"summary": self.summary, "when": when}
 
 
-def job_wait_explanation(job: Job, *, today: date | None = None) -> WaitExplanation | None:
+def job_wait_explanation(
+    job: Job, *, today: date | None = None, tier: int | None = None
+) -> WaitExplanation | None:
     """The explanation of a pending job waiting for GPUs; None for any other job. ``today``
-    is the cluster's date when the caller has read the clock already."""
+    is the cluster's date when the caller has read the clock already; ``tier`` the job's
+    project's tier in the latest cycle's record when the caller has it (``JobStanding.tier``):
+    the reserved job's tier is from that cycle too, so the two compare as the cycle ordered
+    them, and no tier is computed here."""
     if job.state != JobState.PENDING or job.reason not in _GPU_WAITS:
         return None
     latest = AdmissionCycle.objects.order_by("-started_at", "-pk").values("pk")[:1]
@@ -55,8 +60,9 @@ def job_wait_explanation(job: Job, *, today: date | None = None) -> WaitExplanat
     per_node = job.gpu_type.gpus_per_node
     nodes = -(-row.gpus // per_node) if row.gpus > per_node else 0
     mine = row.job_id == job.pk
-    tier = None if mine else project_tiers([job.project_id], today=today or cluster_today())
-    summary = _summary(row, mine, nodes, tier.get(job.project_id) if tier else None)
+    if not mine and tier is None:
+        tier = project_tiers([job.project_id], today=today or cluster_today()).get(job.project_id)
+    summary = _summary(row, mine, nodes, None if mine else tier)
     return WaitExplanation(row.job_id, row.tier, row.gpus, nodes, row.shadow_time, mine, summary)
 
 

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import User
+from accounts.models import OrganisationKind, User
 from booking.admission.tasks import admission_cycles_prune
 from booking.models import AdmissionReservation, Job, Project
 from tests.admission.test_console_cluster import CYCLES, first_row
@@ -82,6 +82,22 @@ def test_a_running_job_has_no_wait_explanation(
 
     assert shown["state"] == "running"
     assert shown["wait_explanation"] is None
+
+
+def test_the_waiting_job_is_compared_with_the_tier_its_cycle_ordered_it_by(
+    api: Callable[..., Any], bob: User, bob_project: Project, blocked: dict[str, Job]
+) -> None:
+    """Bob's organisation becomes a university after the cycle: until the next cycle the
+    queue stays as that cycle ordered it (Bob's job behind a higher tier), and so does the
+    explanation, read from the cycle's record without computing a tier."""
+    organisation = bob_project.organisation
+    organisation.kind = OrganisationKind.UNIVERSITY
+    organisation.save()
+    with CaptureQueriesContext(connection) as queries:
+        shown = api(bob).get(f"/api/v1/jobs/{blocked['waiting'].pk}/").json()
+
+    assert "of a higher tier" in shown["wait_explanation"]["message"]
+    assert not [q for q in queries if "accounts_organisation" in q["sql"]]
 
 
 def test_the_explanation_costs_the_same_queries_whatever_the_queue_length(

@@ -198,6 +198,34 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_response_and_cr
     assert Job.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"environment": {"ZETA": "1", "A": "two", "MIDDLE_NAME": ""}, "name": "  padded  "},
+        {"script": "", "container_image": " ghcr.io/acme/train:1 ", "command": "python x.py"},
+    ],
+)
+def test_the_submit_response_is_the_detail_of_the_job_as_stored(
+    api: Api, alice: User, alice_project: Project, overrides: dict[str, Any]
+) -> None:
+    """The response is built from the job just written, not read back: it must say what a
+    read of the stored job says (cleaned name and image, environment, history, standing)."""
+    client = api(alice)
+    cycle()  # a record of the queue, so the new job has a standing to show
+    submitted = client.post(
+        "/api/v1/jobs/",
+        job_body(alice_project, **overrides),
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="as-stored",
+    )
+    assert submitted.status_code == 201, submitted.content
+
+    shown = client.get(f"/api/v1/jobs/{submitted.json()['id']}/")
+
+    assert submitted.json() == shown.json()
+    assert [event["to_state"] for event in shown.json()["history"]] == ["pending"]
+
+
 def test_the_same_idempotency_key_for_another_job_is_refused(
     api: Api, alice: User, alice_project: Project
 ) -> None:

@@ -1,9 +1,10 @@
 """Jobs: submit (Idempotency-Key), list, detail with history, cancel; staff actions; queue."""
 
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -47,21 +48,28 @@ class JobFilter(filters.FilterSet):
         fields = ("project", "state", "gpu_type")
 
 
+def _history() -> Prefetch:
+    return Prefetch("events", queryset=JobEvent.objects.select_related("actor"))
+
+
 def with_history(jobs: QuerySet[Job]) -> QuerySet[Job]:
     """What a job's detail shows besides the job: project, GPU type, submitter, history."""
-    history = Prefetch("events", queryset=JobEvent.objects.select_related("actor"))
-    return jobs.select_related("project", "gpu_type", "submitted_by").prefetch_related(history)
+    return jobs.select_related("project", "gpu_type", "submitted_by").prefetch_related(_history())
 
 
-def detail(job: Job, *, loaded: bool = False) -> dict[str, Any]:
+def detail(job: Job, *, loaded: bool = False, now: datetime | None = None) -> dict[str, Any]:
     """A job with its history, position and estimated start (fresh from the database unless
     ``loaded`` by ``with_history`` just now; the position and start from the last admission
-    cycle's record, never by walking the queue)."""
+    cycle's record, never by walking the queue). ``now``: the cluster's time when the caller
+    has just read it."""
     fresh = job if loaded else with_history(Job.objects.all()).get(pk=job.pk)
-    now = cluster_backend().now()
+    now = now or cluster_backend().now()
+    standing = queue_standing(fresh, now=now)
     context = {
-        "standing": queue_standing(fresh, now=now),
-        "wait_explanation": job_wait_explanation(fresh, today=cluster_today(now)),
+        "standing": standing,
+        "wait_explanation": job_wait_explanation(
+            fresh, today=cluster_today(now), tier=standing.tier
+        ),
     }
     return dict(s.JobDetailSerializer(fresh, context=context).data)
 
@@ -128,7 +136,14 @@ class JobViewSet(
                     status=status.HTTP_201_CREATED,
                     headers={"Idempotent-Replayed": "true"},
                 )
-            body = detail(job)
+            if submission.created:
+                # The job in hand is what was just written, with its project, GPU type and
+                # submitter; its history is the one event written with it; its submit time
+                # is the cluster's time read for it.
+                prefetch_related_objects([job], _history())
+                body = detail(job, loaded=True, now=job.submitted_at)
+            else:
+                body = detail(job)
             if submission.created and key:
                 Job.objects.filter(pk=job.pk).update(submit_response=body)
         return Response(body, status=status.HTTP_201_CREATED)
