@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from booking.admission.console.urls import legacy_urlpatterns as moved_cluster_pages
+from stargate_portal.api.schema import SchemaView
 from stargate_portal.health import healthz
 from stargate_portal.metrics import metrics
 
@@ -16,7 +17,7 @@ urlpatterns = [
     path("api/v1/", include("booking.grants.api.urls")),
     path("api/v1/", include("booking.capacity.api.urls")),
     path("api/v1/", include("booking.energy.api.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     *moved_cluster_pages,

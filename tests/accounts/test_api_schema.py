@@ -1,16 +1,20 @@
 """OpenAPI 3 schema at /api/schema/ and Swagger UI at /api/docs/, served without any CDN."""
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
+from django.utils import translation
 from drf_spectacular.drainage import reset_generator_stats
+from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
-from stargate_portal.api.schema import ERROR_SCHEMA
+from stargate_portal.api.schema import ERROR_SCHEMA, SchemaView
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 API_PATHS = {
@@ -124,3 +128,52 @@ def test_swagger_ui_is_served_from_local_static_files(db: None) -> None:
     script = APIClient().get("/api/docs/?script=")
     assert script["Content-Type"].startswith("application/javascript")
     assert "/api/schema/" in script.content.decode()
+
+
+@pytest.fixture
+def generations(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str | None]]:
+    """The language of each schema generation, from an empty cache."""
+    SchemaView.forget()
+    seen: list[str | None] = []
+    original = SchemaGenerator.get_schema
+
+    def counted(self: SchemaGenerator, *args: Any, **kwargs: Any) -> Any:
+        seen.append(translation.get_language())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counted)
+    yield seen
+    SchemaView.forget()
+
+
+def test_the_schema_is_generated_once_per_language_and_format(
+    db: None, generations: list[str | None]
+) -> None:
+    client = APIClient()
+    first_json = client.get("/api/schema/?format=json")
+    again_json = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    yaml_text = client.get("/api/schema/")
+    again_yaml = client.get("/api/schema/")
+    norwegian = client.get("/api/schema/?format=json&lang=nb")
+
+    assert generations == ["en", "en", "nb"]
+    assert again_json.content == first_json.content
+    assert again_json["Content-Type"] == "application/vnd.oai.openapi+json"
+    assert again_yaml.content == yaml_text.content
+    assert again_yaml["Content-Type"].startswith("application/vnd.oai.openapi;")
+    assert again_yaml["Content-Disposition"] == 'inline; filename="Stargate Portal API.yaml"'
+    assert yaml.safe_load(again_yaml.content) == first_json.json()
+    assert norwegian.json()["paths"].keys() == first_json.json()["paths"].keys()
+    assert norwegian.content != first_json.content  # translated descriptions
+
+
+def test_no_query_string_makes_the_schema_cache_grow_or_the_version_change(
+    db: None, generations: list[str | None]
+) -> None:
+    client = APIClient()
+    bodies = [
+        client.get(f"/api/schema/?format=json&lang=x{n}&version=v{n}").json() for n in range(5)
+    ]
+
+    assert generations == ["en"]
+    assert {body["info"]["version"] for body in bodies} == {"1.0.0"}
