@@ -1,4 +1,5 @@
-"""Long lists in the portal and the console: 25 a page, ``?page=`` in the query string."""
+"""Long lists in the portal and the console: 25 a page, ``?page=`` in the query string;
+past the rows a long list counts, ``?cursor=`` (a keyset page, ``stargate_portal.keyset``)."""
 
 from functools import cached_property
 from typing import Any
@@ -8,15 +9,18 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from stargate_portal.keyset import Cursor, InvalidCursor, Ordering, keyset_page, ordering_of
+
 PAGE_SIZE = 25
-PAGE_NUMBER_MAX = 1_000_000
-"""Past the rows counted, a page number above this is the last page counted (an offset
-beyond what the database takes would be an error, not a page)."""
 
 
 class BoundedPage(Page):
     """A page of a list counted only so far: whether another page follows comes from one row
-    read past this page, not from the count."""
+    read past this page, not from the count. ``next_cursor`` / ``previous_cursor``: the
+    keyset links to take instead of page numbers (past the pages counted)."""
+
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
 
     def __init__(self, object_list: Any, number: int, paginator: Any, *, more: bool) -> None:
         super().__init__(object_list, number, paginator)
@@ -26,13 +30,41 @@ class BoundedPage(Page):
         return self.more
 
 
+class CursorPage(BoundedPage):
+    """A keyset page past the pages counted, reached by ``?cursor=``: its number is the one
+    its link carried (for display); its neighbours are keyset pages too."""
+
+    def __init__(
+        self, rows: list[Any], cursor: Cursor, paginator: "BoundedPaginator", *, more: bool
+    ) -> None:
+        ordering = paginator.ordering
+        assert ordering is not None  # noqa: S101 (a cursor is decoded only with an ordering)
+        # Walking forwards, the cursor's row lies before this page; backwards, after it.
+        has_next = bool(rows) and (cursor.backwards or more)
+        self.before = bool(rows) and (more if cursor.backwards else True)
+        super().__init__(rows, cursor.number, paginator, more=has_next)
+        if has_next:
+            self.next_cursor = ordering.token(rows[-1], backwards=False, number=self.number + 1)
+        if self.before:
+            number = max(1, self.number - 1)
+            self.previous_cursor = ordering.token(rows[0], backwards=True, number=number)
+
+    def has_previous(self) -> bool:
+        return self.before
+
+
 class BoundedPaginator(Paginator):
-    """Counts at most ``count_max`` + 1 rows, so a page of a huge list costs its own rows (and
-    the offset), not the whole list; ``count_exact`` says whether there are more. Past the
-    count, pages still follow one another to the end of the list: each reads one row more to
-    know whether there is a next one."""
+    """Counts at most ``count_max`` + 1 rows, so a page of a huge list costs its own rows, not
+    the whole list; ``count_exact`` says whether there are more. Page numbers reach the rows
+    counted (a number past them is the last page counted); from there, pages follow one
+    another to the end of the list by cursor (each reads one row more to know whether there is
+    a next one), so no page costs an offset longer than the count."""
 
     def __init__(self, object_list: Any, per_page: int, *, count_max: int) -> None:
+        self.ordering: Ordering | None = None
+        if isinstance(object_list, QuerySet):
+            self.ordering = ordering_of(object_list)
+            object_list = self.ordering.apply(object_list)
         super().__init__(object_list, per_page)
         self.count_max = count_max
 
@@ -54,17 +86,16 @@ class BoundedPaginator(Paginator):
         """Pages surely there when the count stopped early ("page 2 of more than 40")."""
         return self.count_max // self.per_page
 
-    def validate_number(self, number: Any) -> int:
-        try:
-            return super().validate_number(number)
-        except EmptyPage:
-            # A whole number (the base class checked it); beyond the rows counted, ``page``
-            # finds out whether that page exists.
-            if self.count_exact or not 1 <= int(number) <= PAGE_NUMBER_MAX:
-                raise
-            return int(number)
-
-    def get_page(self, number: Any) -> Page[Any]:
+    def get_page(self, number: Any, cursor: str | None = None) -> Page[Any]:
+        """The page of ``cursor`` when it is one of this list's, else page ``number``."""
+        if cursor and self.ordering is not None and isinstance(self.object_list, QuerySet):
+            try:
+                position = self.ordering.decode(cursor)
+            except InvalidCursor:
+                pass
+            else:
+                rows, more = keyset_page(self.object_list, self.ordering, position, self.per_page)
+                return CursorPage(rows, position, self, more=more)
         try:
             return super().get_page(number)
         except EmptyPage:  # past the end of a list counted only so far: the last page counted
@@ -78,7 +109,11 @@ class BoundedPaginator(Paginator):
         rows = list(self.object_list[bottom : bottom + self.per_page + 1])
         if not rows:
             raise EmptyPage(_("That page contains no results"))
-        return BoundedPage(rows[: self.per_page], number, self, more=len(rows) > self.per_page)
+        page = BoundedPage(rows[: self.per_page], number, self, more=len(rows) > self.per_page)
+        if page.more and number >= self.num_pages and self.ordering is not None:
+            # Past the rows counted, an offset would cost every row it skips: keyset pages.
+            page.next_cursor = self.ordering.token(page[-1], backwards=False, number=number + 1)
+        return page
 
 
 def page_of(
@@ -91,4 +126,6 @@ def page_of(
         if count_max is None
         else BoundedPaginator(items, per_page, count_max=count_max)
     )
+    if isinstance(paginator, BoundedPaginator):
+        return paginator.get_page(request.GET.get("page"), request.GET.get("cursor"))
     return paginator.get_page(request.GET.get("page"))

@@ -1,11 +1,15 @@
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+from stargate_portal.errors import ValidationFailed
+from stargate_portal.keyset import Cursor, InvalidCursor, keyset_page, ordering_of
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -14,11 +18,17 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
 
 class BoundedCountPagination(PageNumberPagination):
-    """Page numbers for lists that grow with the work (a busy project's jobs): ``count`` is
-    exact up to ``count_max`` and null beyond, and ``next`` comes from one extra row, so a page
-    costs its rows and its offset, never the whole list."""
+    """Pages of lists that grow with the work (a busy project's jobs, its ledger), each
+    costing its own rows whatever the list's length.
+
+    ``count`` is exact up to ``count_max`` and null beyond. Page numbers reach the first
+    ``count_max`` rows (an offset costs the rows it skips); from there on ``next`` and
+    ``previous`` carry a ``cursor`` (the position of a row in the list's order, which an index
+    finds), so following the links walks the whole list, page after page, at the cost of the
+    first. A page number beyond them is refused (``page_too_deep``)."""
 
     count_max = 1_000
+    cursor_query_param = "cursor"
 
     def paginate_queryset(  # type: ignore[override]
         self, queryset: QuerySet[Any], request: Request, view: Any = None
@@ -27,31 +37,94 @@ class BoundedCountPagination(PageNumberPagination):
         if not page_size:
             return None
         self.request = self._request = request
-        raw = request.query_params.get(self.page_query_param, "1")
+        self.size = page_size
+        self.ordering = ordering_of(queryset)
+        queryset = self.ordering.apply(queryset)
+        token = request.query_params.get(self.cursor_query_param)
+        rows = (
+            self._numbered(queryset, page_size)
+            if token is None
+            else self._after_cursor(queryset, self._cursor(token), page_size)
+        )
+        counted = queryset.order_by()[: self.count_max + 1].count()
+        self.total: int | None = counted if counted <= self.count_max else None
+        self.rows = rows
+        return rows
+
+    @property
+    def numbered_pages(self) -> int:
+        """Pages reached by number: those starting within the first ``count_max`` rows."""
+        return max(1, -(-self.count_max // self.size))
+
+    def _numbered(self, queryset: QuerySet[Any], page_size: int) -> list[Any]:
+        raw = self._request.query_params.get(self.page_query_param, "1")
         if not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
             raise NotFound(self.invalid_page_message.format(page_number=raw, message=""))
         self.number = int(raw)
+        if self.number > self.numbered_pages:
+            message = _(
+                "Page numbers reach the first %(rows)s rows (page %(last)s at this page size); "
+                "follow the next links, which carry a cursor, to go further."
+            ) % {"rows": self.count_max, "last": self.numbered_pages}
+            raise ValidationFailed(
+                message,
+                code="page_too_deep",
+                details={"page": [message], "last_numbered_page": self.numbered_pages},
+            )
         offset = (self.number - 1) * page_size
         rows = list(queryset[offset : offset + page_size + 1])
         if self.number > 1 and not rows:
             raise NotFound(self.invalid_page_message.format(page_number=raw, message=""))
         self.has_next = len(rows) > page_size
-        counted = queryset.order_by()[: self.count_max + 1].count()
-        self.total: int | None = counted if counted <= self.count_max else None
+        self.has_previous = self.number > 1
+        self.cursor: Cursor | None = None
         return rows[:page_size]
+
+    def _cursor(self, token: str) -> Cursor:
+        try:
+            return self.ordering.decode(token)
+        except InvalidCursor:
+            message = _("This cursor is not one of this list's; follow the next links.")
+            raise ValidationFailed(
+                message, code="invalid_cursor", details={"cursor": [message]}
+            ) from None
+
+    def _after_cursor(self, queryset: QuerySet[Any], cursor: Cursor, page_size: int) -> list[Any]:
+        rows, more = keyset_page(queryset, self.ordering, cursor, page_size)
+        self.number = cursor.number
+        self.cursor = cursor
+        # Walking forwards, the cursor's row lies before this page; backwards, after it.
+        self.has_next = bool(rows) and (cursor.backwards or more)
+        self.has_previous = bool(rows) and (more if cursor.backwards else True)
+        return rows
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response(
             {
                 "count": self.total,
-                "next": self._link(self.number + 1) if self.has_next else None,
-                "previous": self._link(self.number - 1) if self.number > 1 else None,
+                "next": self._next() if self.has_next else None,
+                "previous": self._previous() if self.has_previous else None,
                 "results": data,
             }
         )
 
-    def _link(self, number: int) -> str:
-        url = self._request.build_absolute_uri()
+    def _next(self) -> str:
+        if self.cursor is None and self.number < self.numbered_pages:
+            return self._link(self.number + 1)
+        token = self.ordering.token(self.rows[-1], backwards=False, number=self.number + 1)
+        return self._link(None, token)
+
+    def _previous(self) -> str:
+        if self.cursor is None:
+            return self._link(self.number - 1)
+        token = self.ordering.token(self.rows[0], backwards=True, number=max(1, self.number - 1))
+        return self._link(None, token)
+
+    def _link(self, number: int | None, token: str | None = None) -> str:
+        url = remove_query_param(self._request.build_absolute_uri(), self.cursor_query_param)
+        if token is not None:
+            url = remove_query_param(url, self.page_query_param)
+            return replace_query_param(url, self.cursor_query_param, token)
         if number == 1:
             return remove_query_param(url, self.page_query_param)
         return replace_query_param(url, self.page_query_param, number)
@@ -64,3 +137,22 @@ class BoundedCountPagination(PageNumberPagination):
             "description": f"Exact up to {self.count_max}; null when there are more.",
         }
         return shape
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["description"] = (
+                    f"A page within the first {self.count_max} rows; beyond, follow `next`."
+                )
+        parameters.append(
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "A position in the list, as the `next` and `previous` links "
+                "carry it past the numbered pages (opaque; overrides `page`).",
+                "schema": {"type": "string"},
+            }
+        )
+        return parameters

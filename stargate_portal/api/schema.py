@@ -86,8 +86,8 @@ class SchemaView(SpectacularAPIView):
 
     def _get_version_parameter(self, request: Request) -> str | None:
         version = request.GET.get("version")
-        allowed = api_settings.ALLOWED_VERSIONS
-        return version if allowed and version in allowed else None
+        allowed = api_settings.ALLOWED_VERSIONS or ()
+        return version if version is not None and version in allowed else None
 
 
 def _supported_language(code: str | None) -> str:

@@ -40,22 +40,44 @@ def test_a_short_list_is_counted_exactly() -> None:
 
 
 @pytest.mark.usefixtures("users")
-def test_pages_past_the_count_follow_one_another_to_the_end_of_the_list() -> None:
+def test_pages_past_the_count_follow_one_another_to_the_end_of_the_list_by_cursor() -> None:
     users = User.objects.filter(email__startswith="user").order_by("email")
-    paginator = BoundedPaginator(users, 2, count_max=3)  # counts 4 of the 12
+    paginator = BoundedPaginator(users, 2, count_max=3)  # counts 4 of the 12: pages 1 and 2
 
-    pages = [paginator.get_page(n) for n in range(1, 7)]
+    pages = [paginator.get_page(1), paginator.get_page(2)]
+    while pages[-1].has_next():
+        assert pages[-1].next_cursor, pages[-1].number
+        pages.append(paginator.get_page(None, pages[-1].next_cursor))
+    back = [pages[-1]]
+    while back[-1].has_previous():
+        back.append(paginator.get_page(None, back[-1].previous_cursor))
     beyond = paginator.get_page(7)
 
     assert not paginator.count_exact
-    assert [user.email for page in pages for user in page] == sorted(
-        f"user{n}@example.org" for n in range(12)
-    )
+    everyone = [user.email for user in users.order_by("email", "pk")]  # the database's collation
+    assert len(everyone) == 12
+    assert [user.email for page in pages for user in page] == everyone
+    assert [page.number for page in pages] == [1, 2, 3, 4, 5, 6]
+    assert pages[0].next_cursor is None  # page 2 is reached by its number
     assert [page.has_next() for page in pages] == [True] * 5 + [False]
     assert pages[5].has_previous()
-    assert pages[4].next_page_number() == 6
-    # A page past the end of the list is the last one counted, as for an exact count.
+    # Back from there by cursor, to the start of the list.
+    assert [user.email for page in reversed(back) for user in page] == everyone
+    assert [page.number for page in back] == [6, 5, 4, 3, 2, 1]
+    assert back[-1].previous_cursor is None
+    # A page number past the pages counted is the last one counted, as for an exact count.
     assert beyond.number == 2
+
+
+@pytest.mark.usefixtures("users")
+def test_a_cursor_that_is_not_one_of_the_lists_is_ignored() -> None:
+    users = User.objects.filter(email__startswith="user").order_by("email")
+    paginator = BoundedPaginator(users, 2, count_max=3)
+
+    page = paginator.get_page("2", "not-a-cursor")
+
+    assert page.number == 2
+    assert list(page) == list(users.order_by("email", "pk")[2:4])
 
 
 @pytest.mark.usefixtures("users")

@@ -1,6 +1,7 @@
 """The staff console of the cluster: overview with its chart, the queue and its actions, fair
 share, admission cycles. Everyone else gets 403."""
 
+import html
 import re
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import User
+from booking.admission.console import views as console_views
 from booking.cluster.simulator.backend import SimulatorBackend
 from booking.jobs.services import JOB_REASON_MAX_CHARS, job_hold
 from booking.models import Job, JobEvent, JobState, Project
@@ -207,6 +209,40 @@ def test_the_queue_takes_the_same_number_of_queries_however_many_jobs(
         response = client.get(QUEUE, {"tier": 1})
 
     assert page_text(response).count(f"4 {TIMES} H100, 2 h Pending") == min(jobs, 25)
+
+
+def test_the_queue_pages_on_by_cursor_past_the_jobs_it_counts(
+    login: Login, staff: User, alice: User, alice_project: Project, monkeypatch: Any
+) -> None:
+    """Past the counted pages a page number would be an offset into the site's whole queue:
+    the links carry the position of a job instead (many jobs share a submit time here)."""
+    monkeypatch.setattr(console_views, "QUEUE_COUNT_MAX", 25)  # counts 26: pages 1 and 2
+    names = [f"job-{n:02}" for n in range(60)]
+    for name in names:
+        queue(alice, alice_project, name=name)
+    client = login(staff)
+
+    shown: list[str] = []
+    labels: list[str] = []
+    url: str | None = QUEUE
+    while url:
+        response = client.get(url)
+        shown += [job.name for job, _tier, _actions in response.context["rows"]]
+        labels.append(response.context["page"].number)
+        link = re.search(r'href="([^"]+)" rel="next"', response.content.decode())
+        url = QUEUE + html.unescape(link.group(1)) if link else None
+        if len(labels) == 2:  # the last page counted links on by cursor
+            assert url is not None
+            assert "cursor=" in url
+            assert "page=" not in url
+    last = page_text(response)
+
+    assert shown == names  # oldest first, each once
+    assert labels == [1, 2, 3]
+    assert "Page 3 of more than 1" in last
+    previous = re.search(r'href="([^"]+)" rel="prev"', response.content.decode())
+    back = client.get(QUEUE + html.unescape(previous.group(1)))
+    assert [job.name for job, _tier, _actions in back.context["rows"]] == names[25:50]
 
 
 def test_staff_hold_a_pending_job_with_a_reason_and_it_is_in_the_history(

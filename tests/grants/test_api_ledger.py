@@ -16,6 +16,8 @@ from django.utils import timezone
 from booking.grants.api import projects as projects_api
 from booking.models import GpuType, LedgerEntry, LedgerEntryKind, Project
 from stargate_portal.api.pagination import BoundedCountPagination
+from stargate_portal.keyset import ordering_of
+from tests.error_shape import assert_error
 from tests.fixtures.rows import pages_read, rows_read
 
 pytestmark = pytest.mark.django_db
@@ -51,8 +53,8 @@ def test_a_long_ledger_is_counted_only_so_far_and_its_pages_go_on_to_the_end(
 
     with django_assert_max_num_queries(6):
         first = client.get(ledger_url(project), {"page_size": 25}).json()
-    last = client.get(ledger_url(project), {"page_size": 25, "page": 4}).json()
-    beyond = client.get(ledger_url(project), {"page_size": 25, "page": 5})
+    second = client.get(ledger_url(project), {"page_size": 25, "page": 2}).json()
+    too_deep = client.get(ledger_url(project), {"page_size": 25, "page": 3})
     only_grants = client.get(ledger_url(project), {"kind": "grant"}).json()
 
     assert first["count"] is None
@@ -60,18 +62,34 @@ def test_a_long_ledger_is_counted_only_so_far_and_its_pages_go_on_to_the_end(
     assert first["next"].endswith(f"{ledger_url(project)}?page=2&page_size=25")
     assert [e["kind"] for e in first["results"][:2]] == ["grant", "charge"]
     assert len(first["results"]) == 25
-    # Past the 31 rows counted, the pages go on: 81 entries are 4 pages, the last one of 6.
-    assert last["count"] is None
-    assert last["next"] is None
-    assert last["previous"].endswith("page=3&page_size=25")
-    assert [e["idempotency_key"] for e in last["results"]] == [
-        f"job-{k}-charge" for k in range(74, 80)
-    ]
-    assert beyond.status_code == 404
-    assert set(beyond.json()) == {"code", "message", "details"}
+    # Page numbers reach the 30 rows counted (pages 1 and 2 of 25); the next link of the
+    # last numbered page carries a cursor instead, and following the links reaches the end.
+    assert "cursor=" in second["next"]
+    assert "page=" not in second["next"]
+    body = assert_error(too_deep, 400, "page_too_deep")
+    assert body["details"]["last_numbered_page"] == 2
+    pages = [first, second]
+    while pages[-1]["next"]:
+        pages.append(client.get(pages[-1]["next"]).json())
+    keys = [e["idempotency_key"] for page in pages for e in page["results"]]
+    assert len(pages) == 4
+    assert keys[1:] == [f"job-{k}-charge" for k in range(80)]
+    assert [page["count"] for page in pages] == [None] * 4
+    # And back from the last page by the previous links, which carry cursors too.
+    back = [pages[-1]]
+    while back[-1]["previous"]:
+        back.append(client.get(back[-1]["previous"]).json())
+    assert [e["idempotency_key"] for page in reversed(back) for e in page["results"]] == keys
     # Below the bound the count is exact.
     assert only_grants["count"] == 1
     assert [e["kind"] for e in only_grants["results"]] == ["grant"]
+
+
+def test_a_cursor_that_is_not_one_of_the_lists_is_a_400(api, alice, project) -> None:
+    response = api(alice).get(ledger_url(project), {"cursor": "eyJ2IjpbMV19"})
+
+    body = assert_error(response, 400, "invalid_cursor")
+    assert list(body["details"]) == ["cursor"]
 
 
 @pytest.mark.postgres
@@ -101,6 +119,38 @@ def test_a_page_of_the_ledger_reads_no_more_rows_when_the_history_doubles(
     # The whole count read 601, then 1,201 entries; now it stops after 101 either way.
     assert rows_doubled - rows <= 10, (rows, rows_doubled)
     assert pages_doubled - pages <= 4, (pages, pages_doubled)
+
+
+@pytest.mark.postgres
+def test_the_last_page_of_a_long_ledger_costs_what_the_first_costs(
+    api, alice, project, monkeypatch
+):
+    """Past the numbered pages the links carry a cursor: the page starts at its row through
+    the index, where an offset read every entry before it."""
+    monkeypatch.setattr(BoundedCountPagination, "count_max", 100)
+    client = api(alice)
+    ordering = ordering_of(LedgerEntry.objects.order_by("created_at", "pk"))
+
+    def last_page() -> tuple[int, list[str]]:
+        entries = LedgerEntry.objects.filter(project=project).order_by("-created_at", "-pk")
+        anchor = entries[20]  # the 20 entries after it are the last page
+        token = ordering.token(anchor, backwards=False, number=2)
+        before = rows_read()
+        body = client.get(ledger_url(project), {"page_size": 20, "cursor": token}).json()
+        assert body["next"] is None
+        return rows_read() - before, [e["idempotency_key"] for e in body["results"]]
+
+    add_charges(project, 600)
+    connection.cursor().execute("ANALYZE booking_ledgerentry")
+    rows, shown = last_page()
+    add_charges(project, 600, first=600)
+    connection.cursor().execute("ANALYZE booking_ledgerentry")
+    rows_doubled, shown_doubled = last_page()
+
+    assert shown == [f"job-{k}-charge" for k in range(580, 600)]
+    assert shown_doubled == [f"job-{k}-charge" for k in range(1180, 1200)]
+    # An offset of 1,180 entries read them all (and 580 before the history doubled).
+    assert rows_doubled - rows <= 10, (rows, rows_doubled)
 
 
 @pytest.mark.postgres

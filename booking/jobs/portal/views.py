@@ -216,9 +216,7 @@ def _job_context(request: AuthenticatedRequest, job: Job) -> dict[str, Any]:
         "position": standing.position,
         "estimated_start": standing.estimated_start,
         "standing": standing,
-        "wait_explanation": job_wait_explanation(
-            job, today=cluster_today(now), tier=standing.tier
-        ),
+        "wait_explanation": job_wait_explanation(job, today=cluster_today(now), tier=standing.tier),
         "history": job_history(job),
         "ledger_entries": job_ledger_entries(job),
         "can_cancel": job.state in CANCELLABLE and can_cancel_job(request.user, job),
