@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.core.cache import cache
 
+from accounts.models import Organisation
 from accounts.tiers import european_region, tier_for
 from booking.ledger.selectors import Balance, balances_by_project, grants_by_project
 from booking.models import AdmissionCycle, Allocation, FairShareUsage, Project
@@ -163,6 +164,33 @@ def project_tiers(project_ids: Collection[int], *, today: date) -> dict[int, int
     return {pk: tier for pk, _suspended, _limit, tier in _project_rows(list(project_ids), today)}
 
 
+def organisations_of_tier(tier: int, *, today: date) -> list[int]:
+    """The organisations whose projects have ``tier`` (a project's tier is its
+    organisation's): one row per organisation, however many projects they run."""
+    rows = Organisation.objects.values_list("pk", *_TIER_FACTS)
+    region = european_region()
+    return [pk for pk, *facts in rows if _tier(*facts, today=today, region=region) == tier]
+
+
+_TIER_FACTS = ("verification_state", "country", "kind", "founded_on")
+
+
+def _tier(
+    verification: str, country: Any, kind: str, founded_on: date | None, *, today: date, region: Any
+) -> int:
+    return int(
+        tier_for(
+            verified=verification == "verified",
+            country=str(country),
+            kind=kind,
+            founded_on=founded_on,
+            today=today,
+            region=region,
+            startup_max_age_years=settings.STARTUP_MAX_AGE_YEARS,
+        )
+    )
+
+
 def _project_rows(ids: list[int], today: date) -> list[tuple[int, bool, int | None, int]]:
     """``(id, suspended, max running GPUs, tier)``; one tier computation per organisation."""
     region = european_region()
@@ -171,26 +199,13 @@ def _project_rows(ids: list[int], today: date) -> list[tuple[int, bool, int | No
         "state",
         "max_running_gpus",
         "organisation_id",
-        "organisation__verification_state",
-        "organisation__country",
-        "organisation__kind",
-        "organisation__founded_on",
+        *(f"organisation__{name}" for name in _TIER_FACTS),
     )
     tiers: dict[int, int] = {}
     result = []
-    for pk, state, limit, organisation_id, verification, country, kind, founded_on in rows:
+    for pk, state, limit, organisation_id, *facts in rows:
         if organisation_id not in tiers:
-            tiers[organisation_id] = int(
-                tier_for(
-                    verified=verification == "verified",
-                    country=str(country),
-                    kind=kind,
-                    founded_on=founded_on,
-                    today=today,
-                    region=region,
-                    startup_max_age_years=settings.STARTUP_MAX_AGE_YEARS,
-                )
-            )
+            tiers[organisation_id] = _tier(*facts, today=today, region=region)
         result.append((pk, state == "suspended", limit, tiers[organisation_id]))
     return result
 

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet, Subquery, Sum, Window
 
-from booking.jobs.priority import project_tiers
+from booking.jobs.priority import organisations_of_tier, project_tiers
 from booking.jobs.selectors import job_rows, pending_since_record
 from booking.models import (
     ACTIVE_STATES,
@@ -248,7 +248,11 @@ def staff_queue(
         type_id = GpuType.objects.filter(name=gpu_type).values("pk")[:1]
         jobs = jobs.filter(gpu_type_id=Subquery(type_id))
     if tier is not None:
-        ids = Project.objects.values_list("pk", flat=True)
-        tiers = project_tiers(list(ids), today=today)
-        jobs = jobs.filter(project_id__in=[pk for pk, value in tiers.items() if value == tier])
+        # By organisation (a project's tier is its organisation's): one tier computed per
+        # organisation, not per project of the site. The ids as a list, not a subquery: with
+        # a list the planner walks the queue's index and stops at the page; with a semi-join
+        # it read every queued job of the tier.
+        organisations = organisations_of_tier(tier, today=today)
+        projects = Project.objects.filter(organisation_id__in=organisations)
+        jobs = jobs.filter(project_id__in=list(projects.values_list("pk", flat=True)))
     return jobs.order_by("submitted_at", "pk")

@@ -134,6 +134,9 @@ def _requests(
         "console queue pending": lambda: console.get(
             reverse("admission_console:cluster_queue") + "?state=pending&gpu_type=H100"
         ),
+        "console queue, one tier": lambda: console.get(
+            reverse("admission_console:cluster_queue") + "?tier=1"
+        ),
         # Measured when its table is computed (after each cycle, or once a minute); from the
         # cache it reads less.
         "console fair share": lambda: (
