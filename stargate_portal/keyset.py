@@ -124,14 +124,33 @@ def ordering_of(rows: QuerySet[Any]) -> Ordering:
     return Ordering(tuple(keys))
 
 
-def keyset_page(
-    rows: QuerySet[Any], ordering: Ordering, cursor: Cursor, size: int
-) -> tuple[list[Any], bool]:
-    """Up to ``size`` rows of the cursor's page in list order, and whether more rows lie
-    beyond them in the cursor's direction."""
+@dataclass(frozen=True)
+class KeysetPage:
+    """The rows of a cursor's page in list order, shown as page ``number``, and the cursors
+    of the pages next to it (None at either end of the list)."""
+
+    rows: list[Any]
+    number: int
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def keyset_page(rows: QuerySet[Any], ordering: Ordering, cursor: Cursor, size: int) -> KeysetPage:
+    """Up to ``size`` rows of the cursor's page, with the cursors of its neighbours."""
     found = list(ordering.beyond(rows, cursor)[: size + 1])
-    more = len(found) > size
+    more = len(found) > size  # rows lie beyond the page in the cursor's direction
     found = found[:size]
     if cursor.backwards:
         found.reverse()
-    return found, more
+    # Walking forwards, the cursor's row lies before this page; backwards, after it.
+    has_next = bool(found) and (cursor.backwards or more)
+    has_previous = bool(found) and (more if cursor.backwards else True)
+    number = cursor.number
+    return KeysetPage(
+        found,
+        number,
+        ordering.token(found[-1], backwards=False, number=number + 1) if has_next else None,
+        ordering.token(found[0], backwards=True, number=max(1, number - 1))
+        if has_previous
+        else None,
+    )

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from stargate_portal.keyset import Cursor, InvalidCursor, Ordering, keyset_page, ordering_of
+from stargate_portal.keyset import InvalidCursor, KeysetPage, Ordering, keyset_page, ordering_of
 
 PAGE_SIZE = 25
 
@@ -34,23 +34,13 @@ class CursorPage(BoundedPage):
     """A keyset page past the pages counted, reached by ``?cursor=``: its number is the one
     its link carried (for display); its neighbours are keyset pages too."""
 
-    def __init__(
-        self, rows: list[Any], cursor: Cursor, paginator: "BoundedPaginator", *, more: bool
-    ) -> None:
-        ordering = paginator.ordering
-        assert ordering is not None  # noqa: S101 (a cursor is decoded only with an ordering)
-        # Walking forwards, the cursor's row lies before this page; backwards, after it.
-        has_next = bool(rows) and (cursor.backwards or more)
-        self.before = bool(rows) and (more if cursor.backwards else True)
-        super().__init__(rows, cursor.number, paginator, more=has_next)
-        if has_next:
-            self.next_cursor = ordering.token(rows[-1], backwards=False, number=self.number + 1)
-        if self.before:
-            number = max(1, self.number - 1)
-            self.previous_cursor = ordering.token(rows[0], backwards=True, number=number)
+    def __init__(self, page: KeysetPage, paginator: "BoundedPaginator") -> None:
+        super().__init__(page.rows, page.number, paginator, more=page.next_cursor is not None)
+        self.next_cursor = page.next_cursor
+        self.previous_cursor = page.previous_cursor
 
     def has_previous(self) -> bool:
-        return self.before
+        return self.previous_cursor is not None
 
 
 class BoundedPaginator(Paginator):
@@ -62,9 +52,10 @@ class BoundedPaginator(Paginator):
 
     def __init__(self, object_list: Any, per_page: int, *, count_max: int) -> None:
         self.ordering: Ordering | None = None
+        self.ordered: QuerySet[Any] | None = None  # the list, when cursors can page it
         if isinstance(object_list, QuerySet):
             self.ordering = ordering_of(object_list)
-            object_list = self.ordering.apply(object_list)
+            object_list = self.ordered = self.ordering.apply(object_list)
         super().__init__(object_list, per_page)
         self.count_max = count_max
 
@@ -88,14 +79,14 @@ class BoundedPaginator(Paginator):
 
     def get_page(self, number: Any, cursor: str | None = None) -> Page[Any]:
         """The page of ``cursor`` when it is one of this list's, else page ``number``."""
-        if cursor and self.ordering is not None and isinstance(self.object_list, QuerySet):
+        if cursor and self.ordering is not None and self.ordered is not None:
             try:
                 position = self.ordering.decode(cursor)
             except InvalidCursor:
                 pass
             else:
-                rows, more = keyset_page(self.object_list, self.ordering, position, self.per_page)
-                return CursorPage(rows, position, self, more=more)
+                page = keyset_page(self.ordered, self.ordering, position, self.per_page)
+                return CursorPage(page, self)
         try:
             return super().get_page(number)
         except EmptyPage:  # past the end of a list counted only so far: the last page counted

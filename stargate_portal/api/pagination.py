@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from stargate_portal.errors import ValidationFailed
-from stargate_portal.keyset import Cursor, InvalidCursor, keyset_page, ordering_of
+from stargate_portal.keyset import Cursor, InvalidCursor, KeysetPage, keyset_page, ordering_of
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -77,7 +77,7 @@ class BoundedCountPagination(PageNumberPagination):
             raise NotFound(self.invalid_page_message.format(page_number=raw, message=""))
         self.has_next = len(rows) > page_size
         self.has_previous = self.number > 1
-        self.cursor: Cursor | None = None
+        self.keyset: KeysetPage | None = None
         return rows[:page_size]
 
     def _cursor(self, token: str) -> Cursor:
@@ -90,13 +90,11 @@ class BoundedCountPagination(PageNumberPagination):
             ) from None
 
     def _after_cursor(self, queryset: QuerySet[Any], cursor: Cursor, page_size: int) -> list[Any]:
-        rows, more = keyset_page(queryset, self.ordering, cursor, page_size)
-        self.number = cursor.number
-        self.cursor = cursor
-        # Walking forwards, the cursor's row lies before this page; backwards, after it.
-        self.has_next = bool(rows) and (cursor.backwards or more)
-        self.has_previous = bool(rows) and (more if cursor.backwards else True)
-        return rows
+        self.keyset = keyset_page(queryset, self.ordering, cursor, page_size)
+        self.number = self.keyset.number
+        self.has_next = self.keyset.next_cursor is not None
+        self.has_previous = self.keyset.previous_cursor is not None
+        return self.keyset.rows
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response(
@@ -109,16 +107,18 @@ class BoundedCountPagination(PageNumberPagination):
         )
 
     def _next(self) -> str:
-        if self.cursor is None and self.number < self.numbered_pages:
+        if self.keyset is not None:
+            return self._link(None, self.keyset.next_cursor)
+        if self.number < self.numbered_pages:
             return self._link(self.number + 1)
+        # Past the numbered pages, an offset would cost every row it skips: a cursor.
         token = self.ordering.token(self.rows[-1], backwards=False, number=self.number + 1)
         return self._link(None, token)
 
     def _previous(self) -> str:
-        if self.cursor is None:
-            return self._link(self.number - 1)
-        token = self.ordering.token(self.rows[0], backwards=True, number=max(1, self.number - 1))
-        return self._link(None, token)
+        if self.keyset is not None:
+            return self._link(None, self.keyset.previous_cursor)
+        return self._link(self.number - 1)
 
     def _link(self, number: int | None, token: str | None = None) -> str:
         url = remove_query_param(self._request.build_absolute_uri(), self.cursor_query_param)

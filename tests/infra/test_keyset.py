@@ -34,7 +34,9 @@ def walk(rows, size: int, *, backwards: bool = False) -> list[list[str]]:
     while True:
         anchor = pages[-1][0] if backwards else pages[-1][-1]
         token = ordering.token(anchor, backwards=backwards, number=len(pages) + 1)
-        page, more = keyset_page(rows, ordering, ordering.decode(token), size)
+        found = keyset_page(rows, ordering, ordering.decode(token), size)
+        page = found.rows
+        more = (found.previous_cursor if backwards else found.next_cursor) is not None
         if not page:
             break
         pages.append(page)
