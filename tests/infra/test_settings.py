@@ -28,6 +28,25 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
     assert "Set SECRET_KEY" in result.stderr
 
 
+def test_any_command_without_a_secret_key_says_why_instead_of_a_traceback() -> None:
+    dropped = ("SECRET_KEY", "DEBUG")
+    clean = {k: v for k, v in os.environ.items() if k not in dropped}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+        cwd=ROOT,
+        env=clean | {"DJANGO_SETTINGS_MODULE": "stargate_portal.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "manage.py: Set SECRET_KEY (the default key is accepted only with DEBUG=true)."
+    )
+
+
 def test_production_settings_pass_the_deploy_checklist() -> None:
     result = _django_check(
         {
