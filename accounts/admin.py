@@ -41,13 +41,22 @@ class OrganisationAdmin(admin.ModelAdmin):
     readonly_fields = ("verification_state", "verification_decided_at", "verification_decided_by")
 
 
-admin.site.register(Membership)
-admin.site.register(JoinRequest)
+# Users and organisations are search boxes in the other forms (see booking/admin.py).
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("organisation", "user", "role")
+    autocomplete_fields = ("user", "organisation")
+
+
+@admin.register(JoinRequest)
+class JoinRequestAdmin(admin.ModelAdmin):
+    autocomplete_fields = ("user", "organisation", "decided_by")
 
 
 @admin.register(VerificationDecision)
 class VerificationDecisionAdmin(admin.ModelAdmin):
     list_display = ("organisation", "decision", "decided_by", "created_at")
+    autocomplete_fields = ("organisation", "decided_by")
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the audit trail is read-only
@@ -60,3 +69,4 @@ class VerificationDecisionAdmin(admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("name", "user", "token_key", "created", "expiry")
     readonly_fields = ("digest", "token_key", "public_id")
+    autocomplete_fields = ("user",)

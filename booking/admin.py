@@ -24,9 +24,21 @@ from booking.models import (
     SiteEnergyFactors,
 )
 
+# A foreign key to a table that grows with the site (projects, users, organisations,
+# applications, calls) is a search box in the admin, never a <select> of every row: the
+# site has thousands of projects and users, and a form listing them all costs seconds.
 admin.site.register(GpuType)
-admin.site.register(ProjectMember)
-admin.site.register(ReviewAssignment)
+
+
+@admin.register(ProjectMember)
+class ProjectMemberAdmin(admin.ModelAdmin):
+    list_display = ("project", "user", "role")
+    autocomplete_fields = ("project", "user")
+
+
+@admin.register(ReviewAssignment)
+class ReviewAssignmentAdmin(admin.ModelAdmin):
+    autocomplete_fields = ("application", "reviewer", "assigned_by")
 
 
 class PoolInline(admin.TabularInline):
@@ -37,6 +49,8 @@ class PoolInline(admin.TabularInline):
 @admin.register(Call)
 class CallAdmin(admin.ModelAdmin):
     list_display = ("title", "kind", "state", "opens_at", "closes_at")
+    search_fields = ("title",)
+    autocomplete_fields = ("created_by",)
     inlines = (PoolInline,)
 
 
@@ -44,18 +58,28 @@ class CallAdmin(admin.ModelAdmin):
 class ApplicationAdmin(admin.ModelAdmin):
     list_display = ("title", "call", "organisation", "state", "submitted_at")
     list_filter = ("state", "call")
+    search_fields = ("title",)
+    autocomplete_fields = ("call", "applicant", "organisation")
 
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     list_display = ("name", "organisation", "state", "created_at")
+    search_fields = ("name",)
+    autocomplete_fields = ("organisation", "application")
 
 
-admin.site.register(Allocation)
+@admin.register(Allocation)
+class AllocationAdmin(admin.ModelAdmin):
+    autocomplete_fields = ("project",)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Audit data: visible in the admin, never changed there."""
+    """Audit data: visible in the admin, never changed there. These tables grow for ever (the
+    ledger by three entries per finished job): a filtered list counts its own rows, not the
+    whole table a second time."""
+
+    show_full_result_count = False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
