@@ -58,6 +58,10 @@ TARGETS_MS = {
     "project ledger": 300,
 }
 SUBMIT_TARGET_PER_SECOND = 150
+SWEEP_TIMES = 3
+"""Requests per swept route (every other GET route of the site, one at a time)."""
+SWEEP_SHOWN = 15
+"""The slowest swept routes printed (every one that answered 5xx is printed too)."""
 
 
 @dataclass(frozen=True)
@@ -152,8 +156,9 @@ def _demo_site(url: str, demo_url: str) -> None:
 
 
 def _prepare() -> dict[str, Any]:
-    """In the served site's database: a member of the busiest project with a token and a
-    session, a staff session, a pending job deep in that project's queue, a fresh cycle."""
+    """In the served site's database: a member of the busiest project (and of its
+    organisation) with a token and a session, a staff member with both, a pending job deep in
+    that project's queue, a fresh cycle, and the routes to sweep with those rows in them."""
     import django
 
     django.setup()
@@ -162,9 +167,10 @@ def _prepare() -> dict[str, Any]:
     from django.conf import settings
     from django.db.models import Count
 
-    from accounts.models import User
+    from accounts.models import Membership, MembershipRole, User
     from accounts.services.tokens import api_token_create
     from booking.admission.cycle import admission_run
+    from booking.admission.route_sweep import sweep_routes, sweep_rows
     from booking.jobs.services import job_submit
     from booking.ledger.checkpoints import ledger_checkpoints_advance
     from booking.models import Allocation, Job, JobState, Project, ProjectMember, ProjectRole
@@ -183,8 +189,14 @@ def _prepare() -> dict[str, Any]:
     ProjectMember.objects.get_or_create(
         project=project, user=member, defaults={"role": ProjectRole.MEMBER}
     )
-    staff, _ = User.objects.get_or_create(
-        email="load-benchmark-staff@example.org", defaults={"is_staff": True}
+    Membership.objects.get_or_create(
+        organisation_id=project.organisation_id,
+        user=member,
+        defaults={"role": MembershipRole.MEMBER},
+    )
+    staff, _ = User.objects.update_or_create(  # the admin's pages too
+        email="load-benchmark-staff@example.org",
+        defaults={"is_staff": True, "is_superuser": True},
     )
     gpu_type = (
         Job.objects.filter(project=project).values_list("gpu_type__name", flat=True).first()
@@ -215,6 +227,7 @@ def _prepare() -> dict[str, Any]:
     )
     deep = pending[min(500, pending.count() - 1)]
     _, token = api_token_create(user=member, name="load benchmark", expires_in_days=1)
+    _, staff_token = api_token_create(user=staff, name="load benchmark", expires_in_days=1)
     from django.db import connection
 
     # Fresh statistics and visibility map, as autovacuum keeps them on a running site (the
@@ -235,7 +248,9 @@ def _prepare() -> dict[str, Any]:
         "gpu_type": gpu_type,
         "job": deep.pk,
         "token": token,
+        "staff_token": staff_token,
         "sessions": sessions,
+        "sweep": [[r.route, r.who, r.path] for r in sweep_routes(sweep_rows(project, deep))],
         "pending": Job.objects.filter(state=JobState.PENDING).count(),
     }
 
@@ -267,10 +282,11 @@ def _serve_and_load(
             for name, request in _requests(facts).items()
         }
         load_after = os.getloadavg()
+        swept = _sweep(facts)
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return {"facts": facts, "figures": figures, "load": (load_before, load_after)}
+    return {"facts": facts, "figures": figures, "load": (load_before, load_after), "swept": swept}
 
 
 def _wait_until_up() -> None:
@@ -324,6 +340,27 @@ def _requests(facts: dict[str, Any]) -> dict[str, Callable[[], bytes]]:
         "project jobs section": lambda: _request("GET", f"/projects/{project}/jobs/", member),
         "project ledger": lambda: _request("GET", f"/projects/{project}/ledger/", member),
     }
+
+
+def _sweep(facts: dict[str, Any]) -> dict[str, tuple[str, int, float]]:
+    """Every swept route (``route_sweep``), one request at a time, ``SWEEP_TIMES`` times:
+    route -> (path, status, median latency in ms)."""
+    api = {"Accept": "application/json"}
+    headers = {
+        "token": api | {"Authorization": f"Token {facts['token']}"},
+        "staff_token": api | {"Authorization": f"Token {facts['staff_token']}"},
+        "member": {"Cookie": f"sessionid={facts['sessions']['member']}"},
+        "staff": {"Cookie": f"sessionid={facts['sessions']['staff']}"},
+    }
+    swept = {}
+    for route, who, path in facts["sweep"]:
+        times, status = [], 0
+        for _ in range(SWEEP_TIMES):
+            started = time.perf_counter()
+            status = asyncio.run(_send(_request("GET", path, headers[who])))
+            times.append((time.perf_counter() - started) * 1000)
+        swept[route] = (path, status, sorted(times)[len(times) // 2])
+    return swept
 
 
 async def _send(raw: bytes) -> int:
@@ -395,6 +432,30 @@ def _table(results: dict[str, dict[str, Any]], clients: int, workers: int) -> li
             f"{big.per_second:>11.1f} {big.p50_ms:>7.0f} {big.p99_ms:>7.0f} "
             f"{small.failed + big.failed:>7}  ≤{target} ms ({met})"
         )
+    return lines + _sweep_table(demo["swept"], bench["swept"])
+
+
+def _sweep_table(
+    demo: dict[str, tuple[str, int, float]], bench: dict[str, tuple[str, int, float]]
+) -> list[str]:
+    def statuses(swept: dict[str, tuple[str, int, float]]) -> str:
+        classes = [f"{status // 100}xx" for _path, status, _ms in swept.values()]
+        return ", ".join(f"{c} {classes.count(c)}" for c in sorted(set(classes)))
+
+    lines = [
+        f"every other GET route, one request at a time (median of {SWEEP_TIMES}): "
+        f"{len(bench)} routes on the benchmark site ({statuses(bench)}), "
+        f"{len(demo)} on the demo site ({statuses(demo)})",
+        f"{'slowest on the benchmark site':<60} {'demo ms':>8} {'bench ms':>9} {'status':>7}",
+    ]
+    ranked = sorted(bench, key=lambda route: bench[route][2], reverse=True)
+    errors = [
+        route for route in ranked if bench[route][1] >= 500 or demo.get(route, ("", 0))[1] >= 500
+    ]
+    for route in dict.fromkeys(ranked[:SWEEP_SHOWN] + errors):
+        path, status, ms = bench[route]
+        small = f"{demo[route][2]:.0f}" if route in demo else "—"
+        lines.append(f"{path[:60]:<60} {small:>8} {ms:>9.0f} {status:>7}")
     return lines
 
 
