@@ -19,6 +19,17 @@ INT_MAX = 2**31 - 1
 """The largest value of an integer column."""
 
 
+def whole_number(text: object, maximum: int = INT_MAX) -> int | None:
+    """``text`` as a whole number of ASCII digits no larger than ``maximum``, else None: for
+    numbers read from a query string or a form by hand. (``str.isdigit`` alone also says yes
+    to "²", which ``int`` refuses, and to numbers no column holds.)"""
+    value = str(text if text is not None else "").strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(maximum)):
+        return None
+    number = int(value)
+    return number if number <= maximum else None
+
+
 def column_max_length(model: type[Model], field_name: str) -> int:
     """The ``max_length`` of a bounded text column."""
     max_length = getattr(model._meta.get_field(field_name), "max_length", None)

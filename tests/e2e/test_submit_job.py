@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 
 from booking.cluster.simulator.backend import SimulatorBackend
-from booking.jobs.services import job_submit
+from booking.jobs.services import job_cancel, job_submit
 from booking.models import Job, JobState, LedgerEntry
 from tests.fixtures.jobs import cycle, reconcile
 
@@ -186,3 +186,48 @@ def test_staff_see_the_cluster_and_hold_a_waiting_job(
     page.get_by_role("link", name="Fair share").click()
     page.get_by_role("link", name="Acme LLM").wait_for()
     screenshot("jobs-11-console-fair-share")
+
+
+def test_my_jobs_follows_its_waiting_rows_with_one_request_per_poll(
+    page, screenshot, alice, alice_project
+):
+    jobs = [
+        job_submit(
+            user=alice,
+            project=alice_project,
+            gpu_type_name="H100",
+            gpus=4,
+            walltime_minutes=60,
+            name=name,
+            script=SCRIPT,
+        ).job
+        for name in ("first-run", "second-run", "third-run")
+    ]
+    polls: list[str] = []
+    page.on("request", lambda request: "/jobs/rows/" in request.url and polls.append(request.url))
+    log_in(page, "alice@uio.no")
+    page.goto("/jobs/")
+    rows = page.locator("tbody#job-rows tr")
+    assert rows.count() == 3
+
+    # A job cancelled elsewhere (the API, another tab) changes its row by itself.
+    job_cancel(job=jobs[1], user=alice)
+    rows.filter(has_text="second-run").filter(has_text="Cancelled").wait_for(timeout=15_000)
+    assert [row.split("\t")[0] for row in rows.all_inner_texts()] == [
+        "third-run",
+        "second-run",
+        "first-run",
+    ]
+    assert "Pending" in rows.filter(has_text="first-run").inner_text()
+    screenshot("jobs-12-my-jobs-live")
+    # One request per poll for the three rows, not one per row.
+    assert polls
+    assert all(url.count("job=") == 3 for url in polls)
+
+    # Once every row is final, the list stops asking.
+    for job in (jobs[0], jobs[2]):
+        job_cancel(job=job, user=alice)
+    page.locator("tbody#job-rows").filter(has_not_text="Pending").wait_for(timeout=15_000)
+    asked = len(polls)
+    page.wait_for_timeout(6_000)
+    assert len(polls) == asked

@@ -1,12 +1,17 @@
 """My jobs and a job's page: live states, why a job waits, its history and ledger entries,
 cancel; another tenant sees none of it."""
 
+import html
+import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from accounts.models import User
 from booking.cluster.simulator.backend import SimulatorBackend
@@ -31,8 +36,7 @@ Login = Callable[[User], Client]
 
 def polls(body: str, job: Job, name: str) -> bool:
     """Whether the page asks htmx to fetch this part of the job again every few seconds."""
-    every = "5s" if name == "job_row" else "3s"
-    return f'hx-get="{job_url(job, name)}" hx-trigger="every {every}"' in body
+    return f'hx-get="{job_url(job, name)}" hx-trigger="every 3s"' in body
 
 
 # -- my jobs ---------------------------------------------------------------------------------
@@ -79,31 +83,116 @@ def test_my_jobs_filter_by_project_state_and_gpu_type(
     assert "No job matches these filters." in by_type
 
 
-def test_waiting_rows_poll_their_state_and_final_rows_do_not(
+def _rows_poll(body: str) -> str | None:
+    """The URL the list's rows poll (one request for all of them), if they poll."""
+    found = re.search(r'<tbody id="job-rows" hx-get="([^"]+)" hx-trigger="every 5s"', body)
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_a_list_with_a_waiting_job_polls_its_rows_in_one_request(
     login: Login, alice: User, alice_project: Project
 ) -> None:
-    waiting = queue(alice, alice_project, name="waiting")
+    done = queue(alice, alice_project, name="done")
+    job_cancel(job=done, user=alice)
+    waiting = [queue(alice, alice_project, name=f"waiting-{n}") for n in range(3)]
+    client = login(alice)
+
+    body = client.get(LIST_URL).content.decode()
+
+    # Newest first, as the list shows them; the final row is refreshed with the others.
+    expected = [*(job.pk for job in reversed(waiting)), done.pk]
+    assert _rows_poll(body) == f"{reverse('jobs:job_list_rows')}?" + "&".join(
+        f"job={pk}" for pk in expected
+    )
+    assert body.count('hx-trigger="every 5s"') == 1  # the rows themselves do not poll
+
+
+def test_a_list_of_final_jobs_does_not_poll(
+    login: Login, alice: User, alice_project: Project
+) -> None:
     done = queue(alice, alice_project, name="done")
     job_cancel(job=done, user=alice)
 
     body = login(alice).get(LIST_URL).content.decode()
 
-    assert polls(body, waiting, "job_row")
-    assert not polls(body, done, "job_row")
+    assert "done" in body
+    assert _rows_poll(body) is None
 
 
-def test_a_polled_row_stops_polling_once_the_job_is_final(
+def test_polled_rows_come_back_refreshed_in_order_and_stop_once_all_are_final(
     login: Login, alice: User, alice_project: Project
 ) -> None:
-    job = queue(alice, alice_project)
+    first = queue(alice, alice_project, name="first")
+    second = queue(alice, alice_project, name="second")
     client = login(alice)
-    assert polls(client.get(job_url(job, "job_row")).content.decode(), job, "job_row")
+    url = _rows_poll(client.get(LIST_URL).content.decode())
+    assert url is not None
 
-    job_cancel(job=job, user=alice)
-    row = client.get(job_url(job, "job_row"))
+    job_cancel(job=second, user=alice)
+    still = client.get(url)
+    job_cancel(job=first, user=alice)
+    done = client.get(url)
 
-    assert "Cancelled" in page_text(row)
-    assert "hx-trigger" not in row.content.decode()
+    assert still.status_code == 200
+    assert page_text(still).index("second") < page_text(still).index("first")
+    assert "second NorLLM" in page_text(still)
+    assert "Cancelled" in page_text(still)
+    assert "Pending" in page_text(still)
+    assert _rows_poll(still.content.decode()) == url
+    assert page_text(done).count("Cancelled") == 2
+    assert _rows_poll(done.content.decode()) is None
+
+
+def test_polled_rows_cost_the_same_queries_for_one_row_or_fifty(
+    login: Login, alice: User, alice_project: Project
+) -> None:
+    jobs = [queue(alice, alice_project, name=f"job-{n}") for n in range(50)]
+    client = login(alice)
+    rows = reverse("jobs:job_list_rows")
+    client.get(rows, {"job": jobs[0].pk})
+
+    with CaptureQueriesContext(connection) as one:
+        client.get(rows, {"job": jobs[0].pk})
+    with CaptureQueriesContext(connection) as fifty:
+        response = client.get(rows, {"job": [job.pk for job in jobs]})
+
+    assert page_text(response).count("Pending") == 50
+    assert len(fifty.captured_queries) == len(one.captured_queries)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"job": "²"},
+        {"job": "abc"},
+        {"job": "9" * 30},
+        {"job": "-1"},
+        {"job": [str(n) for n in range(1, 52)]},
+    ],
+)
+def test_polled_rows_refuse_what_is_not_a_list_of_job_ids(
+    login: Login, alice: User, alice_project: Project, query: dict[str, Any]
+) -> None:
+    queue(alice, alice_project)
+
+    response = login(alice).get(reverse("jobs:job_list_rows"), query)
+
+    assert response.status_code == 400
+    assert "?job=" in response.content.decode()
+
+
+def test_polled_rows_leave_out_another_tenants_jobs(
+    login: Login, alice: User, charlie: User, alice_project: Project
+) -> None:
+    job = queue(alice, alice_project, name="alices-secret-job")
+
+    response = login(charlie).get(reverse("jobs:job_list_rows"), {"job": job.pk})
+
+    assert response.status_code == 200
+    assert "alices-secret-job" not in response.content.decode()
+    assert f"job-{job.pk}" not in response.content.decode()
+    assert _rows_poll(response.content.decode()) is None
 
 
 def test_my_jobs_has_an_empty_state_that_says_what_to_do(
@@ -319,7 +408,7 @@ def test_cancelling_a_finished_job_says_why_not(
     assert "A Cancelled job cannot be cancelled." in page_text(response)
 
 
-@pytest.mark.parametrize("name", ["job_detail", "job_live", "job_row"])
+@pytest.mark.parametrize("name", ["job_detail", "job_live"])
 def test_charlie_gets_404_on_alices_job_pages(
     login: Login, alice: User, charlie: User, alice_project: Project, name: str
 ) -> None:
@@ -354,12 +443,13 @@ def test_cancel_takes_only_post(login: Login, alice: User, alice_project: Projec
     assert login(alice).get(job_url(job, "job_cancel")).status_code == 405
 
 
-def test_a_polling_row_of_a_logged_out_visitor_is_left_as_it_is(
+def test_polled_rows_of_a_logged_out_visitor_are_left_as_they_are(
     client: Client, alice: User, alice_project: Project
 ) -> None:
     job = queue(alice, alice_project)
 
-    response = client.get(job_url(job, "job_row"), HTTP_HX_REQUEST="true")
+    rows = f"{reverse('jobs:job_list_rows')}?job={job.pk}"
+    response = client.get(rows, HTTP_HX_REQUEST="true")
 
     assert response.status_code == 204
-    assert client.get(job_url(job, "job_row"))["Location"].startswith("/accounts/login/")
+    assert client.get(rows)["Location"].startswith("/accounts/login/")

@@ -289,3 +289,24 @@ def test_a_member_asks_for_strict_order_in_the_form(
     client.post(SUBMIT_URL, form_data(alice_project, idempotency_key="portal-test-2"))
 
     assert list(Job.objects.order_by("pk").values_list("strict_order", flat=True)) == [True, False]
+
+
+@pytest.mark.parametrize("number", ["²", "٣", "9" * 40, "-1", "1e3"])
+def test_numbers_in_the_query_string_that_are_not_ids_are_ignored(
+    login: Any, alice: User, alice_project: Project, number: str
+) -> None:
+    """Links to the form carry a project, a booking and a size; "²" passes ``str.isdigit`` and
+    a 40-digit id fits no column: each is dropped, never a server error."""
+    client = login(alice)
+    query = {"project": number, "booking": number, "gpus": number}
+
+    form = client.get(SUBMIT_URL, query)
+    preview = client.get(BUDGET_URL, query | {"gpu_type": "H100"})
+    posted = client.post(SUBMIT_URL, form_data(alice_project) | {"project": number})
+
+    assert form.status_code == 200
+    assert f'<option value="{alice_project.pk}" selected>NorLLM</option>' in form.content.decode()
+    assert preview.status_code == 200
+    assert posted.status_code == 200
+    assert field_errors(posted, "project") != []
+    assert not Job.objects.exists()

@@ -16,7 +16,7 @@ from booking.jobs.services import ENV_MAX_VALUE_CHARS, ENV_MAX_VARIABLES
 from booking.models import Job, JobState, Project
 from stargate_portal.errors import DomainError
 from stargate_portal.form_errors import ServiceErrorsForm
-from stargate_portal.input_limits import ID_MAX, INT_MAX, column_max_length
+from stargate_portal.input_limits import ID_MAX, INT_MAX, column_max_length, whole_number
 
 # Outer bounds, as in the API: job_submit checks the exact limits with its own messages.
 SCRIPT_MAX_CHARS = 2 * settings.JOBS_SCRIPT_MAX_BYTES
@@ -169,8 +169,7 @@ class JobSubmitForm(ServiceErrorsForm):
     def chosen_project_id(self) -> int | None:
         value = self.data.get(self.add_prefix("project")) if self.is_bound else None
         value = value or self.initial.get("project")
-        text = str(getattr(value, "pk", value) or "")
-        return int(text) if text.isdigit() and len(text) < 10 else None
+        return whole_number(getattr(value, "pk", value), ID_MAX)
 
     def set_gpu_type_choices(self, project_id: int | None) -> None:
         """The GPU types of the chosen project (all of my projects' types before a choice)."""

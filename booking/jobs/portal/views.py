@@ -1,15 +1,16 @@
 """My jobs: submit (with a budget preview), the list with live states, a job's page, cancel;
 the jobs section of a project page and of the dashboard (htmx fragments)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,6 +29,7 @@ from booking.jobs.selectors import (
     job_counts,
     job_history,
     job_of,
+    listed_jobs_of,
     member_jobs,
     project_live_jobs,
 )
@@ -41,15 +43,18 @@ from booking.ledger.selectors import (
     job_ledger_entries,
     project_burn_rates,
 )
-from booking.models import Job, Project
+from booking.models import FINAL_STATES, Job, Project
 from booking.permissions import can_cancel_job
 from booking.scheduler.hours import hold_gpu_hours
 from stargate_portal.errors import DomainError
+from stargate_portal.input_limits import ID_MAX, whole_number
 
 PROJECT_SECTION_JOBS = 10
 DASHBOARD_PROJECTS = 10
 JOB_LIST_COUNT_MAX = 1_000
 """The job list counts this many jobs at most (a busy project has many more)."""
+JOB_ROWS_MAX = 50
+"""Rows one poll of a job list asks for at most (a page shows 25)."""
 
 
 def fragment(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -87,14 +92,32 @@ def job_list(request: AuthenticatedRequest) -> HttpResponse:
         "page": page_of(request, jobs, count_max=JOB_LIST_COUNT_MAX),
         "has_projects": bool(projects),
     }
+    context |= _polled_rows(list(context["page"].object_list))
     return render(request, "jobs/job_list.html", context)
 
 
+def _polled_rows(jobs: Sequence[Job]) -> dict[str, Any]:
+    """The rows of a job list and, while one of them can still change, the query string that
+    fetches them again: one request per list every few seconds, not one per row (a page of 25
+    waiting jobs polled row by row was 5 requests a second for as long as it stayed open)."""
+    live = any(job.state not in FINAL_STATES for job in jobs)
+    return {"jobs": jobs, "poll": urlencode([("job", job.pk) for job in jobs]) if live else ""}
+
+
 @fragment
-def job_row(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    """One row of my jobs (htmx polls it until the job is final)."""
-    job = job_of(request.user, pk)
-    return render(request, "jobs/includes/job_row.html", {"job": job})
+def job_list_rows(request: AuthenticatedRequest) -> HttpResponse:
+    """The rows a job list shows (``?job=`` once per row, in the list's order), as they are
+    now; htmx polls them until every one is final. A job the user cannot see is left out."""
+    asked = request.GET.getlist("job")
+    ids = [whole_number(value, ID_MAX) for value in asked]
+    if not 0 < len(ids) <= JOB_ROWS_MAX or None in ids:
+        return HttpResponseBadRequest(
+            _("Give the rows as ?job=<id>, at most %(n)s of them.") % {"n": JOB_ROWS_MAX},
+            content_type="text/plain; charset=utf-8",
+        )
+    found = {job.pk: job for job in listed_jobs_of(request.user).filter(pk__in=ids)}
+    jobs = [found[pk] for pk in dict.fromkeys(ids) if pk in found]
+    return render(request, "jobs/includes/job_list_rows.html", _polled_rows(jobs))
 
 
 # -- submit ----------------------------------------------------------------------------------
@@ -103,14 +126,14 @@ def job_row(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def _submit_form(request: AuthenticatedRequest) -> JobSubmitForm:
     projects = member_projects(request.user)
     initial: dict[str, Any] = {}
-    if (chosen := request.GET.get("project", "")).isdigit():
-        initial["project"] = int(chosen)
+    if (chosen := whole_number(request.GET.get("project"), ID_MAX)) is not None:
+        initial["project"] = chosen
     elif (only := projects.values_list("pk", flat=True)[:2]) and len(only) == 1:
         initial["project"] = only[0]
     # "Submit a job into this booking" links here with the booking, its GPU type and size.
     for name in ("booking", "gpus"):
-        if (value := request.GET.get(name, "")).isdigit() and len(value) < 10:
-            initial[name] = int(value)
+        if (value := whole_number(request.GET.get(name))) is not None:
+            initial[name] = value
     if gpu_type := request.GET.get("gpu_type", "").strip()[:100]:
         initial["gpu_type"] = gpu_type
     data = request.POST if request.method == "POST" else None
@@ -134,7 +157,11 @@ def job_submit_view(request: AuthenticatedRequest) -> HttpResponse:
                 messages.info(request, _("This job was already submitted; here it is."))
             return redirect("jobs:job_detail", pk=submission.job.pk)
     data = form.data or form.initial
-    context = {"form": form, "budget": _budget(request, data), "booking": _int(data.get("booking"))}
+    context = {
+        "form": form,
+        "budget": _budget(request, data),
+        "booking": whole_number(data.get("booking")),
+    }
     return render(request, "jobs/job_submit.html", context)
 
 
@@ -150,7 +177,10 @@ def job_gpu_types(request: AuthenticatedRequest) -> HttpResponse:
 @fragment
 def job_budget(request: AuthenticatedRequest) -> HttpResponse:
     """The budget preview of the submit form (htmx, as the inputs change)."""
-    context = {"budget": _budget(request, request.GET), "booking": _int(request.GET.get("booking"))}
+    context = {
+        "budget": _budget(request, request.GET),
+        "booking": whole_number(request.GET.get("booking")),
+    }
     return render(request, "jobs/includes/budget.html", context)
 
 
@@ -174,8 +204,8 @@ class BudgetPreview:
 
 
 def _budget(request: AuthenticatedRequest, data: Any) -> BudgetPreview | None:
-    project_pk = _int(getattr(data.get("project"), "pk", data.get("project")))
-    gpus = _int(data.get("gpus"))
+    project_pk = whole_number(getattr(data.get("project"), "pk", data.get("project")), ID_MAX)
+    gpus = whole_number(data.get("gpus"))
     minutes = walltime_minutes(str(data.get("walltime") or ""))
     gpu_type = str(data.get("gpu_type") or "")
     if project_pk is None or not gpus or not minutes or not gpu_type:
@@ -185,11 +215,6 @@ def _budget(request: AuthenticatedRequest, data: Any) -> BudgetPreview | None:
     if project is None or balance is None:
         return None
     return BudgetPreview(project, gpu_type, hold_gpu_hours(gpus, minutes), balance)
-
-
-def _int(value: Any) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() and len(text) < 10 else None
 
 
 # -- a job -----------------------------------------------------------------------------------
