@@ -13,6 +13,7 @@ from accounts.models import (
     User,
     VerificationDecision,
 )
+from stargate_portal.admin_search import SearchedForeignKeysAdmin
 
 
 @admin.register(User)
@@ -43,18 +44,18 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 # Users and organisations are search boxes in the other forms (see booking/admin.py).
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(SearchedForeignKeysAdmin):
     list_display = ("organisation", "user", "role")
     autocomplete_fields = ("user", "organisation")
 
 
 @admin.register(JoinRequest)
-class JoinRequestAdmin(admin.ModelAdmin):
+class JoinRequestAdmin(SearchedForeignKeysAdmin):
     autocomplete_fields = ("user", "organisation", "decided_by")
 
 
 @admin.register(VerificationDecision)
-class VerificationDecisionAdmin(admin.ModelAdmin):
+class VerificationDecisionAdmin(SearchedForeignKeysAdmin):
     list_display = ("organisation", "decision", "decided_by", "created_at")
     autocomplete_fields = ("organisation", "decided_by")
 
@@ -66,7 +67,7 @@ class VerificationDecisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(SearchedForeignKeysAdmin):
     list_display = ("name", "user", "token_key", "created", "expiry")
     readonly_fields = ("digest", "token_key", "public_id")
     autocomplete_fields = ("user",)

@@ -23,6 +23,7 @@ from booking.models import (
     ReviewAssignment,
     SiteEnergyFactors,
 )
+from stargate_portal.admin_search import SearchedForeignKeysAdmin
 
 # A foreign key to a table that grows with the site (projects, users, organisations,
 # applications, calls) is a search box in the admin, never a <select> of every row: the
@@ -31,13 +32,13 @@ admin.site.register(GpuType)
 
 
 @admin.register(ProjectMember)
-class ProjectMemberAdmin(admin.ModelAdmin):
+class ProjectMemberAdmin(SearchedForeignKeysAdmin):
     list_display = ("project", "user", "role")
     autocomplete_fields = ("project", "user")
 
 
 @admin.register(ReviewAssignment)
-class ReviewAssignmentAdmin(admin.ModelAdmin):
+class ReviewAssignmentAdmin(SearchedForeignKeysAdmin):
     autocomplete_fields = ("application", "reviewer", "assigned_by")
 
 
@@ -47,7 +48,7 @@ class PoolInline(admin.TabularInline):
 
 
 @admin.register(Call)
-class CallAdmin(admin.ModelAdmin):
+class CallAdmin(SearchedForeignKeysAdmin):
     list_display = ("title", "kind", "state", "opens_at", "closes_at")
     search_fields = ("title",)
     autocomplete_fields = ("created_by",)
@@ -55,7 +56,7 @@ class CallAdmin(admin.ModelAdmin):
 
 
 @admin.register(Application)
-class ApplicationAdmin(admin.ModelAdmin):
+class ApplicationAdmin(SearchedForeignKeysAdmin):
     list_display = ("title", "call", "organisation", "state", "submitted_at")
     list_filter = ("state", "call")
     search_fields = ("title",)
@@ -63,14 +64,14 @@ class ApplicationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(SearchedForeignKeysAdmin):
     list_display = ("name", "organisation", "state", "created_at")
     search_fields = ("name",)
     autocomplete_fields = ("organisation", "application")
 
 
 @admin.register(Allocation)
-class AllocationAdmin(admin.ModelAdmin):
+class AllocationAdmin(SearchedForeignKeysAdmin):
     autocomplete_fields = ("project",)
 
 

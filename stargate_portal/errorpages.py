@@ -2,11 +2,25 @@
 
 from typing import Any
 
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from stargate_portal.api.errors import error_body
 from stargate_portal.logs import correlation_id
+
+
+def bad_request(request: HttpRequest, exception: Any = None) -> HttpResponse:
+    """A request refused before any view read it: what we raised ourselves says why
+    (``BadRequest``); Django's own refusals (a suspicious host, too many fields) do not."""
+    message = (
+        str(exception)
+        if isinstance(exception, BadRequest) and str(exception)
+        else "The request could not be understood."
+    )
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("bad_request", message), status=400)
+    return render(request, "errors/400.html", {"message": message}, status=400)
 
 
 def not_found(request: HttpRequest, exception: Any = None) -> HttpResponse:

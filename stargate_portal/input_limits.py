@@ -7,7 +7,13 @@ is a 400 next to its field, never a database error. Free text stored in an unbou
 serializer and form and check both (``tests/infra/test_input_bounds.py``).
 """
 
+from collections.abc import Callable
+from datetime import date, datetime
+
+from django.core.exceptions import BadRequest
 from django.db.models import Model
+from django.http import HttpRequest, HttpResponse
+from django.utils.dateparse import parse_date, parse_datetime
 
 TEXT_MAX_CHARS = 20_000
 """Free text: about ten pages, more than any abstract, case for support or description."""
@@ -30,9 +36,50 @@ def whole_number(text: object, maximum: int = INT_MAX) -> int | None:
     return number if number <= maximum else None
 
 
+DATE_MIN = date(1970, 1, 1)
+DATE_MAX = date(2999, 12, 31)
+"""The dates read from a query string by hand: far enough from Python's limits that a page can
+add or take away its weeks (9999-12-31 plus a fortnight is an OverflowError)."""
+
+
+def date_or_none(text: object) -> date | None:
+    """``text`` as an ISO date from ``DATE_MIN`` to ``DATE_MAX``, else None. (Django's
+    ``parse_date`` raises on a well-formed date that does not exist, such as 2026-13-45.)"""
+    try:
+        found = parse_date(str(text or ""))
+    except ValueError:
+        return None
+    return found if found is not None and DATE_MIN <= found <= DATE_MAX else None
+
+
+def datetime_or_none(text: object) -> datetime | None:
+    """``text`` as an ISO date and time within the dates of ``date_or_none``, else None."""
+    try:
+        found = parse_datetime(str(text or ""))
+    except ValueError:
+        return None
+    return found if found is not None and DATE_MIN <= found.date() <= DATE_MAX else None
+
+
 def column_max_length(model: type[Model], field_name: str) -> int:
     """The ``max_length`` of a bounded text column."""
     max_length = getattr(model._meta.get_field(field_name), "max_length", None)
     if max_length is None:
         raise ValueError(f"{model.__name__}.{field_name} has no max_length")
     return int(max_length)
+
+
+class NulInQueryMiddleware:
+    """A query string with a NUL character is a 400 before any view reads it. PostgreSQL keeps
+    no NUL in text, so a view filtering by such a value failed with a 500; form and serializer
+    fields refuse NUL themselves, and this covers what views read from ``request.GET`` by
+    hand."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        for name, values in request.GET.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                raise BadRequest(f"The query string's {name[:50]!r} holds a NUL character.")
+        return self.get_response(request)

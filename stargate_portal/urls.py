@@ -34,5 +34,6 @@ urlpatterns = [
     path("", include("booking.energy.portal.urls")),
 ]
 
+handler400 = "stargate_portal.errorpages.bad_request"
 handler404 = "stargate_portal.errorpages.not_found"
 handler500 = "stargate_portal.errorpages.server_error"

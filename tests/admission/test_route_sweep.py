@@ -1,5 +1,6 @@
 """The load benchmark's sweep: every GET route of the site, filled with rows of a real (demo)
-site and asked by the right kind of user, answers without a server error."""
+site and asked by the right kind of user, answers without a server error, with hostile query
+strings too."""
 
 from io import StringIO
 
@@ -16,7 +17,9 @@ from booking.models import Job, JobState
 pytestmark = pytest.mark.django_db
 
 
-def test_every_swept_route_of_the_demo_site_answers_without_a_server_error() -> None:
+def _demo_site() -> tuple[Job, dict[str, Client | APIClient]]:
+    """The demo site with a few waiting jobs: one of them, and a client for each kind of
+    user the sweep names (a member of the job's project, staff, and a token of each)."""
     call_command("seed_demo", stdout=StringIO())
     call_command("demo_site", stdout=StringIO())
     call_command("demo_workload", "--jobs", "12", "--seed", "3", stdout=StringIO())
@@ -31,6 +34,11 @@ def test_every_swept_route_of_the_demo_site_answers_without_a_server_error() -> 
     for who, user in (("token", member), ("staff_token", staff)):
         _, token = api_token_create(user=user, name="sweep", expires_in_days=1)
         clients[who] = APIClient(HTTP_AUTHORIZATION=f"Token {token}")
+    return job, clients
+
+
+def test_every_swept_route_of_the_demo_site_answers_without_a_server_error() -> None:
+    job, clients = _demo_site()
 
     routes = sweep_routes(sweep_rows(job.project, job))
     answers = {r.path: clients[r.who].get(r.path).status_code for r in routes}
@@ -53,3 +61,38 @@ def test_every_swept_route_of_the_demo_site_answers_without_a_server_error() -> 
     # A parameter no row fills leaves its route out instead of guessing.
     assert not any("<" in r.path or "(" in r.path for r in routes)
     assert not any(r.path.startswith(("/admin/logout", "/healthz")) for r in routes)
+
+
+# Values a page may read from its query string by hand: "²" passes ``str.isdigit`` but not
+# ``int``; 40 digits fit no column; 2026-13-45 is well formed but no date (Django's parsers
+# raise); 9999-12-31 plus a fortnight overflows; NUL is no text PostgreSQL keeps.
+HOSTILE = ["²", "9" * 40, "-1", "2026-13-45", "9999-12-31", "\x00", "' OR 1=1 --", "x" * 3000]
+PARAMETERS = [
+    *("page", "cursor", "project", "organisation", "call", "job", "booking", "state", "kind"),
+    *("gpu_type", "gpus", "node_count", "hours", "tier", "from", "start", "q", "ordering"),
+    *("section", "next", "year", "month", "since", "until", "format", "limit", "offset"),
+]
+
+
+@pytest.mark.parametrize(
+    "value",
+    HOSTILE,
+    ids=["superscript", "digits", "negative", "month-13", "year-9999", "nul", "quote", "long"],
+)
+def test_no_swept_route_fails_on_a_hostile_query_string(value: str) -> None:
+    job, clients = _demo_site()
+    for client in clients.values():
+        client.raise_request_exception = False
+    query = dict.fromkeys(PARAMETERS, value)
+
+    answers = {
+        r.path: clients[r.who].get(r.path, query).status_code
+        for r in sweep_routes(sweep_rows(job.project, job))
+    }
+
+    assert {path: status for path, status in answers.items() if status >= 500} == {}
+    if value == "\x00":  # refused before any view reads it, in the shape of its side
+        assert set(answers.values()) <= {302, 400}
+        api = clients["token"].get("/api/v1/jobs/", {"state": value})
+        assert api.json()["code"] == "bad_request"
+        assert "NUL" in clients["member"].get("/jobs/", {"state": value}).content.decode()

@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -30,6 +29,7 @@ from booking.capacity.services.policies import capacity_policy_update
 from booking.charts.timeline import timeline
 from booking.models import LIVE_BOOKING_STATES, CapacityBooking, GpuType
 from stargate_portal.errors import DomainError
+from stargate_portal.input_limits import date_or_none
 
 TIMELINE_DAYS = 14
 TIMELINE_MAX_BARS = 300
@@ -43,7 +43,7 @@ def timeline_view(request: StaffRequest) -> HttpResponse:
     if gpu_type is None:
         return render(request, "capacity/console/timeline.html", {"gpu_type": None})
     today = booking_now().date()
-    first = parse_date(request.GET.get("from") or "") or today
+    first = date_or_none(request.GET.get("from")) or today
     starts_at = datetime.combine(first, time(), tzinfo=booking_now().tzinfo)
     ends_at = starts_at + timedelta(days=TIMELINE_DAYS)
     policy = policy_for(gpu_type)

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -57,6 +57,7 @@ from booking.ledger.selectors import Balance, balance_of
 from booking.models import LIVE_BOOKING_STATES, CapacityBooking, GpuType, Project
 from booking.permissions import can_cancel_booking, can_submit_job
 from stargate_portal.errors import DomainError
+from stargate_portal.input_limits import ID_MAX, date_or_none, datetime_or_none, whole_number
 
 HEAT_MAP_DAYS = 14
 
@@ -125,7 +126,7 @@ def availability_view(request: AuthenticatedRequest) -> HttpResponse:
 
 
 def _first_day(text: str | None, today: date) -> date:
-    chosen = parse_date(text or "") if text else None
+    chosen = date_or_none(text)
     return chosen if chosen is not None and chosen >= today else today
 
 
@@ -150,7 +151,7 @@ def _booking_form(request: AuthenticatedRequest) -> BookingForm:
         initial["project"] = only[0]
     if request.GET.get("gpu_type") in types:
         initial["gpu_type"] = request.GET["gpu_type"]
-    start = parse_datetime(request.GET.get("start", ""))
+    start = datetime_or_none(request.GET.get("start"))
     if start is not None and timezone.is_aware(start):
         initial["start"] = timezone.localtime(start)
     data = request.POST if request.method == "POST" else None
@@ -261,8 +262,8 @@ class Quote:
 
 def _quote(request: AuthenticatedRequest, data: Any) -> Quote | None:
     """The quote of the form's current input; None until it is complete."""
-    project_pk = _int(getattr(data.get("project"), "pk", data.get("project")))
-    node_count, hours = _int(data.get("node_count")), _int(data.get("hours"))
+    project_pk = whole_number(getattr(data.get("project"), "pk", data.get("project")), ID_MAX)
+    node_count, hours = whole_number(data.get("node_count")), whole_number(data.get("hours"))
     start = _local_start(data.get("start"))
     gpu_type = GpuType.objects.filter(name=str(data.get("gpu_type") or "")).first()
     if None in (project_pk, start, gpu_type) or not node_count or not hours or hours > 24 * 366:
@@ -296,7 +297,7 @@ def _quote(request: AuthenticatedRequest, data: Any) -> Quote | None:
 
 def _local_start(value: Any) -> datetime | None:
     """A start as the form sends it (local, in the active time zone) or as the form holds it."""
-    moment = value if isinstance(value, datetime) else parse_datetime(str(value or ""))
+    moment = value if isinstance(value, datetime) else datetime_or_none(value)
     if moment is None:
         return None
     if timezone.is_naive(moment):
@@ -305,11 +306,6 @@ def _local_start(value: Any) -> datetime | None:
         if moment.astimezone(UTC).astimezone(moment.tzinfo).replace(tzinfo=None) != typed:
             return None  # a local time the clocks skip
     return moment.astimezone(UTC)
-
-
-def _int(value: Any) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() and len(text) < 10 else None
 
 
 # -- my bookings -----------------------------------------------------------------------------
