@@ -86,13 +86,14 @@ def job_list(request: AuthenticatedRequest) -> HttpResponse:
         jobs = jobs.filter(state=state)
     if gpu_type := chosen.get("gpu_type"):
         jobs = jobs.filter(gpu_type__name=gpu_type)
+    page = page_of(request, jobs, count_max=JOB_LIST_COUNT_MAX)
     context = {
         "filters": filters,
         "filtered": any(chosen.values()),
-        "page": page_of(request, jobs, count_max=JOB_LIST_COUNT_MAX),
+        "page": page,
         "has_projects": bool(projects),
     }
-    context |= _polled_rows(list(context["page"].object_list))
+    context |= _polled_rows(list(page.object_list))
     return render(request, "jobs/job_list.html", context)
 
 
@@ -108,9 +109,9 @@ def _polled_rows(jobs: Sequence[Job]) -> dict[str, Any]:
 def job_list_rows(request: AuthenticatedRequest) -> HttpResponse:
     """The rows a job list shows (``?job=`` once per row, in the list's order), as they are
     now; htmx polls them until every one is final. A job the user cannot see is left out."""
-    asked = request.GET.getlist("job")
-    ids = [whole_number(value, ID_MAX) for value in asked]
-    if not 0 < len(ids) <= JOB_ROWS_MAX or None in ids:
+    asked = [whole_number(value, ID_MAX) for value in request.GET.getlist("job")]
+    ids = [pk for pk in asked if pk is not None]
+    if not 0 < len(asked) <= JOB_ROWS_MAX or len(ids) < len(asked):
         return HttpResponseBadRequest(
             _("Give the rows as ?job=<id>, at most %(n)s of them.") % {"n": JOB_ROWS_MAX},
             content_type="text/plain; charset=utf-8",
