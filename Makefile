@@ -101,7 +101,8 @@ fuzz: $(DEV)
 
 # The policy alone; then, when DATABASE_URL points at PostgreSQL, whole cycles on a scratch
 # database next to it (created by the benchmark, kept for the next step), requests against
-# gunicorn with 32 clients on that site and on the demo site (then both dropped); reconcile with
+# gunicorn with 32 clients on that site and on the demo site, then every other GET route of
+# both once at a time (then both dropped); reconcile with
 # 60,000 active jobs; a replay of a mixed workload (waits per tier, utilisation); capacity bookings (availability and
 # concurrent bookings with 100,000 bookings stored, on a scratch database of their own); energy
 # reports over 1,000,000 job energy records (scratch database too); then,

@@ -85,6 +85,10 @@ def worker(redis_broker: str, tmp_path: Path) -> Iterator[Path]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+        # The pings left a reply consumer in the app's connection pool; a test that forks
+        # later (the capacity benchmark's clients) would inherit it, and kombu's after-fork
+        # clean-up in the child waited for ever for the answer to its BRPOP.
+        celery_app.pool.force_close_all()
 
 
 def _wait(check: object, what: str, process: subprocess.Popen[str], seconds: float = 30) -> None:
