@@ -176,6 +176,7 @@ def test_unknown_page_is_our_404(client, db):
 
 def test_error_pages_render_without_a_request():
     for name, title in (
+        ("errors/400.html", "Bad request"),
         ("errors/404.html", "Page not found"),
         ("errors/500.html", "Something went wrong"),
     ):
