@@ -13,7 +13,7 @@ from accounts.models import (
     User,
     VerificationDecision,
 )
-from stargate_portal.admin_search import SearchedForeignKeysAdmin
+from stargate_portal.admin_scale import SearchedForeignKeysAdmin
 
 
 @admin.register(User)

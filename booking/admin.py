@@ -23,7 +23,7 @@ from booking.models import (
     ReviewAssignment,
     SiteEnergyFactors,
 )
-from stargate_portal.admin_search import SearchedForeignKeysAdmin
+from stargate_portal.admin_scale import CountSoFarPaginator, SearchedForeignKeysAdmin
 
 # A foreign key to a table that grows with the site (projects, users, organisations,
 # applications, calls) is a search box in the admin, never a <select> of every row: the
@@ -77,10 +77,11 @@ class AllocationAdmin(SearchedForeignKeysAdmin):
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Audit data: visible in the admin, never changed there. These tables grow for ever (the
-    ledger by three entries per finished job): a filtered list counts its own rows, not the
-    whole table a second time."""
+    ledger by three entries per finished job): a list counts its rows only so far, and a
+    filtered one does not count the whole table a second time."""
 
     show_full_result_count = False
+    paginator = CountSoFarPaginator
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

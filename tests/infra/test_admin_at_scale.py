@@ -13,12 +13,14 @@ from django.test.utils import CaptureQueriesContext
 
 from booking.ledger.services import ledger_grant
 from booking.models import Allocation, Project
+from stargate_portal.admin_scale import CountSoFarPaginator
 from tests.factories import (
     AllocationFactory,
     OrganisationFactory,
     ProjectFactory,
     UserFactory,
 )
+from tests.pages import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +99,31 @@ def test_the_ledger_list_counts_its_entries_once(admin_client: Client) -> None:
     assert response.status_code == 200
     assert len(counts) == 1, counts  # the filtered rows, not the whole ledger a second time
     assert response.context["cl"].result_count == 3
+
+
+def test_a_ledger_longer_than_the_count_says_more_than_and_counts_no_further(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(CountSoFarPaginator, "count_max", 5)
+    allocation: Allocation = AllocationFactory()
+    for n in range(8):
+        ledger_grant(
+            project=allocation.project,
+            gpu_type=allocation.gpu_type,
+            gpu_hours=Decimal(1 + n),
+            key=f"grant-{n}",
+        )
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/admin/booking/ledgerentry/")
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    short = admin_client.get("/admin/booking/ledgerentry/", {"kind": "grant", "gpu_type": 0})
+
+    assert response.status_code == 200
+    assert len(counts) == 1
+    assert "LIMIT 6" in counts[0]  # the count stops one row past count_max
+    assert "more than 5 ledger entries" in page_text(response)
+    assert response.context["cl"].result_count == 6
+    # A list that fits says how long it is.
+    assert short.status_code == 200
+    assert "0 ledger entries" in page_text(short)
