@@ -82,15 +82,20 @@ def test_the_project_search_finds_a_project_by_name(admin_client: Client) -> Non
     assert Project.objects.count() == 31
 
 
-def test_the_ledger_list_counts_its_entries_once(admin_client: Client) -> None:
+def _grants(count: int) -> None:
+    """``count`` ledger entries (grants) of one allocation."""
     allocation: Allocation = AllocationFactory()
-    for n in range(3):
+    for n in range(count):
         ledger_grant(
             project=allocation.project,
             gpu_type=allocation.gpu_type,
             gpu_hours=Decimal(10 + n),
             key=f"grant-{n}",
         )
+
+
+def test_the_ledger_list_counts_its_entries_once(admin_client: Client) -> None:
+    _grants(3)
 
     with CaptureQueriesContext(connection) as queries:
         response = admin_client.get("/admin/booking/ledgerentry/", {"kind": "grant"})
@@ -105,14 +110,7 @@ def test_a_ledger_longer_than_the_count_says_more_than_and_counts_no_further(
     admin_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(CountSoFarPaginator, "count_max", 5)
-    allocation: Allocation = AllocationFactory()
-    for n in range(8):
-        ledger_grant(
-            project=allocation.project,
-            gpu_type=allocation.gpu_type,
-            gpu_hours=Decimal(1 + n),
-            key=f"grant-{n}",
-        )
+    _grants(8)
 
     with CaptureQueriesContext(connection) as queries:
         response = admin_client.get("/admin/booking/ledgerentry/")

@@ -80,15 +80,20 @@ def worker(redis_broker: str, tmp_path: Path) -> Iterator[Path]:
         text=True,
     )
     try:
-        _wait(lambda: bool(celery_app.control.ping(timeout=0.5)), "worker answers ping", process)
+        _wait(_pinged, "worker answers ping", process)
         yield outbox
     finally:
         process.terminate()
         process.wait(timeout=20)
-        # The pings left a reply consumer in the app's connection pool; a test that forks
-        # later (the capacity benchmark's clients) would inherit it, and kombu's after-fork
-        # clean-up in the child waited for ever for the answer to its BRPOP.
-        celery_app.pool.force_close_all()
+
+
+def _pinged() -> bool:
+    """Whether a worker answers a ping, asked on a connection of its own, closed after it: the
+    pool's connection would keep the reply consumer, and a test that forks later (the capacity
+    benchmark's clients) inherited it and hung in kombu's after-fork clean-up, waiting for the
+    answer to its BRPOP."""
+    with celery_app.connection_for_write() as broker:
+        return bool(celery_app.control.ping(timeout=0.5, connection=broker))
 
 
 def _wait(check: object, what: str, process: subprocess.Popen[str], seconds: float = 30) -> None:
