@@ -7,10 +7,10 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from stargate_portal.input_limits import ID_MAX, whole_number
+from stargate_portal.keyset import count_so_far
 
 
 class SearchedForeignKeysAdmin(admin.ModelAdmin):
@@ -43,10 +43,7 @@ class CountSoFarPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        rows: Any = self.object_list
-        if isinstance(rows, QuerySet):
-            rows = rows.order_by()  # the database stops after count_max + 1 rows, unsorted
-        return min(int(rows[: self.count_max + 1].count()), self.count_max + 1)
+        return count_so_far(self.object_list, self.count_max)
 
     @property
     def capped(self) -> bool:

@@ -27,6 +27,16 @@ from django.utils import timezone
 TOKEN_MAX_CHARS = 1_000
 
 
+def count_so_far(rows: Any, count_max: int) -> int:
+    """How many ``rows`` there are, counting at most ``count_max`` + 1 of them: a list's count
+    costs the rows it counts, so a long list is counted only as far as its pages need. A
+    queryset is counted without its order, so the database stops after ``count_max`` + 1 rows
+    instead of sorting the whole list first."""
+    if isinstance(rows, QuerySet):
+        rows = rows.order_by()
+    return min(int(rows[: count_max + 1].count()), count_max + 1)
+
+
 class InvalidCursor(ValueError):
     """The token is not a cursor of this list."""
 

@@ -9,7 +9,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from stargate_portal.keyset import InvalidCursor, KeysetPage, Ordering, keyset_page, ordering_of
+from stargate_portal.keyset import (
+    InvalidCursor,
+    KeysetPage,
+    Ordering,
+    count_so_far,
+    keyset_page,
+    ordering_of,
+)
 
 PAGE_SIZE = 25
 
@@ -61,12 +68,7 @@ class BoundedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        rows: Any = self.object_list
-        if isinstance(rows, QuerySet):
-            # Counting needs no order: without it the database stops after count_max + 1
-            # rows instead of sorting the whole list first.
-            rows = rows.order_by()
-        return int(rows[: self.count_max + 1].count())
+        return count_so_far(self.object_list, self.count_max)
 
     @property
     def count_exact(self) -> bool:

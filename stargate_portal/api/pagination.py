@@ -9,7 +9,14 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from stargate_portal.errors import ValidationFailed
-from stargate_portal.keyset import Cursor, InvalidCursor, KeysetPage, keyset_page, ordering_of
+from stargate_portal.keyset import (
+    Cursor,
+    InvalidCursor,
+    KeysetPage,
+    count_so_far,
+    keyset_page,
+    ordering_of,
+)
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -46,7 +53,7 @@ class BoundedCountPagination(PageNumberPagination):
             if token is None
             else self._after_cursor(queryset, self._cursor(token), page_size)
         )
-        counted = queryset.order_by()[: self.count_max + 1].count()
+        counted = count_so_far(queryset, self.count_max)
         self.total: int | None = counted if counted <= self.count_max else None
         self.rows = rows
         return rows
