@@ -243,8 +243,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "stargate_portal.api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "stargate_portal.api.throttling.AnonRateThrottle",
+        "stargate_portal.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_ANON_RATE", default="60/min"),
@@ -252,6 +252,10 @@ REST_FRAMEWORK = {
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# The throttles count with django-ratelimit (stargate_portal/api/throttling.py), in the shared
+# cache; they let requests through while it is down, like every other use of it.
+RATELIMIT_FAIL_OPEN = True
+RATELIMIT_CACHE_PREFIX = "throttle:"
 # Input limits (docs/security.md): the largest JSON body and how deep it may nest.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2**20)
 API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)

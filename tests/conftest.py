@@ -35,6 +35,7 @@ pytest_plugins = [
     "tests.fixtures.slurm",
     "tests.fixtures.capacity",
     "tests.fixtures.energy",
+    "tests.fixtures.redis",
 ]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

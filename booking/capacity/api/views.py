@@ -17,7 +17,6 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts.models import User
@@ -38,6 +37,7 @@ from booking.capacity.services.feeds import calendar_feed_create, calendar_feed_
 from booking.grants.selectors.projects import project_of
 from booking.models import BookingState, CalendarFeed, CapacityBooking, GpuType
 from stargate_portal.api.filters import UtcIsoDateTimeFilter, state_filter
+from stargate_portal.api.throttling import AnonRateThrottle
 from stargate_portal.api.views import UserScopedMixin, user_of
 from stargate_portal.errors import ValidationFailed
 

@@ -11,7 +11,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts.models import Organisation
@@ -27,6 +26,7 @@ from booking.energy.selectors import (
     project_energy_report,
 )
 from booking.energy.statement import statement_pdf
+from stargate_portal.api.throttling import AnonRateThrottle
 from stargate_portal.api.views import user_of
 
 PERIOD = [
