@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 from django.core.exceptions import BadRequest
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils.dateparse import parse_date, parse_datetime
 
 TEXT_MAX_CHARS = 20_000
@@ -69,17 +69,28 @@ def column_max_length(model: type[Model], field_name: str) -> int:
     return int(max_length)
 
 
-class NulInQueryMiddleware:
-    """A query string with a NUL character is a 400 before any view reads it. PostgreSQL keeps
-    no NUL in text, so a view filtering by such a value failed with a 500; form and serializer
-    fields refuse NUL themselves, and this covers what views read from ``request.GET`` by
-    hand."""
+class NulInputMiddleware:
+    """A query string or a posted form with a NUL character is a 400 before any view reads it.
+    PostgreSQL keeps no NUL in text, so a view filtering by such a value failed with a 500
+    (the booking form's live quote looked its GPU type up by the posted name); form and
+    serializer fields refuse NUL themselves, and this covers what views read from
+    ``request.GET`` and ``request.POST`` by hand. No person types a NUL into a form; JSON
+    bodies are the serializers' (which answer ``invalid``), uploaded files are not read."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        for name, values in request.GET.lists():
-            if "\x00" in name or any("\x00" in value for value in values):
-                raise BadRequest(f"The query string's {name[:50]!r} holds a NUL character.")
+        _refuse_nul(request.GET, "query string")
+        if request.method == "POST" and request.content_type in _FORMS:
+            _refuse_nul(request.POST, "form")
         return self.get_response(request)
+
+
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _refuse_nul(data: QueryDict, where: str) -> None:
+    for name, values in data.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            raise BadRequest(f"The {where}'s {name[:50]!r} holds a NUL character.")

@@ -53,7 +53,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "stargate_portal.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "stargate_portal.input_limits.NulInQueryMiddleware",
+    "stargate_portal.input_limits.NulInputMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -3,6 +3,7 @@ site and asked by the right kind of user, answers without a server error, with h
 strings too."""
 
 from io import StringIO
+from urllib.parse import urljoin
 
 import pytest
 from django.core.management import call_command
@@ -13,6 +14,7 @@ from accounts.models import Membership, User
 from accounts.services.tokens import api_token_create
 from booking.admission.route_sweep import sweep_routes, sweep_rows
 from booking.models import Job, JobState
+from tests.pages import posted_forms
 
 pytestmark = pytest.mark.django_db
 
@@ -96,3 +98,51 @@ def test_no_swept_route_fails_on_a_hostile_query_string(value: str) -> None:
         api = clients["token"].get("/api/v1/jobs/", {"state": value})
         assert api.json()["code"] == "bad_request"
         assert "NUL" in clients["member"].get("/jobs/", {"state": value}).content.decode()
+
+
+# What a person (or a script posting forms) may type into any field: NUL is no text PostgreSQL
+# keeps; 40 digits fit no column; a negative count; a date that is no date; markup; a long text.
+HOSTILE_FORM = ["\x00", "9" * 40, "-1", "2026-13-45", "<b>x</b>' OR 1=1 --", "x" * 5000]
+_LAST = ("delete", "leave", "cancel", "revoke", "remove", "withdraw")
+"""Forms that take something away post last, so the others still find what they act on."""
+
+
+def _forms_of_every_page(
+    clients: dict[str, Client | APIClient], job: Job
+) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Every form that posts on a page of the sweep, as (who, where it posts, its fields)."""
+    found: dict[tuple[str, str, tuple[str, ...]], None] = {}
+    for route in sweep_routes(sweep_rows(job.project, job)):
+        if route.who not in ("member", "staff"):
+            continue
+        page = clients[route.who].get(route.path)
+        if page.status_code != 200 or not page["Content-Type"].startswith("text/html"):
+            continue
+        for form in posted_forms(page):
+            action = urljoin(route.path, form.action or route.path)
+            if action.startswith("/accounts/logout"):
+                continue
+            found[(route.who, action, form.fields)] = None
+    return sorted(found, key=lambda form: any(word in form[1] for word in _LAST))
+
+
+@pytest.mark.parametrize(
+    "value", HOSTILE_FORM, ids=["nul", "digits", "negative", "month-13", "markup", "long"]
+)
+def test_no_form_of_any_page_fails_on_hostile_input(value: str) -> None:
+    job, clients = _demo_site()
+    for client in clients.values():
+        client.raise_request_exception = False
+    forms = _forms_of_every_page(clients, job)
+
+    answers = {
+        (who, action): clients[who].post(action, dict.fromkeys(fields, value)).status_code
+        for who, action, fields in forms
+    }
+
+    assert len(forms) > 40  # the portal's, the console's and the admin's forms
+    assert {form: status for form, status in answers.items() if status >= 500} == {}
+    if value == "\x00":  # refused before any view reads it
+        assert set(answers.values()) == {400}
+    # Refused or shown again with errors, not taken as valid input.
+    assert sum(status in (200, 302, 400, 404, 405) for status in answers.values()) == len(answers)
