@@ -13,11 +13,15 @@ from accounts.models import (
     User,
     VerificationDecision,
 )
-from stargate_portal.admin_scale import SearchedForeignKeysAdmin
+from stargate_portal.admin_scale import (
+    ProtectedHistoryAdmin,
+    ProtectedHistoryMixin,
+    SearchedForeignKeysAdmin,
+)
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(ProtectedHistoryMixin, BaseUserAdmin):
     ordering = ("email",)
     list_display = ("email", "full_name", "is_staff", "is_active", "date_joined")
     search_fields = ("email", "full_name")
@@ -34,7 +38,7 @@ class DomainInline(admin.TabularInline):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(ProtectedHistoryAdmin):
     list_display = ("name", "kind", "country", "verification_state", "created_at")
     list_filter = ("verification_state", "kind")
     search_fields = ("name", "registration_number")

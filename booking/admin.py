@@ -23,12 +23,17 @@ from booking.models import (
     ReviewAssignment,
     SiteEnergyFactors,
 )
-from stargate_portal.admin_scale import CountSoFarPaginator, SearchedForeignKeysAdmin
+from stargate_portal.admin_scale import (
+    CountSoFarPaginator,
+    ProtectedHistoryAdmin,
+    ProtectedHistoryMixin,
+    SearchedForeignKeysAdmin,
+)
 
 # A foreign key to a table that grows with the site (projects, users, organisations,
 # applications, calls) is a search box in the admin, never a <select> of every row: the
 # site has thousands of projects and users, and a form listing them all costs seconds.
-admin.site.register(GpuType)
+admin.site.register(GpuType, ProtectedHistoryAdmin)
 
 
 @admin.register(ProjectMember)
@@ -131,7 +136,7 @@ admin.site.register(CapacityPolicy, ReadOnlyAdmin)
 # Energy factors: each edit is kept (the history button shows who changed what, and when);
 # a correction of a past period is followed by `manage.py energy_recompute`.
 @admin.register(SiteEnergyFactors)
-class SiteEnergyFactorsAdmin(SimpleHistoryAdmin):
+class SiteEnergyFactorsAdmin(ProtectedHistoryMixin, SimpleHistoryAdmin):
     list_display = (
         "effective_from",
         "pue",
@@ -145,7 +150,7 @@ class SiteEnergyFactorsAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(GpuEnergyFactors)
-class GpuEnergyFactorsAdmin(SimpleHistoryAdmin):
+class GpuEnergyFactorsAdmin(ProtectedHistoryMixin, SimpleHistoryAdmin):
     list_display = (
         "gpu_type",
         "effective_from",
@@ -157,7 +162,7 @@ class GpuEnergyFactorsAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(EnergyRecomputation)
-class EnergyRecomputationAdmin(admin.ModelAdmin):
+class EnergyRecomputationAdmin(ProtectedHistoryAdmin):
     list_display = ("at", "first_month", "last_month", "requested_by", "records_changed")
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:

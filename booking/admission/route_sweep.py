@@ -45,13 +45,25 @@ _KINDS = {
     "bookings": "booking",
     "projects": "project",
 }
+# The row an admin page's ``object_id`` names, by its model (its change, delete and history
+# pages: a delete confirmation reads what protects the row from deletion).
+_ADMIN_KINDS = {
+    "project": "project",
+    "organisation": "organisation",
+    "allocation": "allocation",
+    "application": "application",
+    "call": "call",
+    "capacitybooking": "booking",
+    "user": "user",
+    "gputype": "gpu_type_id",
+}
 
 
 def sweep_routes(rows: Mapping[str, object]) -> list[SweptRoute]:
     """The site's GET routes with ``rows`` in their parameters (kind -> primary key:
     ``project``, ``job``, ``organisation``, ``call``, ``application``, ``booking``,
-    ``allocation``; and ``gpu_type`` and ``action`` by name); a route with a parameter no
-    row fills is left out."""
+    ``allocation``, ``user``, ``gpu_type_id``; and ``gpu_type`` and ``action`` by name); a
+    route with a parameter no row fills is left out."""
     swept = []
     for route in _routes(get_resolver()):
         path = _filled("/" + route.replace("^", "").replace("$", ""), rows)
@@ -62,7 +74,8 @@ def sweep_routes(rows: Mapping[str, object]) -> list[SweptRoute]:
 
 
 def sweep_rows(project: Project, job: Job) -> dict[str, object]:
-    """The rows a sweep asks for: ``project`` and what hangs off it, ``job`` (one of its)."""
+    """The rows a sweep asks for: ``project`` and what hangs off it, ``job`` (one of its), its
+    submitter and its GPU type."""
     application = project.application
     return {
         "project": project.pk,
@@ -77,6 +90,8 @@ def sweep_rows(project: Project, job: Job) -> dict[str, object]:
         .values_list("pk", flat=True)
         .first(),
         "gpu_type": job.gpu_type.name,
+        "gpu_type_id": job.gpu_type_id,
+        "user": job.submitted_by_id,
         "action": "hold",
     }
 
@@ -92,10 +107,12 @@ def _routes(resolver: URLResolver, prefix: str = "") -> Iterator[str]:
 def _filled(path: str, rows: Mapping[str, object]) -> str | None:
     def value(match: re.Match[str]) -> str:
         converter, name = match.group(1), match.group(2) or match.group(3)
-        if converter == "path":
+        words = [w for w in path[: match.start()].split("/") if w and not w.isdigit()]
+        if converter == "path" and name == "object_id" and words[:1] == ["admin"]:
+            kind = _ADMIN_KINDS.get(words[-1], "")
+        elif converter == "path":
             raise LookupError(name)
-        if name == "pk":
-            words = [w for w in path[: match.start()].split("/") if w and not w.isdigit()]
+        elif name == "pk":
             kind = _KINDS.get(words[-1], "") if words else ""
         else:
             kind = name.removesuffix("_pk")

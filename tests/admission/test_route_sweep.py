@@ -54,6 +54,9 @@ def test_every_swept_route_of_the_demo_site_answers_without_a_server_error() -> 
         f"/api/v1/staff/projects/{job.project_id}/audit/",
         "/console/cluster/queue/",
         "/admin/booking/allocation/add/",
+        f"/admin/booking/project/{job.project_id}/delete/",
+        f"/admin/accounts/user/{job.submitted_by_id}/delete/",
+        f"/admin/booking/gputype/{job.gpu_type_id}/change/",
     ):
         assert answers[path] == 200, path
     assert len(routes) > 150

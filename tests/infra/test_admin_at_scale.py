@@ -1,19 +1,26 @@
 """The Django admin stays usable on a site of thousands of projects, users and ledger entries:
-a foreign key to a growing table is a search box (never a <select> of every row), and the audit
-lists count their rows once."""
+a foreign key to a growing table is a search box (never a <select> of every row), the audit
+lists count their rows once, and a deletion that history forbids reads only the first rows of
+that history."""
 
 import json
 import re
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.test import Client
+from django.contrib import admin
+from django.db import connection, models
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import Organisation, User
 from booking.ledger.services import ledger_grant
-from booking.models import Allocation, Project
-from stargate_portal.admin_scale import CountSoFarPaginator
+from booking.models import Allocation, GpuType, Project
+from stargate_portal.admin_scale import (
+    PROTECTED_LISTED,
+    CountSoFarPaginator,
+    ProtectedHistoryMixin,
+)
 from tests.factories import (
     AllocationFactory,
     OrganisationFactory,
@@ -90,7 +97,7 @@ def _grants(count: int) -> None:
             project=allocation.project,
             gpu_type=allocation.gpu_type,
             gpu_hours=Decimal(10 + n),
-            key=f"grant-{n}",
+            key=f"grant-{allocation.pk}-{n}",
         )
 
 
@@ -125,3 +132,74 @@ def test_a_ledger_longer_than_the_count_says_more_than_and_counts_no_further(
     # A list that fits says how long it is.
     assert short.status_code == 200
     assert "0 ledger entries" in page_text(short)
+
+
+def _delete_page(admin_client: Client, project: Project) -> tuple[str, list[str]]:
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(f"/admin/booking/project/{project.pk}/delete/")
+    assert response.status_code == 200
+    return page_text(response), [q["sql"] for q in queries.captured_queries]
+
+
+def test_a_project_with_history_is_not_deleted_and_its_history_is_read_only_so_far(
+    admin_client: Client,
+) -> None:
+    _grants(4)
+    short = Project.objects.get()
+    _grants(PROTECTED_LISTED + 14)
+    long = Project.objects.exclude(pk=short.pk).get()
+
+    short_text, short_queries = _delete_page(admin_client, short)
+    long_text, long_queries = _delete_page(admin_client, long)
+    refused = admin_client.post(f"/admin/booking/project/{long.pk}/delete/", {"post": "yes"})
+
+    assert "Cannot delete project" in long_text
+    assert long_text.count("Ledger entry: grant") == PROTECTED_LISTED
+    assert f"Ledger entries: more than {PROTECTED_LISTED}" in long_text
+    assert short_text.count("Ledger entry: grant") == 4
+    assert "more than" not in short_text
+    # The page reads the first rows of each protecting table, however long the history is.
+    assert len(long_queries) == len(short_queries)
+    ledger = [sql for sql in long_queries if 'FROM "booking_ledgerentry"' in sql]
+    assert ledger
+    assert all(f"LIMIT {PROTECTED_LISTED + 1}" in sql for sql in ledger)
+    assert refused.status_code == 200
+    assert "Cannot delete project" in page_text(refused)
+    assert Project.objects.filter(pk=long.pk).exists()
+
+
+def test_a_row_without_history_is_still_deleted_with_what_cascades(admin_client: Client) -> None:
+    organisation = OrganisationFactory()
+    member = UserFactory()
+    organisation.memberships.create(user=member, role="member")
+
+    page = admin_client.get(f"/admin/accounts/organisation/{organisation.pk}/delete/")
+    deleted = admin_client.post(
+        f"/admin/accounts/organisation/{organisation.pk}/delete/", {"post": "yes"}
+    )
+
+    assert "Are you sure" in page_text(page)
+    assert "Membership" in page_text(page)  # what goes with it, as Django lists it
+    assert deleted.status_code == 302
+    assert not Organisation.objects.filter(pk=organisation.pk).exists()
+
+
+def test_every_admin_of_a_model_that_history_protects_refuses_by_a_bounded_look() -> None:
+    request = RequestFactory().get("/admin/")
+    request.user = User(is_superuser=True, is_staff=True, is_active=True)
+    protected = {
+        model
+        for model, model_admin in admin.site._registry.items()
+        if model_admin.has_delete_permission(request)
+        and any(
+            relation.on_delete in (models.PROTECT, models.RESTRICT)
+            for relation in model._meta.related_objects
+        )
+    }
+
+    assert {Project, User, GpuType, Organisation} <= protected  # the read-only admins never delete
+    assert [
+        model.__name__
+        for model in protected
+        if not isinstance(admin.site._registry[model], ProtectedHistoryMixin)
+    ] == []
