@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -28,6 +29,7 @@ from stargate_portal.admin_scale import (
     ProtectedHistoryAdmin,
     ProtectedHistoryMixin,
     SearchedForeignKeysAdmin,
+    WrittenOrderChangeList,
 )
 
 # A foreign key to a table that grows with the site (projects, users, organisations,
@@ -101,6 +103,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "project", "gpu_type", "kind", "gpu_hours", "idempotency_key")
+    # Newest first, in the order the entries were written (the primary key's index; the
+    # ledger has no index of every project's entries by time), and in that order only: a
+    # click on a column's title sorted the whole ledger.
+    ordering = ("-pk",)
+    sortable_by = ()
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return WrittenOrderChangeList
+
     list_filter = ("kind", "gpu_type")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import get_deleted_objects
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.core.paginator import Paginator
 from django.db import models
 from django.http import HttpRequest
@@ -112,3 +113,13 @@ class CountSoFarPaginator(Paginator):
     @property
     def capped(self) -> bool:
         return self.count > self.count_max
+
+
+class WrittenOrderChangeList(ChangeList):
+    """An admin list shown in its admin's ``ordering`` only (its admin says
+    ``sortable_by = ()``, so the headers offer no sort): ``?o=`` is ignored too, since a sort by
+    a column no index serves sorts the whole table on every view."""
+
+    def get_ordering(self, request: HttpRequest, queryset: Any) -> list[Any]:
+        self.params.pop(ORDER_VAR, None)
+        return super().get_ordering(request, queryset)

@@ -106,6 +106,15 @@ else:
     # The URL's query string (?conn_max_age=…&conn_health_checks=…) still decides when given.
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # The planner's price of a random page read against a sequential one. PostgreSQL's default
+    # (4) is for spinning disks; on SSDs or a database held in memory (1.1) it stops walking
+    # the primary key past other projects' rows to find one project's few (docs/deploy.md).
+    # Sent as a connection option; empty sends none (behind a pooler that refuses startup
+    # options, set it on the database: ALTER DATABASE … SET random_page_cost = 1.1).
+    if page_cost := env.str("DB_RANDOM_PAGE_COST", default="1.1").strip():
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        given = options.get("options", "")
+        options["options"] = f"{given} -c random_page_cost={float(page_cost):g}".strip()
 DATABASES["default"].setdefault("TEST", {})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

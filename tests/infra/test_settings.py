@@ -84,13 +84,20 @@ def test_a_site_url_without_its_scheme_is_refused() -> None:
     assert "SITE_URL must be a full address" in result.stderr
 
 
-def _database_settings(database_url: str) -> str:
-    """The production settings' CONN_MAX_AGE and CONN_HEALTH_CHECKS for ``database_url``."""
+def _database_settings(
+    database_url: str,
+    show: str = "d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS']",
+    **environment: str,
+) -> str:
+    """The production settings' CONN_MAX_AGE and CONN_HEALTH_CHECKS for ``database_url``
+    (or what ``show`` says of the database settings ``d``)."""
     code = (
         "import django; django.setup(); from django.conf import settings; "
-        "d = settings.DATABASES['default']; print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+        f"d = settings.DATABASES['default']; print({show})"
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("DB_CONN_MAX_AGE",)}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DB_CONN_MAX_AGE", "DB_RANDOM_PAGE_COST")
+    } | environment
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -113,3 +120,14 @@ def test_postgresql_connections_are_kept_between_requests_unless_the_url_says_ot
     assert _database_settings("postgres://u@db:5432/stargate") == "60 True"
     assert _database_settings("postgres://u@db:5432/stargate?conn_max_age=5") == "5 True"
     assert _database_settings("sqlite:////tmp/x.sqlite3").split()[0] == "0"
+
+
+def test_postgresql_connections_price_random_reads_as_on_ssds_unless_told_otherwise() -> None:
+    show = "d.get('OPTIONS', {}).get('options')"
+    url = "postgres://u@db:5432/stargate"
+
+    assert _database_settings(url, show) == "-c random_page_cost=1.1"
+    assert _database_settings(url, show, DB_RANDOM_PAGE_COST="4") == "-c random_page_cost=4"
+    # Empty: nothing sent (a pooler that refuses startup options; set on the database).
+    assert _database_settings(url, show, DB_RANDOM_PAGE_COST="") == "None"
+    assert _database_settings("sqlite:////tmp/x.sqlite3", show) == "None"

@@ -27,7 +27,7 @@ from rest_framework.test import APIClient
 from accounts.models import Organisation, User
 from booking.admission.console.views import QUEUE_COUNT_MAX
 from booking.admission.cycle import snapshot_cache
-from booking.jobs.queue import staff_queue
+from booking.jobs.queue import COUNT_FROM_MARK_MAX, staff_queue
 from booking.jobs.selectors import QUEUED_STATES
 from booking.models import GpuType, Job, JobState, Project
 from stargate_portal.api.pagination import BoundedCountPagination
@@ -175,7 +175,11 @@ def test_no_request_reads_more_when_the_pending_jobs_double(
         print(f"{name:24} {before[name]} {after[name]}")
     for name in requests:
         assert after[name].queries == before[name].queries, name
-        assert after[name].rows <= before[name].rows + SLACK_ROWS, (name, before[name], after)
+        # A new job counts its project's queue from the last mark before it: between none
+        # and COUNT_FROM_MARK_MAX jobs wherever the doubling leaves the marks (seen: 206 in
+        # one run, 406 in another), never the 1,200 more jobs of its project's queue.
+        slack = SLACK_ROWS + (COUNT_FROM_MARK_MAX if name == "submit" else 0)
+        assert after[name].rows <= before[name].rows + slack, (name, before[name], after)
         assert after[name].pages <= before[name].pages + SLACK_PAGES, (name, before[name], after)
 
 
