@@ -443,6 +443,12 @@ def test_fair_share_takes_the_same_number_of_queries_however_many_projects(
 
     assert page_text(response).count("University of Oslo Tier 1") == 25
     assert "Page 1 of 2" in page_text(response)
+    # The second page holds the rest, in queue order (equal shares: by name), none twice.
+    second = page_text(client.get(FAIR_SHARE, {"page": 2}))
+    assert "Page 2 of 2" in second
+    shown = [f"Project {n:02}" for n in range(30) if f"Project {n:02} " in second]
+    assert shown == [f"Project {n:02}" for n in range(25, 30)]
+    assert second.index("Project 25") < second.index("Project 29")
 
 
 def test_the_last_admission_cycles_show_time_duration_and_admissions(
