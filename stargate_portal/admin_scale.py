@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.utils import get_deleted_objects
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.paginator import Paginator
 from django.db import models
 from django.http import HttpRequest
@@ -91,6 +92,26 @@ class SearchedForeignKeysAdmin(ProtectedHistoryAdmin):
             if name in initial and whole_number(initial[name], ID_MAX) is None:
                 del initial[name]
         return initial
+
+    def formfield_for_foreignkey(
+        self, db_field: models.ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> Any:
+        if db_field.name in self.get_autocomplete_fields(request) and "widget" not in kwargs:
+            kwargs["widget"] = IdsOnlyAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class IdsOnlyAutocompleteSelect(AutocompleteSelect):
+    """The admin's search box of a foreign key, shown again after a posted form failed: it
+    looks the posted value up to show its row, and a value that is no id ("2026-13-45") was a
+    500 ("Field 'id' expected a number") instead of the form with its error. Such a value is
+    not looked up; the field's own error says why it was refused."""
+
+    def optgroups(self, name: str, value: Any, attr: Any = None) -> Any:
+        ids = [item for item in value if whole_number(item, ID_MAX) is not None]
+        return super().optgroups(name, ids, attr)
 
 
 ADMIN_COUNT_MAX = 10_000

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from booking.admission.bench_site import SCRIPT, BenchSite, job_events_create
-from booking.models import BookingState, CapacityBooking, Job
+from booking.capacity.counters import hours_add, hours_make
+from booking.models import BookingState, CapacityBooking, GpuType, Job
 
 NODES_PER_BOOKING = (1, 1, 2, 2, 4, 2)
 
@@ -54,10 +55,21 @@ def bookings_add(site: BenchSite, *, count: int) -> int:
         )
     with transaction.atomic():
         created = CapacityBooking.objects.bulk_create(bookings, batch_size=1_000)
+        _count_booked_hours(created)
         jobs = [_booked_job(site, booking, now) for booking in created if booking.is_open(now)]
         Job.objects.bulk_create(jobs, batch_size=1_000)
         job_events_create([job.pk for job in jobs], "", "pending", "Submitted.", now)
     return len(jobs)
+
+
+def _count_booked_hours(bookings: list[CapacityBooking]) -> None:
+    """The per-hour counters of booked nodes, as booking them made them: a booking of the kept
+    site is one its owners and staff can cancel (which takes its nodes back hour by hour)."""
+    types = GpuType.objects.in_bulk({booking.gpu_type_id for booking in bookings})
+    for booking in bookings:
+        gpu_type = types[booking.gpu_type_id]
+        hours_make(gpu_type, booking.starts_at, booking.ends_at)
+        hours_add(gpu_type, booking.starts_at, booking.ends_at, booking.node_count)
 
 
 def _booked_job(site: BenchSite, booking: CapacityBooking, now: datetime) -> Job:

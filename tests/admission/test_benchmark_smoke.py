@@ -1,8 +1,13 @@
 """The whole-cycle benchmark runs end to end at a tiny scale and prints its figures."""
 
+from datetime import timedelta
+
 import pytest
 
+from accounts.models import User
 from booking.admission.benchmark import main, run
+from booking.capacity.services.bookings import booking_cancel
+from booking.models import CapacityBooking, CapacityHour
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +26,29 @@ def test_the_whole_cycle_benchmark_prints_its_figures_at_tiny_scale() -> None:
         "peak memory (tracemalloc) of a warm cycle: ",
     ):
         assert figure in printed
+
+
+def test_the_benchmark_site_counts_its_bookings_hours_as_booking_them_does() -> None:
+    """The kept site is one a person can use: each booking's hours hold its nodes, so
+    cancelling one gives them back instead of failing on counters that were never made."""
+    run(cycles=1, scale=0.002, seed=3, bookings=3)
+    bookings = list(CapacityBooking.objects.all())
+    assert bookings
+
+    for booking in bookings:
+        counted = CapacityHour.objects.filter(
+            gpu_type_id=booking.gpu_type_id,
+            hour__gte=booking.starts_at,
+            hour__lt=booking.ends_at,
+        ).values_list("booked_nodes", flat=True)
+        assert len(counted) == (booking.ends_at - booking.starts_at) / timedelta(hours=1)
+        assert min(counted) >= booking.node_count
+    staff = User.objects.create(email="bench-staff@example.org", is_staff=True)
+    booking = bookings[0]
+    before = CapacityHour.objects.get(gpu_type_id=booking.gpu_type_id, hour=booking.starts_at)
+    booking_cancel(booking=booking, user=staff, reason="bench check", now=booking.starts_at)
+    after = CapacityHour.objects.get(pk=before.pk)
+    assert after.booked_nodes == before.booked_nodes - booking.node_count
 
 
 def test_the_benchmark_says_it_skips_without_postgresql(

@@ -508,3 +508,30 @@ def test_fair_share_is_computed_once_per_cycle_and_minute_then_served_from_the_c
     text = page_text(client.get(FAIR_SHARE, {"tier": 2, "q": "FJORD"}))
     assert "European startup 40.0 1,000 0.0400" in text
     assert "Figures as of 2026-03-09 09:00:00 UTC" in text
+
+
+@pytest.mark.parametrize("target", ["-1", "2026-13-45", "jobs:job_list", "queue/?page=2"])
+def test_after_an_action_a_next_that_is_no_path_goes_to_the_queue(
+    login: Login, staff: User, alice: User, alice_project: Project, target: str
+) -> None:
+    """Text that is no path of the site ("-1") was read as a view's name: a 500 after the
+    job was already held."""
+    job = queue(alice, alice_project)
+
+    response = login(staff).post(action_url(job, "hold"), {"next": target, "reason": "check"})
+
+    assert response.status_code == 302
+    assert response["Location"] == QUEUE
+    assert Job.objects.get(pk=job.pk).state == JobState.HELD
+
+
+def test_after_an_action_staff_go_back_to_the_page_they_came_from(
+    login: Login, staff: User, alice: User, alice_project: Project
+) -> None:
+    job = queue(alice, alice_project)
+
+    response = login(staff).post(
+        action_url(job, "hold"), {"next": f"{QUEUE}?page=2&state=pending", "reason": "check"}
+    )
+
+    assert response["Location"] == f"{QUEUE}?page=2&state=pending"

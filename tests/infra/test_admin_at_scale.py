@@ -69,6 +69,29 @@ def test_add_forms_search_growing_tables_instead_of_listing_every_row(
         assert 'data-ajax--url="/admin/autocomplete/"' in widget.group(0)
 
 
+@pytest.mark.parametrize("url", list(ADD_FORMS))
+@pytest.mark.parametrize("value", ["2026-13-45", "x' OR 1=1 --", "9" * 40])
+def test_an_add_form_posted_with_no_id_in_a_search_box_is_shown_again_with_its_errors(
+    admin_client: Client, url: str, value: str
+) -> None:
+    """The search box looked the posted value up to show its row: a 500 for text that is
+    no id. The form comes back with the field's error, and the valid id next to it is kept."""
+    organisation = OrganisationFactory()
+    fields = ADD_FORMS[url]
+    posted = dict.fromkeys(fields, value)
+
+    response = admin_client.post(url, posted)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Select a valid choice. That choice is not one of the available choices." in html
+    for field in fields:
+        assert [option for option in _options_of(html, field) if option] == []
+    if "organisation" in fields:
+        kept = admin_client.post(url, posted | {"organisation": str(organisation.pk)})
+        assert _options_of(kept.content.decode(), "organisation") == [str(organisation.pk)]
+
+
 def test_the_project_search_finds_a_project_by_name(admin_client: Client) -> None:
     organisation = OrganisationFactory()
     ProjectFactory.create_batch(30, organisation=organisation)

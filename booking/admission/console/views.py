@@ -201,7 +201,10 @@ def cluster_job_action(request: StaffRequest, pk: int, action: str) -> HttpRespo
 
 
 def _next(request: StaffRequest, target: str) -> str:
-    if target and url_has_allowed_host_and_scheme(
+    """Where to go after an action: a path of this site ("/console/cluster/queue/?page=3"),
+    else the queue. Only a path: ``redirect`` reads any other text as a view's name, and a
+    posted "-1" was a 500 (NoReverseMatch)."""
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
