@@ -14,6 +14,7 @@ from accounts.models import (
     VerificationDecision,
 )
 from stargate_portal.admin_scale import (
+    BoundedInline,
     ProtectedHistoryAdmin,
     ProtectedHistoryMixin,
     SearchedForeignKeysAdmin,
@@ -32,9 +33,8 @@ class UserAdmin(ProtectedHistoryMixin, BaseUserAdmin):
     add_fieldsets = ((None, {"fields": ("email", "password1", "password2")}),)
 
 
-class DomainInline(admin.TabularInline):
+class DomainInline(BoundedInline):
     model = OrganisationDomain
-    extra = 0
 
 
 @admin.register(Organisation)

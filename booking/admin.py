@@ -25,6 +25,7 @@ from booking.models import (
     SiteEnergyFactors,
 )
 from stargate_portal.admin_scale import (
+    BoundedInline,
     CountSoFarPaginator,
     ProtectedHistoryAdmin,
     ProtectedHistoryMixin,
@@ -49,9 +50,8 @@ class ReviewAssignmentAdmin(SearchedForeignKeysAdmin):
     autocomplete_fields = ("application", "reviewer", "assigned_by")
 
 
-class PoolInline(admin.TabularInline):
+class PoolInline(BoundedInline):
     model = CallPool
-    extra = 0
 
 
 @admin.register(Call)
