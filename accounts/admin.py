@@ -19,6 +19,7 @@ from stargate_portal.admin_scale import (
     ProtectedHistoryMixin,
     SearchedForeignKeysAdmin,
 )
+from stargate_portal.widgets import LongSelect
 
 
 @admin.register(User)
@@ -44,6 +45,11 @@ class OrganisationAdmin(ProtectedHistoryAdmin):
     search_fields = ("name", "registration_number")
     inlines = (DomainInline,)
     readonly_fields = ("verification_state", "verification_decided_at", "verification_decided_by")
+
+    def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "country":
+            kwargs.setdefault("widget", LongSelect)
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
 
 # Users and organisations are search boxes in the other forms (see booking/admin.py).

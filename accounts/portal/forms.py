@@ -13,6 +13,7 @@ from accounts.models import ApiToken, MembershipRole, Organisation, Organisation
 from accounts.services.tokens import MAX_TOKEN_DAYS
 from accounts.time_zones import time_zone_names
 from stargate_portal.input_limits import INT_MAX, column_max_length
+from stargate_portal.widgets import LongSelect
 
 _DOMAIN_SEPARATORS = re.compile(r"[\s,;]+")
 EMAIL_DOMAINS_MAX_CHARS = 20 * 256  # twenty domains and their separators
@@ -30,7 +31,7 @@ class OrganisationForm(forms.Form):
 
     name = forms.CharField(label=_("Name"), max_length=column_max_length(Organisation, "name"))
     kind = forms.ChoiceField(label=_("Kind"), choices=OrganisationKind.choices)
-    country = CountryField(blank=False).formfield(label=_("Country"))
+    country = CountryField(blank=False).formfield(label=_("Country"), widget=LongSelect)
     registration_number = forms.CharField(
         label=_("VAT or registration number"),
         max_length=column_max_length(Organisation, "registration_number"),
@@ -124,6 +125,7 @@ class DirectorySearchForm(forms.Form):
 class PreferencesForm(forms.Form):
     time_zone = forms.ChoiceField(
         label=_("Time zone"),
+        widget=LongSelect,
         help_text=_("Bookings and their refund deadlines are shown in this zone."),
     )
 
