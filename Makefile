@@ -100,9 +100,10 @@ fuzz: $(DEV)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} FUZZ_COVERAGE=1 $(BIN)/pytest tests/infra/test_api_fuzz.py $(PYTEST_ARGS)
 
 # The policy alone; then, when DATABASE_URL points at PostgreSQL, whole cycles on a scratch
-# database next to it (created by the benchmark, kept for the next step), requests against
-# gunicorn with 32 clients on that site and on the demo site, then every other GET route of
-# both once at a time (then both dropped); reconcile with
+# database next to it (created by the benchmark, kept for the next steps), every form of its
+# pages posted with hostile input (on a copy of it), requests against gunicorn with 32 clients
+# on that site and on the demo site, then every other GET route of both once at a time (then
+# both dropped); reconcile with
 # 60,000 active jobs; a replay of a mixed workload (waits per tier, utilisation); capacity bookings (availability and
 # concurrent bookings with 100,000 bookings stored, on a scratch database of their own); energy
 # reports over 1,000,000 job energy records (scratch database too); then,
@@ -111,6 +112,7 @@ fuzz: $(DEV)
 bench: $(RUNTIME)
 	$(BIN)/python -m booking.scheduler.benchmark
 	$(BIN)/python -m booking.admission.benchmark --keep
+	$(BIN)/python -m booking.admission.form_sweep
 	$(BIN)/python -m booking.admission.load_benchmark --drop-site
 	$(BIN)/python -m booking.admission.reconcile_bench
 	$(BIN)/python -m booking.admission.replay_benchmark

@@ -2,10 +2,11 @@
 
 import html
 import re
-from dataclasses import dataclass
-from html.parser import HTMLParser
 
 from django.http import HttpResponse
+
+from booking.admission.route_sweep import PostedForm
+from booking.admission.route_sweep import posted_forms as forms_of_page
 
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
@@ -47,39 +48,6 @@ def error_is_linked_to_input(response: HttpResponse, field: str) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class PostedForm:
-    action: str  # where the form posts ("" posts to the page itself)
-    fields: tuple[str, ...]  # the names of its inputs, selects and text areas
-
-
-class _Forms(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[PostedForm] = []
-        self._open: tuple[str, list[str]] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        named = dict(attrs)
-        if tag == "form" and (named.get("method") or "").lower() == "post":
-            self._open = (html.unescape(named.get("action") or ""), [])
-        elif (
-            self._open is not None
-            and tag in ("input", "select", "textarea")
-            and named.get("name")
-            and named.get("type") not in ("submit", "button")
-        ):
-            self._open[1].append(str(named["name"]))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form" and self._open is not None:
-            action, fields = self._open
-            self.forms.append(PostedForm(action, tuple(dict.fromkeys(fields))))
-            self._open = None
-
-
 def posted_forms(response: HttpResponse) -> list[PostedForm]:
     """The forms of an HTML page that post, with the names of their fields."""
-    parser = _Forms()
-    parser.feed(response.content.decode())
-    return parser.forms
+    return forms_of_page(response.content.decode())

@@ -489,6 +489,16 @@ def _create(url: str, database_url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def _create_from(url: str, database_url: str, *, template: str) -> None:
+    """A copy of the database of ``template`` (no one may be connected to it meanwhile)."""
+    import psycopg
+
+    name = urlparse(database_url).path.lstrip("/")
+    source = urlparse(template).path.lstrip("/")
+    with psycopg.connect(_maintenance(url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+
+
 def _drop(url: str, database_url: str) -> None:
     import psycopg
 

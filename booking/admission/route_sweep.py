@@ -12,9 +12,11 @@ whether or not anybody thought of it.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from html.parser import HTMLParser
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -135,3 +137,44 @@ def _who(path: str) -> str:
     if path.startswith(("/console/", "/admin/")):
         return "staff"
     return "member"
+
+
+# -- the forms of a page ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostedForm:
+    action: str  # where the form posts ("" posts to the page itself)
+    fields: tuple[str, ...]  # the names of its inputs, selects and text areas
+
+
+class _Forms(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[PostedForm] = []
+        self._open: tuple[str, list[str]] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "form" and (named.get("method") or "").lower() == "post":
+            self._open = (html.unescape(named.get("action") or ""), [])
+        elif (
+            self._open is not None
+            and tag in ("input", "select", "textarea")
+            and named.get("name")
+            and named.get("type") not in ("submit", "button")
+        ):
+            self._open[1].append(str(named["name"]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form" and self._open is not None:
+            action, fields = self._open
+            self.forms.append(PostedForm(action, tuple(dict.fromkeys(fields))))
+            self._open = None
+
+
+def posted_forms(page: str) -> list[PostedForm]:
+    """The forms of an HTML page that post, with the names of their fields."""
+    parser = _Forms()
+    parser.feed(page)
+    return parser.forms

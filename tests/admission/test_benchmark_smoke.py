@@ -69,3 +69,14 @@ def test_the_load_benchmark_says_it_skips_without_postgresql(
 
     assert load_main([]) == 0
     assert "load benchmark: skipped (set DATABASE_URL" in capsys.readouterr().out
+
+
+def test_the_form_sweep_says_it_skips_without_postgresql(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from booking.admission.form_sweep import main as sweep_main
+
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///tmp/x.sqlite3")
+
+    assert sweep_main([]) == 0
+    assert "form sweep: skipped (set DATABASE_URL" in capsys.readouterr().out
