@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import urljoin
 
-from booking.admission.load_benchmark import _create_from, _drop, _environment, _exists, _sibling
+from booking.admission.load_benchmark import _create_from, _drop, _environment, _sibling, kept_site
 
 HOSTILE_FORM_VALUES = {
     "nul": "\x00",
@@ -57,17 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.run:
         return _sweep()
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        print("form sweep: skipped (set DATABASE_URL=postgres://… to run it)")
+    sites = kept_site("form sweep")
+    if sites is None:
         return 0
-    kept = _sibling(url, "admission_bench")
-    if not _exists(kept):
-        print(
-            "form sweep: skipped (no kept benchmark site; run "
-            "`python -m booking.admission.benchmark --keep` first)"
-        )
-        return 0
+    url, kept = sites
     copy = _sibling(url, "form_sweep")
     _drop(url, copy)
     _create_from(url, copy, template=kept)

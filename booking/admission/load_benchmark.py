@@ -84,17 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.prepare:
         print(json.dumps(_prepare()))
         return 0
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        print("load benchmark: skipped (set DATABASE_URL=postgres://… to run it)")
+    sites = kept_site("load benchmark")
+    if sites is None:
         return 0
-    bench_url = _sibling(url, "admission_bench")
-    if not _exists(bench_url):
-        print(
-            "load benchmark: skipped (no kept benchmark site; run "
-            "`python -m booking.admission.benchmark --keep` first)"
-        )
-        return 0
+    url, bench_url = sites
     demo_url = _sibling(url, "load_demo")
     static_root = tempfile.mkdtemp(prefix="stargate-load-static-")
     os.environ["STATIC_ROOT"] = static_root  # the production storage serves hashed names
@@ -116,6 +109,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # -- the sites -------------------------------------------------------------------------------
+
+
+def kept_site(benchmark: str) -> tuple[str, str] | None:
+    """``(DATABASE_URL, the kept benchmark site's URL)``, or None after saying why
+    ``benchmark`` is skipped (no PostgreSQL, or no kept site)."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        print(f"{benchmark}: skipped (set DATABASE_URL=postgres://… to run it)")
+        return None
+    kept = _sibling(url, "admission_bench")
+    if not _exists(kept):
+        print(
+            f"{benchmark}: skipped (no kept benchmark site; run "
+            "`python -m booking.admission.benchmark --keep` first)"
+        )
+        return None
+    return url, kept
 
 
 def _environment(database_url: str) -> dict[str, str]:
