@@ -1,7 +1,8 @@
 """The Django admin on a site of thousands of projects and millions of ledger entries: foreign
 keys it searches instead of listing (``autocomplete_fields``), lists of tables that grow for
 ever that count their rows only so far, and deletions refused by the first rows of history
-that protect them instead of by all of it."""
+that protect them instead of by all of it. And under hostile posts: a search box shown again
+with a value that is no id, an inline whose posted form count is enormous."""
 
 from collections.abc import Sequence
 from functools import cached_property

@@ -19,8 +19,10 @@ from booking.models import Allocation, GpuType, Project
 from stargate_portal.admin_scale import (
     INLINE_FORMS_MAX,
     PROTECTED_LISTED,
+    BoundedInline,
     CountSoFarPaginator,
     ProtectedHistoryMixin,
+    SearchedForeignKeysAdmin,
 )
 from tests.factories import (
     AllocationFactory,
@@ -249,3 +251,24 @@ def test_an_inline_builds_no_more_forms_than_it_may_hold(
     (inline,) = response.context["inline_admin_formsets"]
     assert len(inline.formset.forms) <= INLINE_FORMS_MAX
     assert f"Please submit at most {INLINE_FORMS_MAX} forms." in page_text(response)
+
+
+def test_every_inline_and_search_box_of_the_admin_is_a_bounded_one() -> None:
+    """A new inline or search box gets the bounds above by being of these classes."""
+    inlines = [
+        inline for model_admin in admin.site._registry.values() for inline in model_admin.inlines
+    ]
+    searching = [
+        model_admin
+        for model_admin in admin.site._registry.values()
+        if model_admin.autocomplete_fields
+    ]
+
+    assert len(inlines) >= 2
+    assert [inline.__name__ for inline in inlines if not issubclass(inline, BoundedInline)] == []
+    assert len(searching) >= 10
+    assert [
+        type(model_admin).__name__
+        for model_admin in searching
+        if not isinstance(model_admin, SearchedForeignKeysAdmin)
+    ] == []
