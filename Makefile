@@ -100,8 +100,8 @@ fuzz: $(DEV)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} FUZZ_COVERAGE=1 $(BIN)/pytest tests/infra/test_api_fuzz.py $(PYTEST_ARGS)
 
 # The policy alone; then, when DATABASE_URL points at PostgreSQL, whole cycles on a scratch
-# database next to it (created by the benchmark, kept for the next steps), every form of its
-# pages posted with hostile input (on a copy of it), requests against gunicorn with 32 clients
+# database next to it (created by the benchmark, kept for the next steps), every route of it
+# with hostile query strings and every form posted with hostile input (on a copy of it), requests against gunicorn with 32 clients
 # on that site and on the demo site, then every other GET route of both once at a time (then
 # both dropped); reconcile with
 # 60,000 active jobs; a replay of a mixed workload (waits per tier, utilisation); capacity bookings (availability and

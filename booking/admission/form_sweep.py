@@ -1,4 +1,5 @@
-"""Every form of the full-scale site posted with hostile input: the form sweep of ``make bench``.
+"""Hostile input on the full-scale site: every swept route with hostile query strings, then
+every form posted with hostile values (``make bench``).
 
 Run ``DATABASE_URL=postgres://… python -m booking.admission.form_sweep`` after ``python -m
 booking.admission.benchmark --keep`` (``make bench`` runs it between that and the load
@@ -6,19 +7,19 @@ benchmark). The forms act on what they post to (they hold, cancel, delete), so i
 copy of the kept site (``<name>_form_sweep``, ``CREATE DATABASE … TEMPLATE``, dropped at the
 end), in a process of its own with the production settings (DEBUG off):
 
-- as the load benchmark's member of the busiest project and as a staff member, it reads every
-  page of the route sweep (``route_sweep``), portal, console and admin, and finds the forms on
-  them that post (122 on the kept site);
-- it posts each of them with every field set to one hostile value, for each value of
-  ``HOSTILE_FORM_VALUES`` (NUL, 40 digits, -1, a date that is no date, markup with a quote,
-  5,000 characters), logout forms left out;
-- it prints how the answers were spread over the status codes, every answer of 500 or more
-  (and then exits 1), every answer that sent a signed-in user to a sign-in page, and the
-  slowest answers.
+- every GET route of the route sweep (``route_sweep``: portal, console, admin and API, each
+  asked by its kind of user), with each value of ``HOSTILE_QUERY_VALUES`` in every parameter
+  of ``QUERY_PARAMETERS``;
+- then, as the load benchmark's member of the busiest project and as a staff member, the forms
+  that post on those pages (122 on the kept site), each posted with every field set to one
+  value of ``HOSTILE_FORM_VALUES``, logout forms left out;
+- for each part it prints how the answers spread over the status codes, every answer of 500 or
+  more and every one that sent a signed-in user to a sign-in page (either makes it exit 1),
+  and the slowest answers.
 
-``make test`` posts the same values to the forms of the demo site
-(``tests/admission/test_route_sweep.py``); this finds what only scale shows: an answer that is
-slow because of what the site holds, or a 500 on a row the demo site does not have.
+``make test`` sends the same values to the demo site (``tests/admission/test_route_sweep.py``);
+this finds what only scale shows: an answer slow because of what the site holds, or a 500 on
+a row the demo site does not have.
 """
 
 from __future__ import annotations
@@ -31,11 +32,33 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 from urllib.parse import urljoin
 
 from booking.admission.load_benchmark import _create_from, _drop, _environment, _sibling, kept_site
 
+HOSTILE_QUERY_VALUES = {
+    "superscript": "²",
+    "digits": "9" * 40,
+    "negative": "-1",
+    "month-13": "2026-13-45",
+    "year-9999": "9999-12-31",
+    "nul": "\x00",
+    "quote": "' OR 1=1 --",
+    "long": "x" * 3000,
+}
+"""What a page may read from its query string by hand: "²" passes ``str.isdigit`` but not
+``int``; 40 digits fit no column; 2026-13-45 is well formed but no date (Django's parsers
+raise); 9999-12-31 plus a fortnight overflows; NUL is no text PostgreSQL keeps."""
+QUERY_PARAMETERS = [
+    *("page", "cursor", "project", "organisation", "call", "job", "booking", "state", "kind"),
+    *("gpu_type", "gpus", "node_count", "hours", "tier", "from", "start", "q", "ordering"),
+    *("section", "next", "year", "month", "since", "until", "format", "limit", "offset"),
+]
+"""The query parameters the site's pages and API read, each sent with the hostile value."""
 HOSTILE_FORM_VALUES = {
     "nul": "\x00",
     "digits": "9" * 40,
@@ -100,6 +123,7 @@ def _sweep() -> int:
     from booking.admission.route_sweep import posted_forms
 
     facts = _prepare()
+    print(f"hostile input on the kept site ({facts['pending']:,} pending jobs)")
     clients = {}
     for who, email in (
         ("member", "load-benchmark@example.org"),
@@ -107,10 +131,22 @@ def _sweep() -> int:
     ):
         clients[who] = Client(raise_request_exception=False)
         clients[who].force_login(User.objects.get(email=email))
+    for who, token in (("token", facts["token"]), ("staff_token", facts["staff_token"])):
+        clients[who] = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Token {token}")
+
+    # Every swept route with hostile query strings first: the forms change the site.
+    read: list[Answer] = []
+    for label, value in HOSTILE_QUERY_VALUES.items():
+        query = dict.fromkeys(QUERY_PARAMETERS, value)
+        for _route, who, path in facts["sweep"]:
+            read.append(_answer(partial(clients[who].get, path, query), label, who, path))
+    routes = len(facts["sweep"])
+    failed = _report(f"{routes} routes, {len(read)} requests with hostile query strings", read)
+
     found: dict[tuple[str, str, tuple[str, ...]], None] = {}
     pages = 0
     for _route, who, path in facts["sweep"]:
-        if who not in clients:
+        if who not in ("member", "staff"):
             continue
         page = clients[who].get(path)
         if page.status_code != 200 or not page["Content-Type"].startswith("text/html"):
@@ -121,31 +157,51 @@ def _sweep() -> int:
             if not action.endswith("/logout/"):  # would end the session of the rest
                 found[(who, action, form.fields)] = None
     forms = sorted(found, key=lambda form: any(word in form[1] for word in TAKES_AWAY))
-    answers: list[tuple[float, int, str, str, str]] = []
-    signed_out = []
+    posted: list[Answer] = []
     for label, value in HOSTILE_FORM_VALUES.items():
         for who, action, fields in forms:
-            started = time.perf_counter()
-            response = clients[who].post(action, dict.fromkeys(fields, value))
-            elapsed = (time.perf_counter() - started) * 1000
-            answers.append((elapsed, response.status_code, label, who, action))
-            if response.status_code == 302 and "login" in response.get("Location", ""):
-                signed_out.append((label, who, action))
-    statuses = Counter(status for _ms, status, *_rest in answers)
-    failed = [answer for answer in answers if answer[1] >= 500]
-    print(f"form sweep of the kept site ({facts['pending']:,} pending jobs)")
-    print(f"  {len(forms)} forms on {pages} pages, {len(answers)} posts")
-    print("  answers: " + ", ".join(f"{status}: {n}" for status, n in sorted(statuses.items())))
-    print(f"  answers of 500 or more: {len(failed) or 'none'}")
-    for _ms, status, label, who, action in failed:
-        print(f"    {status} {label:9} {who:6} {action}")
-    print(f"  sent to a sign-in page: {len(signed_out) or 'none'}")
-    for label, who, action in signed_out:
-        print(f"    {label:9} {who:6} {action}")
-    print(f"  the {SLOWEST_SHOWN} slowest answers (ms, status, value, who, form):")
-    for ms, status, label, who, action in sorted(answers, reverse=True)[:SLOWEST_SHOWN]:
-        print(f"    {ms:8.1f} {status} {label:9} {who:6} {action}")
-    return 1 if failed or signed_out else 0
+            data = dict.fromkeys(fields, value)
+            posted.append(_answer(partial(clients[who].post, action, data), label, who, action))
+    failed |= _report(f"{len(forms)} forms on {pages} pages, {len(posted)} posts", posted)
+    return 1 if failed else 0
+
+
+@dataclass(frozen=True)
+class Answer:
+    ms: float
+    status: int
+    value: str  # the hostile value's name
+    who: str
+    path: str
+    signed_out: bool  # sent to a sign-in page
+
+
+def _answer(request: Callable[[], Any], value: str, who: str, path: str) -> Answer:
+    started = time.perf_counter()
+    response = request()
+    elapsed = (time.perf_counter() - started) * 1000
+    signed_out = response.status_code == 302 and "login" in response.get("Location", "")
+    return Answer(elapsed, response.status_code, value, who, path, signed_out)
+
+
+def _report(title: str, answers: list[Answer]) -> bool:
+    """Print the answers' spread, failures and slowest; True when any failed."""
+    statuses = Counter(answer.status for answer in answers)
+    failed = [answer for answer in answers if answer.status >= 500]
+    signed_out = [answer for answer in answers if answer.signed_out]
+    print(f"  {title}")
+    print("    answers: " + ", ".join(f"{status}: {n}" for status, n in sorted(statuses.items())))
+    for name, shown in (("answers of 500 or more", failed), ("sent to a sign-in page", signed_out)):
+        print(f"    {name}: {len(shown) or 'none'}")
+        for answer in shown:
+            print(f"      {answer.status} {answer.value:11} {answer.who:11} {answer.path}")
+    print(f"    the {SLOWEST_SHOWN} slowest (ms, status, value, who, path):")
+    for answer in sorted(answers, key=lambda answer: -answer.ms)[:SLOWEST_SHOWN]:
+        print(
+            f"      {answer.ms:8.1f} {answer.status} {answer.value:11} {answer.who:11} "
+            f"{answer.path[:90]}"
+        )
+    return bool(failed or signed_out)
 
 
 if __name__ == "__main__":
