@@ -38,7 +38,13 @@ from functools import partial
 from typing import Any
 from urllib.parse import urljoin
 
-from booking.admission.load_benchmark import _create_from, _drop, _environment, _sibling, kept_site
+from booking.admission.load_benchmark import (
+    database_copy,
+    database_drop,
+    kept_site,
+    sibling_database,
+    site_environment,
+)
 
 HOSTILE_QUERY_VALUES = {
     "superscript": "²",
@@ -83,12 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sites is None:
         return 0
     url, kept = sites
-    copy = _sibling(url, "form_sweep")
-    _drop(url, copy)
-    _create_from(url, copy, template=kept)
+    copy = sibling_database(url, "form_sweep")
+    database_drop(url, copy)
+    database_copy(url, copy, template=kept)
     static_root = tempfile.mkdtemp(prefix="stargate-form-sweep-static-")
     # The production settings (hashed static names: collected first), the test client's host.
-    environment = _environment(copy) | {
+    environment = site_environment(copy) | {
         "STATIC_ROOT": static_root,
         "ALLOWED_HOSTS": "testserver",
     }
@@ -106,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     finally:
         shutil.rmtree(static_root, ignore_errors=True)
-        _drop(url, copy)
+        database_drop(url, copy)
     return done.returncode
 
 
@@ -119,10 +125,10 @@ def _sweep() -> int:
     from django.test import Client
 
     from accounts.models import User
-    from booking.admission.load_benchmark import _prepare
+    from booking.admission.load_benchmark import site_prepare
     from booking.admission.route_sweep import posted_forms
 
-    facts = _prepare()
+    facts = site_prepare()
     print(f"hostile input on the kept site ({facts['pending']:,} pending jobs)")
     clients = {}
     for who, email in (

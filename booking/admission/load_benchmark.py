@@ -82,13 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.prepare:
-        print(json.dumps(_prepare()))
+        print(json.dumps(site_prepare()))
         return 0
     sites = kept_site("load benchmark")
     if sites is None:
         return 0
     url, bench_url = sites
-    demo_url = _sibling(url, "load_demo")
+    demo_url = sibling_database(url, "load_demo")
     static_root = tempfile.mkdtemp(prefix="stargate-load-static-")
     os.environ["STATIC_ROOT"] = static_root  # the production storage serves hashed names
     try:
@@ -100,9 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
     finally:
         shutil.rmtree(static_root, ignore_errors=True)
-        _drop(url, demo_url)
+        database_drop(url, demo_url)
         if args.drop_site:
-            _drop(url, bench_url)
+            database_drop(url, bench_url)
     for line in _table(results, args.clients, args.workers):
         print(line, flush=True)
     return 0
@@ -118,7 +118,7 @@ def kept_site(benchmark: str) -> tuple[str, str] | None:
     if not url.startswith(("postgres://", "postgresql://")):
         print(f"{benchmark}: skipped (set DATABASE_URL=postgres://… to run it)")
         return None
-    kept = _sibling(url, "admission_bench")
+    kept = sibling_database(url, "admission_bench")
     if not _exists(kept):
         print(
             f"{benchmark}: skipped (no kept benchmark site; run "
@@ -128,7 +128,7 @@ def kept_site(benchmark: str) -> tuple[str, str] | None:
     return url, kept
 
 
-def _environment(database_url: str) -> dict[str, str]:
+def site_environment(database_url: str) -> dict[str, str]:
     return os.environ | {
         "DATABASE_URL": database_url,
         "DJANGO_SETTINGS_MODULE": "stargate_portal.settings",
@@ -150,7 +150,7 @@ def _environment(database_url: str) -> dict[str, str]:
 def _manage(database_url: str, *command: str) -> str:
     done = subprocess.run(  # noqa: S603 (our own interpreter and module)
         [sys.executable, *command],
-        env=_environment(database_url),
+        env=site_environment(database_url),
         check=True,
         capture_output=True,
         text=True,
@@ -159,13 +159,13 @@ def _manage(database_url: str, *command: str) -> str:
 
 
 def _demo_site(url: str, demo_url: str) -> None:
-    _drop(url, demo_url)
+    database_drop(url, demo_url)
     _create(url, demo_url)
     for command in ("migrate", "seed_demo", "demo_site"):
         _manage(demo_url, "manage.py", command)
 
 
-def _prepare() -> dict[str, Any]:
+def site_prepare() -> dict[str, Any]:
     """In the served site's database: a member of the busiest project (and of its
     organisation) with a token and a session, a staff member with both, a pending job deep in
     that project's queue, a fresh cycle, and the routes to sweep with those rows in them."""
@@ -280,7 +280,7 @@ def _serve_and_load(
             "python:stargate_portal.gunicorn_conf",
             "stargate_portal.wsgi",
         ],
-        env=_environment(database_url) | {"WEB_CONCURRENCY": str(workers)},
+        env=site_environment(database_url) | {"WEB_CONCURRENCY": str(workers)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -472,7 +472,7 @@ def _sweep_table(
 # -- databases -------------------------------------------------------------------------------
 
 
-def _sibling(url: str, suffix: str) -> str:
+def sibling_database(url: str, suffix: str) -> str:
     parsed = urlparse(url)
     name = f"{parsed.path.lstrip('/') or 'postgres'}_{suffix}"
     return urlunparse(parsed._replace(path=f"/{name}"))
@@ -499,7 +499,7 @@ def _create(url: str, database_url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def _create_from(url: str, database_url: str, *, template: str) -> None:
+def database_copy(url: str, database_url: str, *, template: str) -> None:
     """A copy of the database of ``template`` (no one may be connected to it meanwhile)."""
     import psycopg
 
@@ -509,7 +509,7 @@ def _create_from(url: str, database_url: str, *, template: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
 
 
-def _drop(url: str, database_url: str) -> None:
+def database_drop(url: str, database_url: str) -> None:
     import psycopg
 
     name = urlparse(database_url).path.lstrip("/")
