@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -126,7 +126,6 @@ def _sweep() -> int:
 
     from accounts.models import User
     from booking.admission.load_benchmark import site_prepare
-    from booking.admission.route_sweep import posted_forms
 
     facts = site_prepare()
     print(f"hostile input on the kept site ({facts['pending']:,} pending jobs)")
@@ -149,20 +148,10 @@ def _sweep() -> int:
     routes = len(facts["sweep"])
     failed = _report(f"{routes} routes, {len(read)} requests with hostile query strings", read)
 
-    found: dict[tuple[str, str, tuple[str, ...]], None] = {}
-    pages = 0
-    for _route, who, path in facts["sweep"]:
-        if who not in ("member", "staff"):
-            continue
-        page = clients[who].get(path)
-        if page.status_code != 200 or not page["Content-Type"].startswith("text/html"):
-            continue
-        pages += 1
-        for form in posted_forms(page.content.decode()):
-            action = urljoin(path, form.action or path)
-            if not action.endswith("/logout/"):  # would end the session of the rest
-                found[(who, action, form.fields)] = None
-    forms = sorted(found, key=lambda form: any(word in form[1] for word in TAKES_AWAY))
+    forms, pages = forms_of_pages(
+        lambda who, path: clients[who].get(path),
+        [(who, path) for _route, who, path in facts["sweep"]],
+    )
     posted: list[Answer] = []
     for label, value in HOSTILE_FORM_VALUES.items():
         for who, action, fields in forms:
@@ -170,6 +159,32 @@ def _sweep() -> int:
             posted.append(_answer(partial(clients[who].post, action, data), label, who, action))
     failed |= _report(f"{len(forms)} forms on {pages} pages, {len(posted)} posts", posted)
     return 1 if failed else 0
+
+
+def forms_of_pages(
+    get: Callable[[str, str], Any], routes: Iterable[tuple[str, str]]
+) -> tuple[list[tuple[str, str, tuple[str, ...]]], int]:
+    """The forms that post on the HTML pages of ``routes`` (``(who, path)``, read with
+    ``get(who, path)``) a member or staff reads, as ``(who, where it posts, its fields)``:
+    logout forms left out (they would end the session of the rest), those that take something
+    away last. Also how many pages were read."""
+    from booking.admission.route_sweep import posted_forms  # needs Django set up
+
+    found: dict[tuple[str, str, tuple[str, ...]], None] = {}
+    pages = 0
+    for who, path in routes:
+        if who not in ("member", "staff"):
+            continue
+        page = get(who, path)
+        if page.status_code != 200 or not page["Content-Type"].startswith("text/html"):
+            continue
+        pages += 1
+        for form in posted_forms(page.content.decode()):
+            action = urljoin(path, form.action or path)
+            if not action.endswith("/logout/"):
+                found[(who, action, form.fields)] = None
+    forms = sorted(found, key=lambda form: any(word in form[1] for word in TAKES_AWAY))
+    return forms, pages
 
 
 @dataclass(frozen=True)

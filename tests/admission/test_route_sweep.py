@@ -3,7 +3,6 @@ site and asked by the right kind of user, answers without a server error, with h
 strings too."""
 
 from io import StringIO
-from urllib.parse import urljoin
 
 import pytest
 from django.core.management import call_command
@@ -16,11 +15,10 @@ from booking.admission.form_sweep import (
     HOSTILE_FORM_VALUES,
     HOSTILE_QUERY_VALUES,
     QUERY_PARAMETERS,
-    TAKES_AWAY,
+    forms_of_pages,
 )
 from booking.admission.route_sweep import sweep_routes, sweep_rows
 from booking.models import Job, JobState
-from tests.pages import posted_forms
 
 pytestmark = pytest.mark.django_db
 
@@ -100,19 +98,9 @@ def _forms_of_every_page(
     clients: dict[str, Client | APIClient], job: Job
 ) -> list[tuple[str, str, tuple[str, ...]]]:
     """Every form that posts on a page of the sweep, as (who, where it posts, its fields)."""
-    found: dict[tuple[str, str, tuple[str, ...]], None] = {}
-    for route in sweep_routes(sweep_rows(job.project, job)):
-        if route.who not in ("member", "staff"):
-            continue
-        page = clients[route.who].get(route.path)
-        if page.status_code != 200 or not page["Content-Type"].startswith("text/html"):
-            continue
-        for form in posted_forms(page):
-            action = urljoin(route.path, form.action or route.path)
-            if action.endswith("/logout/"):  # the portal's and the admin's: ends the session
-                continue
-            found[(route.who, action, form.fields)] = None
-    return sorted(found, key=lambda form: any(word in form[1] for word in TAKES_AWAY))
+    routes = [(r.who, r.path) for r in sweep_routes(sweep_rows(job.project, job))]
+    forms, _pages = forms_of_pages(lambda who, path: clients[who].get(path), routes)
+    return forms
 
 
 @pytest.mark.parametrize("value", list(HOSTILE_FORM_VALUES.values()), ids=list(HOSTILE_FORM_VALUES))
