@@ -88,8 +88,8 @@ def _own_work_ahead(job: Job, row: QueueStanding) -> WorkAhead | None:
         _submit, mark_pk, position, gpus_before, minutes_before = marks[index - 1]
         base = WorkAhead(position, gpus_before, minutes_before)
     submitted_at = connection.ops.adapt_datetimefield_value(job.submitted_at)
-    params = [job.project_id, job.gpu_type_id, JobState.PENDING, submitted_at, submitted_at]
-    params += [submitted_at, job.pk]
+    params: list[Any] = [job.project_id, job.gpu_type_id, JobState.PENDING, submitted_at]
+    params += [submitted_at, submitted_at, job.pk]
     if mark_pk is not None:
         params += [mark_pk, mark_pk, mark_pk]
     with connection.cursor() as cursor:

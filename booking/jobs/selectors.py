@@ -9,6 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
@@ -145,12 +146,16 @@ def job_counts(project_ids: Collection[int]) -> dict[int, JobCounts]:
 
 def project_live_jobs(project: Project, *, limit: int) -> list[Job]:
     """The project's running, admitted, pending and held jobs: running first, then oldest.
-    One query of four index-bounded parts (never a sort of the project's whole queue).
+    One query of four index-bounded parts (never a sort of the project's whole queue); four
+    queries on SQLite, which allows no LIMIT in the parts of a UNION.
     ``project`` is one the user may see (``project_of``), so are its jobs."""
     order = (JobState.RUNNING, JobState.ADMITTED, JobState.PENDING, JobState.HELD)
     jobs = job_rows(Job.objects.filter(project=project))
     parts = [jobs.filter(state=state).order_by("submitted_at", "pk")[:limit] for state in order]
-    shown = list(parts[0].union(*parts[1:], all=True))
+    if connection.features.supports_slicing_ordering_in_compound:
+        shown = list(parts[0].union(*parts[1:], all=True))
+    else:
+        shown = [job for part in parts for job in part]
     rank = {state: index for index, state in enumerate(order)}
     return sorted(shown, key=lambda job: (rank[JobState(job.state)], job.submitted_at, job.pk))[
         :limit

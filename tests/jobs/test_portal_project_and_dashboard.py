@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -90,7 +91,9 @@ def test_the_jobs_section_takes_the_same_number_of_queries_however_many_jobs(
     client = login(alice)
 
     # The burn rate's held hours are the balance's: allocations, checkpoints, entries after.
-    with django_assert_max_num_queries(12):
+    # SQLite reads the four parts of the list one query each (no LIMIT inside a UNION).
+    one_query = connection.features.supports_slicing_ordering_in_compound
+    with django_assert_max_num_queries(12 if one_query else 15):
         text = page_text(client.get(section_url(alice_project)))
 
     assert "12 pending" in text

@@ -97,7 +97,12 @@ def _queue(projects: list[tuple[Project, User]], jobs: int, gpu_type: GpuType) -
 
 @pytest.fixture
 def site(
-    alice: User, alice_project: Project, bob: User, bob_project: Project, h100: GpuType
+    postgres: None,
+    alice: User,
+    alice_project: Project,
+    bob: User,
+    bob_project: Project,
+    h100: GpuType,
 ) -> list[tuple[Project, User]]:
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
