@@ -4,10 +4,14 @@ The reason codes and their short labels are ``booking.models.JobReason``; the se
 explain them to the job's owner are here. Durations read as ``booking.jobs.durations`` says.
 """
 
+from datetime import datetime
 from typing import Any
 
 from django import template
 from django.conf import settings
+from django.template.defaultfilters import date as date_format
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from booking.jobs.durations import minutes_text, seconds_text
@@ -15,6 +19,28 @@ from booking.models import Job, JobReason, JobState
 from booking.models.jobs import FINAL_STATES
 
 register = template.Library()
+
+
+# The badge and the time below are filters rather than included templates: lists show one a
+# row, and an include costs its template's nodes and a context push each time.
+
+
+@register.filter
+def job_state_badge(job: Job) -> SafeString:
+    """The job's state in a badge coloured by state."""
+    return format_html(
+        '<span class="badge badge--job-{}">{}</span>', job.state, job.get_state_display()
+    )
+
+
+@register.filter
+def utc_time(at: datetime | None) -> str:
+    """A moment as a ``<time>`` element in UTC to the minute; a dash when there is none."""
+    if not at:
+        return "—"
+    return format_html(
+        '<time datetime="{}">{} UTC</time>', date_format(at, "c"), date_format(at, "Y-m-d H:i")
+    )
 
 
 @register.filter
