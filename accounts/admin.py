@@ -1,7 +1,9 @@
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
 from django.http import HttpRequest
 
 from accounts.models import (
@@ -15,6 +17,7 @@ from accounts.models import (
 )
 from stargate_portal.admin_scale import (
     BoundedInline,
+    IdsOnlyManyToManyMixin,
     ProtectedHistoryAdmin,
     ProtectedHistoryMixin,
     SearchedForeignKeysAdmin,
@@ -23,7 +26,7 @@ from stargate_portal.widgets import LongSelect
 
 
 @admin.register(User)
-class UserAdmin(ProtectedHistoryMixin, BaseUserAdmin):
+class UserAdmin(ProtectedHistoryMixin, IdsOnlyManyToManyMixin, BaseUserAdmin):
     ordering = ("email",)
     list_display = ("email", "full_name", "is_staff", "is_active", "date_joined")
     search_fields = ("email", "full_name")
@@ -32,6 +35,14 @@ class UserAdmin(ProtectedHistoryMixin, BaseUserAdmin):
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
     )
     add_fieldsets = ((None, {"fields": ("email", "password1", "password2")}),)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(IdsOnlyManyToManyMixin, BaseGroupAdmin):
+    """Django's own, with its permissions refused when a posted one is no id."""
 
 
 class DomainInline(BoundedInline):

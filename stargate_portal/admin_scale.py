@@ -2,16 +2,19 @@
 keys it searches instead of listing (``autocomplete_fields``), lists of tables that grow for
 ever that count their rows only so far, and deletions refused by the first rows of history
 that protect them instead of by all of it. And under hostile posts: a search box shown again
-with a value that is no id, an inline whose posted form count is enormous."""
+with a value that is no id, an inline whose posted form count is enormous, a many-to-many
+choice of an id no column holds."""
 
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import get_deleted_objects
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import models
 from django.http import HttpRequest
@@ -113,6 +116,34 @@ class IdsOnlyAutocompleteSelect(AutocompleteSelect):
     def optgroups(self, name: str, value: Any, attr: Any = None) -> Any:
         ids = [item for item in value if whole_number(item, ID_MAX) is not None]
         return super().optgroups(name, ids, attr)
+
+
+class IdsOnlyMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """A many-to-many choice (a user's groups, a group's permissions) that refuses a posted
+    value which is no id before looking the values up: SQLite cannot even bind a number past
+    64 bits (a 500, "Python int too large to convert to SQLite INTEGER", where PostgreSQL
+    answers that no row has it). The error is the field's own ("… is not a valid value")."""
+
+    def _check_values(self, value: Any) -> Any:
+        if self.to_field_name is None:
+            for item in value:
+                if whole_number(item, ID_MAX) is None:
+                    raise ValidationError(
+                        self.error_messages["invalid_pk_value"],
+                        code="invalid_pk_value",
+                        params={"pk": item},
+                    )
+        return super()._check_values(value)
+
+
+class IdsOnlyManyToManyMixin:
+    """A model admin whose many-to-many fields are ``IdsOnlyMultipleChoiceField``."""
+
+    def formfield_for_manytomany(
+        self, db_field: "models.ManyToManyField[Any, Any]", request: HttpRequest, **kwargs: Any
+    ) -> Any:
+        kwargs.setdefault("form_class", IdsOnlyMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
 
 
 INLINE_FORMS_MAX = 50

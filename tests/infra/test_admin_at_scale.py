@@ -21,6 +21,7 @@ from stargate_portal.admin_scale import (
     PROTECTED_LISTED,
     BoundedInline,
     CountSoFarPaginator,
+    IdsOnlyManyToManyMixin,
     ProtectedHistoryMixin,
     SearchedForeignKeysAdmin,
 )
@@ -271,4 +272,35 @@ def test_every_inline_and_search_box_of_the_admin_is_a_bounded_one() -> None:
         type(model_admin).__name__
         for model_admin in searching
         if not isinstance(model_admin, SearchedForeignKeysAdmin)
+    ] == []
+
+
+@pytest.mark.parametrize("value", ["9" * 40, "-1", "1.5", "²"])
+def test_a_group_that_is_no_id_is_a_form_error(admin_client: Client, value: str) -> None:
+    """SQLite cannot bind a number past 64 bits: a user's groups posted as 40 digits were a 500
+    there (PostgreSQL only finds no such group)."""
+    user = UserFactory.create(email="someone@example.org")
+
+    response = admin_client.post(
+        f"/admin/accounts/user/{user.pk}/change/",
+        {"email": user.email, "full_name": "Someone", "is_active": "on", "groups": [value]},
+    )
+
+    assert response.status_code == 200
+    assert f"“{value}” is not a valid value." in page_text(response)
+    assert not user.groups.exists()
+
+
+def test_every_admin_with_many_to_many_choices_refuses_values_that_are_no_ids() -> None:
+    choosing = [
+        model_admin
+        for model, model_admin in admin.site._registry.items()
+        if any(field.many_to_many and field.editable for field in model._meta.get_fields())
+    ]
+
+    assert {type(model_admin).__name__ for model_admin in choosing} >= {"UserAdmin", "GroupAdmin"}
+    assert [
+        type(model_admin).__name__
+        for model_admin in choosing
+        if not isinstance(model_admin, IdsOnlyManyToManyMixin)
     ] == []
