@@ -124,8 +124,8 @@ class IdsOnlyMultipleChoiceField(forms.ModelMultipleChoiceField):
     64 bits (a 500, "Python int too large to convert to SQLite INTEGER", where PostgreSQL
     answers that no row has it). The error is the field's own ("… is not a valid value")."""
 
-    def _check_values(self, value: Any) -> Any:
-        if self.to_field_name is None:
+    def clean(self, value: Any) -> Any:
+        if self.to_field_name is None and isinstance(value, list | tuple):
             for item in value:
                 if whole_number(item, ID_MAX) is None:
                     raise ValidationError(
@@ -133,15 +133,18 @@ class IdsOnlyMultipleChoiceField(forms.ModelMultipleChoiceField):
                         code="invalid_pk_value",
                         params={"pk": item},
                     )
-        return super()._check_values(value)
+        return super().clean(value)
 
 
 class IdsOnlyManyToManyMixin:
     """A model admin whose many-to-many fields are ``IdsOnlyMultipleChoiceField``."""
 
     def formfield_for_manytomany(
-        self, db_field: "models.ManyToManyField[Any, Any]", request: HttpRequest, **kwargs: Any
-    ) -> Any:
+        self,
+        db_field: "models.ManyToManyField[Any, Any]",
+        request: HttpRequest | None = None,
+        **kwargs: Any,
+    ) -> "forms.ModelMultipleChoiceField[Any] | None":
         kwargs.setdefault("form_class", IdsOnlyMultipleChoiceField)
         return super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
 
