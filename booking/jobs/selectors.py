@@ -29,15 +29,18 @@ from stargate_portal.permissions import is_staff
 
 QUEUED_STATES = (JobState.PENDING, JobState.HELD, *ACTIVE_STATES)
 BEFORE_ANY_CYCLE = datetime(2000, 1, 1, tzinfo=UTC)
-JOB_BODY_FIELDS = ("script", "command", "environment")
-"""What a job runs: up to 64 KiB of script, a command and its environment. Only the job's own
-page and the cluster read them; a list of jobs leaves them in the database (``job_rows``)."""
+LIST_LEAVES_OUT = ("script", "command", "environment", "submit_response")
+"""What a list of jobs leaves in the database: what a job runs (up to 64 KiB of script, a
+command and its environment: only the job's own page and the cluster read them), and the stored
+answer to its submit (about 1 KiB of JSON for every job submitted with an Idempotency-Key,
+read only when the key is sent again)."""
 
 
 def job_rows(jobs: QuerySet[Job]) -> QuerySet[Job]:
-    """``jobs`` for a list: with their project, GPU type and submitter, without their bodies
-    (25 jobs of 64 KiB scripts would be 1.6 MB read, sent and decoded for one page)."""
-    return jobs.select_related("project", "gpu_type", "submitted_by").defer(*JOB_BODY_FIELDS)
+    """``jobs`` for a list: with their project, GPU type and submitter, without
+    ``LIST_LEAVES_OUT`` (25 jobs of 64 KiB scripts would be 1.6 MB read, sent and decoded for
+    one page)."""
+    return jobs.select_related("project", "gpu_type", "submitted_by").defer(*LIST_LEAVES_OUT)
 
 
 def jobs_of(user: User) -> QuerySet[Job]:

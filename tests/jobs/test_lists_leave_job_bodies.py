@@ -1,5 +1,6 @@
 """Lists of jobs never read what the jobs run: a script may be 64 KiB, so 25 jobs on a page
-would be 1.6 MB read, sent and decoded. The job's own page and its API detail still show it."""
+would be 1.6 MB read, sent and decoded; nor the stored answer to a submit with an
+Idempotency-Key. The job's own page and its API detail still show what a job runs."""
 
 from collections.abc import Callable
 from typing import Any
@@ -74,7 +75,7 @@ def test_job_lists_read_no_script_command_or_environment_and_as_many_queries_for
         job_selects = [q for q in sql if 'FROM "booking_job"' in q or "booking_job" in q[:200]]
         assert job_selects, name
         for q in sql:
-            for column in ("script", "command", "environment"):
+            for column in ("script", "command", "environment", "submit_response"):
                 assert f'"booking_job"."{column}"' not in q, (name, q[:200])
         # No job's body is fetched one row at a time later either.
         assert len(sql) == len(first[name][1]), name
