@@ -12,8 +12,8 @@ RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 METRICS_DIR := $(CURDIR)/var/metrics
 
-.PHONY: run serve test lint architecture typecheck migrations-check pytest fuzz bench install \
-	install-dev seed clean slurm-up slurm-down run-slurm
+.PHONY: run serve test lint architecture typecheck migrations-check pytest pytest-sqlite fuzz \
+	bench install install-dev seed clean slurm-up slurm-down run-slurm
 
 # What the platform needs to run (requirements.txt); `make test` adds the dev tools.
 $(RUNTIME): requirements.txt
@@ -90,6 +90,12 @@ migrations-check: $(DEV)
 
 pytest: $(DEV)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The suite on the embedded default `make run` uses (SQLite, the embedded broker), whatever
+# DATABASE_URL says; the tests that need PostgreSQL, Redis or Slurm run in `make test`'s pass.
+# .ci/run runs both.
+pytest-sqlite: $(DEV)
+	env -u DATABASE_URL -u CELERY_BROKER_URL $(BIN)/pytest -m "not postgres and not redis and not slurm" $(PYTEST_ARGS)
 
 # The whole suite: lint, architecture, types, migrations, tests. DATABASE_URL=postgres://… runs it on PostgreSQL.
 test: lint architecture typecheck migrations-check pytest
