@@ -18,6 +18,9 @@ def tier_badge(tier: int | PriorityTier | None) -> str:
     """The tier's number and name in a badge coloured by tier (nothing for no tier)."""
     if tier is None or tier == "":
         return ""
-    tier = PriorityTier(tier)
+    try:
+        tier = PriorityTier(int(tier))
+    except (TypeError, ValueError):  # no tier the rules give: shown as it is, never a 500
+        return format_html('<span class="tier">{}</span>', tier)
     text = _("Tier %(number)s · %(label)s") % {"number": tier.value, "label": tier.label}
     return format_html('<span class="tier tier--{}">{}</span>', tier.value, text)

@@ -21,6 +21,8 @@ def test_a_tier_badge_names_the_tier_and_is_coloured_by_it() -> None:
         '<span class="tier tier--4">Tier 4 · International or unverified</span>'
     )
     assert _render("[{{ tier|tier_badge }}]", tier=None) == "[]"
+    assert _render("{{ tier|tier_badge }}", tier=99) == '<span class="tier">99</span>'
+    assert _render("{{ tier|tier_badge }}", tier="<b>") == '<span class="tier">&lt;b&gt;</span>'
 
 
 def test_a_job_state_badge_says_the_state_in_words() -> None:
