@@ -20,6 +20,7 @@ from django.db import models
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 
 from stargate_portal.input_limits import ID_MAX, whole_number
 from stargate_portal.keyset import count_so_far
@@ -122,9 +123,29 @@ class IdsOnlyMultipleChoiceField(forms.ModelMultipleChoiceField):
     """A many-to-many choice (a user's groups, a group's permissions) that refuses a posted
     value which is no id before looking the values up: SQLite cannot even bind a number past
     64 bits (a 500, "Python int too large to convert to SQLite INTEGER", where PostgreSQL
-    answers that no row has it). The error is the field's own ("… is not a valid value")."""
+    answers that no row has it). The error is the field's own ("… is not a valid value").
+    With ``max_values``, more values than that are refused before any is looked up
+    (error ``max_values``, ``%(max)d``)."""
+
+    default_error_messages = {
+        "max_values": _("Choose at most %(max)d."),
+    }
+
+    def __init__(self, *args: Any, max_values: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_values = max_values
 
     def clean(self, value: Any) -> Any:
+        if (
+            self.max_values is not None
+            and isinstance(value, list | tuple)
+            and len(value) > self.max_values
+        ):
+            raise ValidationError(
+                self.error_messages["max_values"],
+                code="max_values",
+                params={"max": self.max_values},
+            )
         if self.to_field_name is None and isinstance(value, list | tuple):
             for item in value:
                 if whole_number(item, ID_MAX) is None:

@@ -10,8 +10,6 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from booking.models import Job, Project
-from tests.fixtures.jobs import queue
 
 pytestmark = pytest.mark.django_db
 Login = Callable[[User], Client]
@@ -46,11 +44,6 @@ def current_links(body: str, nav_label: str) -> list[str]:
     return re.findall(r'<a href="[^"]+" aria-current="page">([^<]+)</a>', nav.group(1))
 
 
-@pytest.fixture
-def job(alice: User, alice_project: Project) -> Job:
-    return queue(alice, alice_project)
-
-
 @pytest.mark.parametrize(("old", "new", "page"), MOVED)
 def test_an_old_cluster_address_answers_301_to_the_new_one_with_its_query(
     login: Login, staff: User, old: str, new: str, page: str
@@ -61,26 +54,11 @@ def test_an_old_cluster_address_answers_301_to_the_new_one_with_its_query(
     assert response["Location"] == new
 
 
-def test_an_old_job_action_address_answers_301_to_the_new_one_with_its_query(
-    login: Login, staff: User, job: Job
-) -> None:
-    old = f"/console/grants/cluster/jobs/{job.pk}/hold/?next=/console/cluster/queue/"
-
-    response = login(staff).get(old)
-
-    assert response.status_code == 301
-    new = reverse("admission_console:cluster_job_action", args=[job.pk, "hold"])
-    assert response["Location"] == f"{new}?next=/console/cluster/queue/"
-
-
 def test_the_new_addresses_are_the_console_cluster_pages() -> None:
     assert reverse("admission_console:cluster_overview") == "/console/cluster/"
     assert reverse("admission_console:cluster_queue") == "/console/cluster/queue/"
     assert reverse("admission_console:cluster_fair_share") == "/console/cluster/fair-share/"
     assert reverse("admission_console:cluster_cycles") == "/console/cluster/cycles/"
-    assert reverse("admission_console:cluster_job_action", args=[7, "hold"]) == (
-        "/console/cluster/jobs/7/hold/"
-    )
 
 
 @pytest.mark.parametrize(("old", "new", "page"), MOVED)
@@ -96,32 +74,11 @@ def test_following_an_old_address_lands_staff_on_the_page_marked_current_in_both
     assert current_links(body, "Cluster") == [page]
 
 
-def test_following_an_old_job_action_address_lands_staff_on_the_action(
-    login: Login, staff: User, job: Job
-) -> None:
-    response = login(staff).get(f"/console/grants/cluster/jobs/{job.pk}/hold/", follow=True)
-
-    assert response.status_code == 200
-    assert response.redirect_chain == [(f"/console/cluster/jobs/{job.pk}/hold/", 301)]
-    body = response.content.decode()
-    assert 'name="reason"' in body
-    assert current_links(body, "Console") == ["Cluster and queue"]
-
-
 @pytest.mark.parametrize(("old", "new", "page"), MOVED)
 def test_alice_is_refused_the_new_pages(
     login: Login, alice: User, old: str, new: str, page: str
 ) -> None:
     assert login(alice).get(new).status_code == 403
-
-
-def test_alice_is_refused_the_new_job_action(login: Login, alice: User, job: Job) -> None:
-    client = login(alice)
-    url = reverse("admission_console:cluster_job_action", args=[job.pk, "hold"])
-
-    assert client.get(url).status_code == 403
-    assert client.post(url, {"reason": "mine now"}).status_code == 403
-    assert Job.objects.get(pk=job.pk).state == "pending"
 
 
 def test_the_grants_console_pages_that_did_not_move_answer_as_before(

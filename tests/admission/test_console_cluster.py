@@ -3,6 +3,7 @@ share, admission cycles. Everyone else gets 403."""
 
 import html
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from booking.cluster.simulator.backend import SimulatorBackend
 from booking.jobs.services import JOB_REASON_MAX_CHARS, job_hold
 from booking.models import Job, JobEvent, JobState, Project
 from tests.fixtures.jobs import TIMES, cycle, later, project_for, queue, reconcile
-from tests.pages import error_is_linked_to_input, field_errors, form_errors, page_text
+from tests.pages import error_is_linked_to_input, field_errors, page_text
 
 pytestmark = pytest.mark.django_db
 Login = Callable[[User], Client]
@@ -29,8 +30,12 @@ FAIR_SHARE = reverse("admission_console:cluster_fair_share")
 CYCLES = reverse("admission_console:cluster_cycles")
 
 
-def action_url(job: Job, action: str) -> str:
-    return reverse("admission_console:cluster_job_action", args=[job.pk, action])
+def act(
+    client: Client, jobs: list[Job], action: str, reason: str = "", url: str = QUEUE, **kw: Any
+) -> Any:
+    """Tick ``jobs`` on the queue page (at ``url``) and apply ``action`` to them."""
+    data = {"action": action, "reason": reason, "jobs": [str(job.pk) for job in jobs]}
+    return client.post(url, data, **kw)
 
 
 def first_row(response: Any) -> list[str]:
@@ -57,11 +62,10 @@ def test_non_staff_get_403_on_the_job_actions_and_change_nothing(
     login: Login, alice: User, alice_project: Project, action: str
 ) -> None:
     job = queue(alice, alice_project)
-    client = login(alice)
 
-    assert client.get(action_url(job, action)).status_code == 403
-    assert client.post(action_url(job, action), {"reason": "mine"}).status_code == 403
+    assert act(login(alice), [job], action, "mine").status_code == 403
     assert Job.objects.get(pk=job.pk).state == JobState.PENDING
+    assert JobEvent.objects.filter(job=job).count() == 1  # submitted, nothing since
 
 
 def test_anonymous_visitors_are_asked_to_log_in(client: Client) -> None:
@@ -130,38 +134,41 @@ def test_the_queue_lists_waiting_and_running_jobs_with_tier_and_actions(
         in text
     )
     assert "charlies-job charlie@acme.example Acme LLM Tier 4 · International" in text
-    assert "Hold charlies-job" in text
-    assert "Cancel running-job" in text
-    assert "Reason to Requeue Requeue running-job" in text
+    assert "Act on the ticked jobs Action Choose an action Hold Release Cancel Requeue" in text
     assert running.name in text
 
 
-def test_a_hold_form_on_the_queue_page_posts_with_its_token_and_the_services_reason_limit(
+def test_the_action_form_posts_with_its_token_the_ticked_jobs_and_the_services_reason_limit(
     staff: User, alice: User, alice_project: Project
 ) -> None:
-    job = queue(alice, alice_project, name="to-hold")
+    jobs = [queue(alice, alice_project, name=f"to-hold-{n}") for n in range(3)]
     client = Client(enforce_csrf_checks=True)
     client.force_login(staff)
     html = client.get(QUEUE).content.decode()
 
-    form = re.search(
-        rf'<form method="post" action="{action_url(job, "hold")}".*?</form>', html, re.S
-    )
+    form = re.search(r'<form method="post" class="queue-actions".*?</form>', html, re.S)
     assert form is not None
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.group(0))
     reason = re.search(r'<input type="text" name="reason"[^>]*maxlength="(\d+)"', form.group(0))
+    ticks = re.findall(r'<input type="checkbox" name="jobs" value="(\d+)"', form.group(0))
     assert token is not None
     assert reason is not None
     assert int(reason.group(1)) == JOB_REASON_MAX_CHARS
+    assert ticks == [str(job.pk) for job in jobs]
     response = client.post(
-        action_url(job, "hold"),
-        {"csrfmiddlewaretoken": token.group(1), "reason": "Maintenance", "next": QUEUE},
+        QUEUE,
+        {
+            "csrfmiddlewaretoken": token.group(1),
+            "action": "hold",
+            "reason": "Maintenance",
+            "jobs": ticks[:2],
+        },
     )
 
     assert response.status_code == 302
-    job.refresh_from_db()
-    assert job.state == JobState.HELD
-    assert last_event(job).message == "Held by staff: Maintenance"
+    states = [Job.objects.get(pk=job.pk).state for job in jobs]
+    assert states == [JobState.HELD, JobState.HELD, JobState.PENDING]
+    assert last_event(jobs[0]).message == "Held by staff: Maintenance"
 
 
 def test_the_queue_filters_by_gpu_type_state_and_tier(
@@ -227,7 +234,7 @@ def test_the_queue_pages_on_by_cursor_past_the_jobs_it_counts(
     url: str | None = QUEUE
     while url:
         response = client.get(url)
-        shown += [job.name for job, _tier, _actions in response.context["rows"]]
+        shown += [job.name for job, _tier in response.context["rows"]]
         labels.append(response.context["page"].number)
         link = re.search(r'href="([^"]+)" rel="next"', response.content.decode())
         url = QUEUE + html.unescape(link.group(1)) if link else None
@@ -242,37 +249,45 @@ def test_the_queue_pages_on_by_cursor_past_the_jobs_it_counts(
     assert "Page 3 of more than 1" in last
     previous = re.search(r'href="([^"]+)" rel="prev"', response.content.decode())
     back = client.get(QUEUE + html.unescape(previous.group(1)))
-    assert [job.name for job, _tier, _actions in back.context["rows"]] == names[25:50]
+    assert [job.name for job, _tier in back.context["rows"]] == names[25:50]
 
 
-def test_staff_hold_a_pending_job_with_a_reason_and_it_is_in_the_history(
+def test_staff_hold_ticked_jobs_with_a_reason_and_it_is_in_their_history(
     login: Login, staff: User, alice: User, alice_project: Project
 ) -> None:
-    job = queue(alice, alice_project)
+    jobs = [queue(alice, alice_project, name=f"job-{n}") for n in range(2)]
+    other = queue(alice, alice_project, name="not-ticked")
 
-    response = login(staff).post(
-        action_url(job, "hold"), {"reason": "Maintenance", "next": f"{QUEUE}?tier=1"}
-    )
+    response = act(login(staff), jobs, "hold", "Maintenance", url=f"{QUEUE}?tier=1", follow=True)
 
-    assert response["Location"] == f"{QUEUE}?tier=1"
-    job.refresh_from_db()
-    assert (job.state, job.reason) == (JobState.HELD, "held_by_staff")
-    event = last_event(job)
-    assert (event.from_state, event.to_state, event.actor) == ("pending", "held", staff)
-    assert event.message == "Held by staff: Maintenance"
+    assert response.redirect_chain == [(f"{QUEUE}?tier=1", 302)]
+    assert "2 jobs are held." in page_text(response)
+    for job in jobs:
+        job.refresh_from_db()
+        assert (job.state, job.reason) == (JobState.HELD, "held_by_staff")
+        event = last_event(job)
+        assert (event.from_state, event.to_state, event.actor) == ("pending", "held", staff)
+        assert event.message == "Held by staff: Maintenance"
+    assert Job.objects.get(pk=other.pk).state == JobState.PENDING
 
 
-def test_holding_without_a_reason_shows_the_error_next_to_the_reason(
-    login: Login, staff: User, alice: User, alice_project: Project
+@pytest.mark.parametrize("reason", ["", "  "])
+def test_holding_without_a_reason_shows_the_error_next_to_the_reason_and_keeps_the_ticks(
+    login: Login, staff: User, alice: User, alice_project: Project, reason: str
 ) -> None:
-    job = queue(alice, alice_project)
+    jobs = [queue(alice, alice_project, name=f"job-{n}") for n in range(3)]
 
-    response = login(staff).post(action_url(job, "hold"), {"reason": "  "})
+    response = act(login(staff), jobs[:2], "hold", reason)
 
     assert response.status_code == 200
-    assert field_errors(response, "reason") == ["This field is required."]
+    assert field_errors(response, "reason") == ["Say why: the projects see the reason."]
     assert error_is_linked_to_input(response, "reason")
-    assert Job.objects.get(pk=job.pk).state == JobState.PENDING
+    body = response.content.decode()
+    ticked = re.findall(r'name="jobs" value="(\d+)"[^>]*\bchecked\b', body)
+    assert ticked == [str(job.pk) for job in jobs[:2]]
+    assert '<option value="hold" selected>' in body
+    assert {Job.objects.get(pk=job.pk).state for job in jobs} == {JobState.PENDING}
+    assert JobEvent.objects.filter(job__in=jobs).count() == 3  # submitted, nothing since
 
 
 def test_staff_release_a_held_job(
@@ -281,9 +296,9 @@ def test_staff_release_a_held_job(
     job = queue(alice, alice_project)
     job_hold(job=job, staff=staff, reason="Maintenance")
 
-    response = login(staff).post(action_url(job, "release"), follow=True)
+    response = act(login(staff), [job], "release", follow=True)
 
-    assert "The job is back in the queue." in page_text(response)
+    assert "1 job is back in the queue." in page_text(response)
     job.refresh_from_db()
     assert job.state == JobState.PENDING
     event = last_event(job)
@@ -307,7 +322,7 @@ def test_staff_cancel_a_running_job_and_its_hold_is_settled(
     reconcile()
     later(sim, minutes=15)
 
-    login(staff).post(action_url(job, "cancel"))
+    act(login(staff), [job], "cancel")
 
     job.refresh_from_db()
     assert (job.state, job.runtime_seconds) == (JobState.CANCELLED, 900)
@@ -331,8 +346,9 @@ def test_staff_requeue_a_finished_job_with_a_reason_as_a_new_attempt(
     later(sim, minutes=11)
     reconcile()
 
-    login(staff).post(action_url(job, "requeue"), {"reason": "Node had a bad GPU"})
+    response = act(login(staff), [job], "requeue", "Node had a bad GPU", follow=True)
 
+    assert "1 job is queued again as a new attempt." in page_text(response)
     job.refresh_from_db()
     assert (job.state, job.attempt) == (JobState.PENDING, 2)
     event = last_event(job)
@@ -340,45 +356,106 @@ def test_staff_requeue_a_finished_job_with_a_reason_as_a_new_attempt(
     assert event.message == "Requeued by staff as attempt 2: Node had a bad GPU"
 
 
-def test_an_action_the_state_does_not_allow_is_refused_above_the_form(
+def test_jobs_the_state_does_not_allow_are_named_and_the_others_acted_on(
     login: Login, staff: User, alice: User, alice_project: Project
 ) -> None:
+    """Each job by itself, as its service decides: one that is not held (the page was old,
+    or another staff member was first) is left as it was and named; the others go on."""
+    held = [queue(alice, alice_project, name=f"held-{n}") for n in range(2)]
+    for job in held:
+        job_hold(job=job, staff=staff, reason="Maintenance")
+    pending = queue(alice, alice_project, name="still-pending")
+
+    response = act(login(staff), [held[0], pending, held[1]], "release", follow=True)
+
+    text = page_text(response)
+    assert "2 jobs are back in the queue." in text
+    assert (
+        f"1 job was left as it was: still-pending (#{pending.pk}): Not possible for a Pending job."
+        in text
+    )
+    assert [Job.objects.get(pk=job.pk).state for job in held] == [JobState.PENDING] * 2
+    assert last_event(pending).to_state == "pending"
+    assert JobEvent.objects.filter(job=pending).count() == 1
+
+
+def test_refused_jobs_past_the_first_ten_are_counted_not_named(
+    login: Login, staff: User, alice: User, alice_project: Project
+) -> None:
+    jobs = [queue(alice, alice_project, name=f"job-{n:02}") for n in range(12)]
+
+    text = page_text(act(login(staff), jobs, "release", follow=True))
+
+    assert "12 jobs were left as they were:" in text
+    assert "job-09 (#" in text
+    assert "job-10 (#" not in text
+    assert "(and 2 more)" in text
+    assert "back in the queue" not in text
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "error"),
+    [
+        (
+            {"action": "delete", "jobs": ["{pk}"]},
+            "action",
+            "Select a valid choice. delete is not one of the available choices.",
+        ),
+        ({"action": "", "jobs": ["{pk}"]}, "action", "This field is required."),
+        ({"action": "cancel", "jobs": []}, "jobs", "Tick the jobs to act on."),
+        ({"action": "cancel", "jobs": ["abc"]}, "jobs", "“abc” is not a valid value."),
+        ({"action": "cancel", "jobs": ["9" * 40]}, "jobs", f"“{'9' * 40}” is not a valid value."),
+        ({"action": "cancel", "jobs": ["-1"]}, "jobs", "“-1” is not a valid value."),
+        (
+            {"action": "cancel", "jobs": ["{pk}", "999999"]},
+            "jobs",
+            "Select a valid choice. 999999 is not one of the available choices.",
+        ),
+        (
+            {"action": "cancel", "jobs": ["{pk}"] * 101},
+            "jobs",
+            "Act on at most 100 jobs at a time.",
+        ),
+        (
+            {"action": "hold", "jobs": ["{pk}"], "reason": "x" * (JOB_REASON_MAX_CHARS + 1)},
+            "reason",
+            f"Ensure this value has at most {JOB_REASON_MAX_CHARS} characters"
+            f" (it has {JOB_REASON_MAX_CHARS + 1}).",
+        ),
+    ],
+)
+def test_a_bad_action_post_is_a_form_error_and_changes_nothing(
+    login: Login,
+    staff: User,
+    alice: User,
+    alice_project: Project,
+    data: dict[str, Any],
+    field: str,
+    error: str,
+) -> None:
     job = queue(alice, alice_project)
+    posted = {
+        key: [item.format(pk=job.pk) for item in value] if isinstance(value, list) else value
+        for key, value in data.items()
+    }
 
-    response = login(staff).post(action_url(job, "release"))
+    response = login(staff).post(QUEUE, posted)
 
-    assert form_errors(response) == ["Not possible for a Pending job."]
-    assert "A Pending job cannot be given “Release”." in page_text(response)
+    assert response.status_code == 200
+    assert field_errors(response, field) == [error]
     assert Job.objects.get(pk=job.pk).state == JobState.PENDING
+    assert JobEvent.objects.filter(job=job).count() == 1
 
 
-def test_the_action_page_asks_for_the_reason(
+def test_after_an_action_staff_go_back_to_the_page_they_came_from(
     login: Login, staff: User, alice: User, alice_project: Project
 ) -> None:
     job = queue(alice, alice_project)
 
-    text = page_text(login(staff).get(action_url(job, "hold"), {"next": QUEUE}))
+    response = act(login(staff), [job], "hold", "check", url=f"{QUEUE}?page=2&state=pending")
 
-    assert "Hold train" in text
-    assert "Reason Shown to the project in the job's history." in text
-
-
-def test_an_unknown_action_is_404(
-    login: Login, staff: User, alice: User, alice_project: Project
-) -> None:
-    job = queue(alice, alice_project)
-
-    assert login(staff).post(action_url(job, "delete")).status_code == 404
-
-
-def test_after_an_action_staff_never_leave_the_site(
-    login: Login, staff: User, alice: User, alice_project: Project
-) -> None:
-    job = queue(alice, alice_project)
-
-    response = login(staff).post(action_url(job, "cancel"), {"next": "https://evil.example/"})
-
-    assert response["Location"] == QUEUE
+    assert response["Location"] == f"{QUEUE}?page=2&state=pending"
+    assert Job.objects.get(pk=job.pk).state == JobState.HELD
 
 
 # -- fair share and cycles -------------------------------------------------------------------
@@ -510,28 +587,57 @@ def test_fair_share_is_computed_once_per_cycle_and_minute_then_served_from_the_c
     assert "Figures as of 2026-03-09 09:00:00 UTC" in text
 
 
-@pytest.mark.parametrize("target", ["-1", "2026-13-45", "jobs:job_list", "queue/?page=2"])
-def test_after_an_action_a_next_that_is_no_path_goes_to_the_queue(
-    login: Login, staff: User, alice: User, alice_project: Project, target: str
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_staff_acting_on_the_same_jobs_at_once_each_job_moves_once(
+    alice: User, alice_project: Project, settings: Any
 ) -> None:
-    """Text that is no path of the site ("-1") was read as a view's name: a 500 after the
-    job was already held."""
-    job = queue(alice, alice_project)
+    """One staff member holds the ticked jobs while another cancels them. Cancel takes a held
+    job, hold does not take a cancelled one: every job ends cancelled, held at most once
+    before, and the hold post counts what it held and names what the other took first."""
+    settings.ADMISSION_ON_SUBMIT = False  # the jobs stay pending until the posts
+    jobs = [queue(alice, alice_project, name=f"job-{n}") for n in range(6)]
+    clients = []
+    for email in ("one@stargate.eu", "two@stargate.eu"):
+        client = Client()
+        client.force_login(User.objects.create_user(email=email, is_staff=True))
+        clients.append(client)
+    barrier = threading.Barrier(2)
+    pages: dict[str, str] = {}
 
-    response = login(staff).post(action_url(job, "hold"), {"next": target, "reason": "check"})
+    def post(client: Client, action: str) -> None:
+        try:
+            barrier.wait()
+            pages[action] = page_text(act(client, jobs, action, "race", follow=True))
+        finally:
+            connection.close()
 
-    assert response.status_code == 302
-    assert response["Location"] == QUEUE
-    assert Job.objects.get(pk=job.pk).state == JobState.HELD
+    threads = [
+        threading.Thread(target=post, args=(client, action))
+        for client, action in zip(clients, ("hold", "cancel"), strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
-
-def test_after_an_action_staff_go_back_to_the_page_they_came_from(
-    login: Login, staff: User, alice: User, alice_project: Project
-) -> None:
-    job = queue(alice, alice_project)
-
-    response = login(staff).post(
-        action_url(job, "hold"), {"next": f"{QUEUE}?page=2&state=pending", "reason": "check"}
-    )
-
-    assert response["Location"] == f"{QUEUE}?page=2&state=pending"
+    moves = [
+        list(
+            JobEvent.objects.filter(job=job)
+            .exclude(from_state="")
+            .order_by("at", "pk")
+            .values_list("to_state", flat=True)
+        )
+        for job in jobs
+    ]
+    assert all(move in (["cancelled"], ["held", "cancelled"]) for move in moves), moves
+    assert {Job.objects.get(pk=job.pk).state for job in jobs} == {JobState.CANCELLED}
+    assert "6 jobs are cancelled." in pages["cancel"]
+    held = sum(move[0] == "held" for move in moves)
+    assert (f"{held} job" in pages["hold"]) == (held > 0)
+    if held < len(jobs):
+        assert f"{len(jobs) - held} job" in pages["hold"]
+        assert (
+            "A Cancelled job" in pages["hold"]
+            or "Not possible for a Cancelled job" in pages["hold"]
+        )

@@ -5,7 +5,8 @@ a job" → the budget preview follows her input (within budget; a too-large job 
 allocation") → she submits → the job page shows it pending with the reason and position → the
 admission cycle admits it and the simulator runs it (as the job tests drive them) → the page, which
 polls by itself, shows it running, then completed with its hold, release and charge.
-Staff then see the cluster and hold a waiting job from the console queue.
+Staff then see the cluster and hold a waiting job from the console queue (tick it, choose the
+action, say why).
 """
 
 from datetime import timedelta
@@ -176,11 +177,19 @@ def test_staff_see_the_cluster_and_hold_a_waiting_job(
     screenshot("jobs-09-console-cluster")
 
     page.get_by_role("link", name="Queue", exact=True).click()
-    row = page.locator("tr", has=page.get_by_role("link", name="acme"))
-    row.get_by_label("Reason to Hold").fill("Export control check")
-    row.get_by_role("button", name="Hold acme").click()
-    page.get_by_text("The job is held.").wait_for()
+    page.get_by_role("checkbox", name="acme").check()
+    page.get_by_label("Action").select_option("hold")
+    page.get_by_role("button", name="Apply to the ticked jobs").click()
+    # Holding needs a reason: the page says so next to it and keeps the tick and the choice.
+    page.get_by_text("Say why: the projects see the reason.").wait_for()
+    assert page.get_by_role("checkbox", name="acme").is_checked()
+    assert not page.get_by_role("checkbox", name="eval").is_checked()
+    assert Job.objects.get(name="acme").state == JobState.PENDING
+    page.get_by_label("Reason").fill("Export control check")
+    page.get_by_role("button", name="Apply to the ticked jobs").click()
+    page.get_by_text("1 job is held.").wait_for()
     assert Job.objects.get(name="acme").state == JobState.HELD
+    assert Job.objects.get(name="eval").state == JobState.PENDING
     screenshot("jobs-10-console-queue")
 
     page.get_by_role("link", name="Fair share").click()

@@ -275,7 +275,7 @@ def test_the_last_page_of_the_longest_lists_costs_no_more_when_the_pending_jobs_
     def last_jobs(response: Any) -> list[int]:
         if "results" in getattr(response, "data", {}):
             return [job["id"] for job in response.json()["results"]]
-        return [job.pk for job, _tier, _actions in response.context["rows"]]
+        return [job.pk for job, _tier in response.context["rows"]]
 
     def measure() -> dict[str, tuple[Cost, list[int]]]:
         requests = {"console queue, last page": queue_page(), "job list, last page": jobs_page()}

@@ -13,11 +13,6 @@ app_name = "admission_console"
 urlpatterns = [
     path("", views.cluster_overview, name="cluster_overview"),
     path("queue/", views.cluster_queue, name="cluster_queue"),
-    path(
-        "jobs/<int:pk>/<slug:action>/",
-        views.cluster_job_action,
-        name="cluster_job_action",
-    ),
     path("fair-share/", views.cluster_fair_share, name="cluster_fair_share"),
     path("cycles/", views.cluster_cycles, name="cluster_cycles"),
 ]

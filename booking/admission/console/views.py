@@ -1,45 +1,34 @@
 """Staff: the cluster per GPU type with a chart, the queue with hold/release/cancel/requeue,
 the projects' fair share, and the last admission cycles."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.functional import Promise
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
 from accounts.console.access import StaffRequest, staff_required
 from accounts.models import User
 from accounts.portal.pagination import PAGE_SIZE, page_of
 from accounts.tiers import PriorityTier
-from booking.admission.console.forms import FairShareFilterForm, JobActionForm, QueueFilterForm
+from booking.admission.console.forms import FairShareFilterForm, QueueActionForm, QueueFilterForm
 from booking.admission.selectors import admission_cycles_recent
 from booking.charts.cluster import cluster_chart, cluster_rows
 from booking.cluster.registry import cluster_backend
 from booking.jobs.priority import fair_share_table_recent, project_tiers
 from booking.jobs.queue import queue_overview, staff_queue
-from booking.jobs.selectors import QUEUED_STATES, JobCounts, gpu_type_names, job_counts, job_of
-from booking.jobs.services import (
-    CANCELLABLE,
-    JOB_REASON_MAX_CHARS,
-    REQUEUEABLE,
-    job_cancel,
-    job_hold,
-    job_release,
-    job_requeue,
-)
-from booking.models import Job, JobState
+from booking.jobs.selectors import QUEUED_STATES, JobCounts, gpu_type_names, job_counts
+from booking.jobs.services import job_cancel, job_hold, job_release, job_requeue
+from booking.models import Job
 from stargate_portal.errors import DomainError
 
 RECENT_CYCLES = 50
-JOB_ACTION_URL = "admission_console:cluster_job_action"
 QUEUE_COUNT_MAX = 1_000
 """The queue page counts this many jobs at most: the site's queue has 100,000 and more."""
 
@@ -68,10 +57,11 @@ def cluster_overview(request: StaffRequest) -> HttpResponse:
 
 @dataclass(frozen=True)
 class JobAction:
+    """A staff action on a job; its service decides which states allow it."""
+
     slug: str
     title: Promise
-    done: Promise
-    states: tuple[str, ...]
+    done: Promise  # "%(n)d jobs are held.", by the number of jobs
     needs_reason: bool
     run: Callable[[Job, User, str], Job]
 
@@ -82,32 +72,34 @@ ACTIONS = {
         JobAction(
             "hold",
             gettext_lazy("Hold"),
-            gettext_lazy("The job is held."),
-            (JobState.PENDING,),
+            ngettext_lazy("%(n)d job is held.", "%(n)d jobs are held.", "n"),
             True,
             lambda job, staff, reason: job_hold(job=job, staff=staff, reason=reason),
         ),
         JobAction(
             "release",
             gettext_lazy("Release"),
-            gettext_lazy("The job is back in the queue."),
-            (JobState.HELD,),
+            ngettext_lazy(
+                "%(n)d job is back in the queue.", "%(n)d jobs are back in the queue.", "n"
+            ),
             False,
             lambda job, staff, _reason: job_release(job=job, staff=staff),
         ),
         JobAction(
             "cancel",
             gettext_lazy("Cancel"),
-            gettext_lazy("The job is cancelled."),
-            CANCELLABLE,
+            ngettext_lazy("%(n)d job is cancelled.", "%(n)d jobs are cancelled.", "n"),
             False,
             lambda job, staff, _reason: job_cancel(job=job, user=staff),
         ),
         JobAction(
             "requeue",
             gettext_lazy("Requeue"),
-            gettext_lazy("The job is queued again as a new attempt."),
-            REQUEUEABLE,
+            ngettext_lazy(
+                "%(n)d job is queued again as a new attempt.",
+                "%(n)d jobs are queued again as new attempts.",
+                "n",
+            ),
             True,
             lambda job, staff, reason: job_requeue(job=job, staff=staff, reason=reason),
         ),
@@ -115,25 +107,25 @@ ACTIONS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _ActionLabels:
-    """One action's words, translated once per page rather than once per row."""
-
-    slug: str
-    title: str
-    reason_label: str
-    needs_reason: bool
-    danger: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _RowAction:
-    labels: _ActionLabels
-    url: str
+ACTIONS_LISTED = 10
+"""Jobs an action's refusals name on the page (it says how many more there were)."""
 
 
 @staff_required
 def cluster_queue(request: StaffRequest) -> HttpResponse:
+    """The queue, and (POST) one action on the jobs ticked on it; then the same page again."""
+    action_form = QueueActionForm(
+        request.POST if request.method == "POST" else None,
+        actions={slug: (action.title, action.needs_reason) for slug, action in ACTIONS.items()},
+    )
+    if action_form.is_valid():
+        _act_on_jobs(
+            request,
+            ACTIONS[action_form.cleaned_data["action"]],
+            action_form.cleaned_data["jobs"],
+            action_form.cleaned_data["reason"],
+        )
+        return redirect(request.get_full_path())
     filters = QueueFilterForm(request.GET or None, gpu_types=gpu_type_names())
     chosen = filters.cleaned_data if filters.is_valid() else {}
     today = cluster_backend().now().date()
@@ -146,69 +138,50 @@ def cluster_queue(request: StaffRequest) -> HttpResponse:
     )
     page = page_of(request, jobs, count_max=QUEUE_COUNT_MAX)
     tiers = project_tiers({job.project_id for job in page}, today=today)
-    labels = [
-        _ActionLabels(
-            slug=action.slug,
-            title=str(action.title),
-            reason_label=gettext("Reason to %(action)s") % {"action": action.title},
-            needs_reason=action.needs_reason,
-            danger=action.slug == "cancel",
-        )
-        for action in ACTIONS.values()
-    ]
-    rows = [
-        (
-            job,
-            PriorityTier(tiers.get(job.project_id, PriorityTier.INTERNATIONAL)),
-            [
-                _RowAction(label, reverse(JOB_ACTION_URL, args=[job.pk, label.slug]))
-                for label, action in zip(labels, ACTIONS.values(), strict=True)
-                if job.state in action.states
-            ],
-        )
-        for job in page
-    ]
     context = {
         "filters": filters,
         "page": page,
-        "rows": rows,
-        "here": request.get_full_path(),
-        "reason_max": JOB_REASON_MAX_CHARS,
+        "rows": [
+            (job, PriorityTier(tiers.get(job.project_id, PriorityTier.INTERNATIONAL)))
+            for job in page
+        ],
+        "action_form": action_form,
+        "ticked": action_form.ticked(),
     }
     return render(request, "admission/console/queue.html", context)
 
 
-@staff_required
-def cluster_job_action(request: StaffRequest, pk: int, action: str) -> HttpResponse:
-    """Confirm (GET) and do (POST) one staff action on a job; errors next to the reason."""
-    spec = ACTIONS.get(action)
-    if spec is None:
-        raise Http404
-    job = job_of(request.user, pk)
-    initial = {"next": request.GET.get("next", "")}
-    data = request.POST if request.method == "POST" else None
-    form = JobActionForm(data, initial=initial, reason_required=spec.needs_reason)
-    if request.method == "POST" and form.is_valid():
+def _act_on_jobs(
+    request: StaffRequest, action: JobAction, jobs: Iterable[Job], reason: str
+) -> None:
+    """``action`` on each job in its own transaction, as its service decides: a job whose
+    state no longer allows it (another staff member or the cycle was first) is named in a
+    warning and the others go on."""
+    done = 0
+    refused: list[str] = []
+    for job in jobs:
         try:
-            spec.run(job, request.user, form.cleaned_data.get("reason", ""))
+            action.run(job, request.user, reason)
         except DomainError as error:
-            form.add_service_error(error)
+            refused.append(f"{job.name} (#{job.pk}): {error.message}")
         else:
-            messages.success(request, str(spec.done))
-            return redirect(_next(request, form.cleaned_data.get("next", "")))
-    context = {"job": job, "action": spec, "form": form, "allowed": job.state in spec.states}
-    return render(request, "admission/console/job_action.html", context)
-
-
-def _next(request: StaffRequest, target: str) -> str:
-    """Where to go after an action: a path of this site ("/console/cluster/queue/?page=3"),
-    else the queue. Only a path: ``redirect`` reads any other text as a view's name, and a
-    posted "-1" was a 500 (NoReverseMatch)."""
-    if target.startswith("/") and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("admission_console:cluster_queue")
+            done += 1
+    if done:
+        messages.success(request, action.done % {"n": done})
+    if refused:
+        listed = "; ".join(refused[:ACTIONS_LISTED])
+        more = len(refused) - ACTIONS_LISTED
+        if more > 0:
+            listed += " " + ngettext("(and %(n)d more)", "(and %(n)d more)", more) % {"n": more}
+        messages.warning(
+            request,
+            ngettext(
+                "%(n)d job was left as it was: %(jobs)s",
+                "%(n)d jobs were left as they were: %(jobs)s",
+                len(refused),
+            )
+            % {"n": len(refused), "jobs": listed},
+        )
 
 
 # -- fair share and admission cycles ---------------------------------------------------------
