@@ -177,6 +177,12 @@ def test_staff_see_the_cluster_and_hold_a_waiting_job(
     screenshot("jobs-09-console-cluster")
 
     page.get_by_role("link", name="Queue", exact=True).click()
+    jobs = page.locator('input[type="checkbox"][name="jobs"]')
+    assert jobs.count() == 4
+    page.get_by_role("checkbox", name="Tick every job on this page").check()
+    assert all(jobs.nth(n).is_checked() for n in range(4))
+    page.get_by_role("checkbox", name="Tick every job on this page").uncheck()
+    assert not any(jobs.nth(n).is_checked() for n in range(4))
     page.get_by_role("checkbox", name="acme").check()
     page.get_by_label("Action").select_option("hold")
     page.get_by_role("button", name="Apply to the ticked jobs").click()
