@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from booking.cluster.simulator.backend import SimulatorBackend
+from booking.jobs.selectors import project_live_jobs
 from booking.ledger.services import ledger_charge
-from booking.models import GpuType, Project
+from booking.models import GpuType, Job, Project
 from tests.fixtures.jobs import TIMES, cycle, later, queue, reconcile
 from tests.pages import page_text
 
@@ -91,9 +92,10 @@ def test_the_jobs_section_takes_the_same_number_of_queries_however_many_jobs(
     client = login(alice)
 
     # The burn rate's held hours are the balance's: allocations, checkpoints, entries after.
-    # SQLite reads the four parts of the list one query each (no LIMIT inside a UNION).
+    # The list: its jobs' keys, then the rows shown. SQLite reads the four parts of the keys
+    # one query each (no LIMIT inside a UNION).
     one_query = connection.features.supports_slicing_ordering_in_compound
-    with django_assert_max_num_queries(12 if one_query else 15):
+    with django_assert_max_num_queries(13 if one_query else 16):
         text = page_text(client.get(section_url(alice_project)))
 
     assert "12 pending" in text
@@ -128,3 +130,36 @@ def test_the_dashboard_section_without_projects_says_how_to_get_one(
     text = page_text(login(charlie).get(DASHBOARD_SECTION))
 
     assert "You are not in any project yet, so you cannot run jobs." in text
+
+
+@pytest.mark.parametrize("limit", [3, 5, 10])
+def test_the_live_jobs_are_running_admitted_pending_then_held_each_oldest_first(
+    alice: User, alice_project: Project, bob: User, bob_project: Project, limit: int
+) -> None:
+    """Whatever order the jobs were submitted in, and cut at ``limit`` after the sort (not
+    per state); other projects' jobs and finished ones never show."""
+    states = ["held", "pending", "running", "completed", "admitted", "pending", "running", "held"]
+    jobs = []
+    for n, state in enumerate(states):
+        job = queue(alice, alice_project, name=f"job-{n}")
+        Job.objects.filter(pk=job.pk).update(
+            state=state,
+            submitted_at=job.submitted_at + timedelta(minutes=10 - n),
+            admitted_at=job.submitted_at,
+            started_at=job.submitted_at,
+            placement=[[0, job.gpus]],
+        )
+        jobs.append(Job.objects.get(pk=job.pk))
+    queue(bob, bob_project, name="bobs")
+    rank = {"running": 0, "admitted": 1, "pending": 2, "held": 3}
+    expected = sorted(
+        (job for job in jobs if job.state in rank),
+        key=lambda job: (rank[job.state], job.submitted_at, job.pk),
+    )[:limit]
+
+    shown = project_live_jobs(alice_project, limit=limit)
+
+    assert [job.name for job in shown] == [job.name for job in expected]
+    assert [job.name for job in shown][:3] == ["job-6", "job-2", "job-4"]
+    assert shown[0].gpu_type.name == "H100"
+    assert shown[0].submitted_by == alice
