@@ -45,6 +45,19 @@ if os.environ.get("LOG_FORMAT", "json") == "json":  # as the settings decide wit
     }
 
 
+def post_worker_init(worker: Any) -> None:
+    """Before the worker's first request (the application is loaded): ``WEB_WARM_UP``, so no
+    user's request pays for it. A failure is logged, never stops the worker."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    for name in getattr(settings, "WEB_WARM_UP", []):
+        try:
+            import_string(name)()
+        except Exception:  # a warm-up is an optimisation, not a requirement
+            worker.log.exception("warm-up %s failed", name)
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """A worker that exits leaves its counters to the machine's sum, not its live gauges."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

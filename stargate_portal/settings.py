@@ -523,6 +523,10 @@ SILENCED_SYSTEM_CHECKS: list[str] = []
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapes talk plain HTTP
 
 # Operations: queues, metrics and logs (docs/deploy.md) -------------------------------------
+# Called by each gunicorn worker before its first request (stargate_portal/gunicorn_conf.py):
+# work a page would otherwise do on some user's first request to that worker. Importing
+# WeasyPrint to know whether the energy pages may offer a PDF took 0.8-1.2 s.
+WEB_WARM_UP = ["booking.energy.statement.pdf_renderer_missing"]
 # The cycle runs on its own queue, so one dedicated worker keeps its snapshot warm
 # (Procfile: admission); make run's single worker consumes every queue.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
