@@ -4,12 +4,11 @@ The reason codes and their short labels are ``booking.models.JobReason``; the se
 explain them to the job's owner are here. Durations read as ``booking.jobs.durations`` says.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django import template
 from django.conf import settings
-from django.template.defaultfilters import date as date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -38,8 +37,11 @@ def utc_time(at: datetime | None) -> str:
     """A moment as a ``<time>`` element in UTC to the minute; a dash when there is none."""
     if not at:
         return "—"
+    # By hand rather than with Django's date formats: this is on every row of most lists,
+    # and those formats look up translations for each letter of the pattern.
+    at = at.astimezone(UTC)
     return format_html(
-        '<time datetime="{}">{} UTC</time>', date_format(at, "c"), date_format(at, "Y-m-d H:i")
+        '<time datetime="{}">{} UTC</time>', at.isoformat(), at.strftime("%Y-%m-%d %H:%M")
     )
 
 

@@ -2,6 +2,7 @@
 ``utc_time``): the markup the pages had from their included templates, escaped."""
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from django.template import Context, Template
 
@@ -40,6 +41,10 @@ def test_a_time_is_a_time_element_in_utc_and_a_dash_when_there_is_none() -> None
         '<time datetime="2026-03-02T19:00:05+00:00">2026-03-02 19:00 UTC</time>'
     )
     assert _render("{{ at|utc_time }}", at=None) == "—"
+    oslo = datetime(2026, 3, 2, 20, 0, 5, 250_000, tzinfo=ZoneInfo("Europe/Oslo"))
+    assert _render("{{ at|utc_time }}", at=oslo) == (
+        '<time datetime="2026-03-02T19:00:05.250000+00:00">2026-03-02 19:00 UTC</time>'
+    )
 
 
 def test_a_state_from_the_database_is_escaped_like_any_text() -> None:
