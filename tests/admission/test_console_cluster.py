@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from booking.admission.console import views as console_views
+from booking.admission.console.forms import QueueActionForm
 from booking.cluster.simulator.backend import SimulatorBackend
 from booking.jobs.services import JOB_REASON_MAX_CHARS, job_hold
 from booking.models import Job, JobEvent, JobState, Project
@@ -641,3 +642,19 @@ def test_two_staff_acting_on_the_same_jobs_at_once_each_job_moves_once(
             "A Cancelled job" in pages["hold"]
             or "Not possible for a Cancelled job" in pages["hold"]
         )
+
+
+def test_the_action_form_drawn_whole_reads_no_job(
+    alice: User, alice_project: Project, django_assert_num_queries: Any
+) -> None:
+    """Its jobs field lists the posted ids only, never the site's jobs as choices."""
+    jobs = [queue(alice, alice_project, name=f"job-{n}") for n in range(3)]
+    form = QueueActionForm(
+        {"action": "cancel", "jobs": [str(jobs[1].pk)]},
+        actions={slug: (a.title, a.needs_reason) for slug, a in console_views.ACTIONS.items()},
+    )
+
+    with django_assert_num_queries(0):
+        html = str(form["jobs"])
+
+    assert html == f'<input type="hidden" name="jobs" value="{jobs[1].pk}" id="id_jobs_0">'

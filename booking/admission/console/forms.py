@@ -60,8 +60,11 @@ class QueueActionForm(forms.Form):
         max_length=JOB_REASON_MAX_CHARS,
         help_text=_("To hold or requeue; the projects see it in their jobs' history."),
     )
+    # The page draws its own checkbox a row. The widget draws only the posted values: a
+    # select's options would be every job of the site.
     jobs = IdsOnlyMultipleChoiceField(
         queryset=Job.objects.order_by("submitted_at", "pk"),
+        widget=forms.MultipleHiddenInput,
         max_values=QUEUE_ACTION_MAX_JOBS,
         error_messages={
             "required": _("Tick the jobs to act on."),
