@@ -7,9 +7,10 @@ from celery import shared_task
 
 
 @shared_task(ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=10)
-def job_cluster_cancel(submission_key: str) -> None:
-    """Cancel a job on the cluster, retried while the cluster does not answer (cancelling a
-    job the cluster no longer runs changes nothing)."""
+def job_cluster_cancel(*submission_keys: str) -> None:
+    """Cancel jobs on the cluster, retried while the cluster does not answer (cancelling a
+    job the cluster no longer runs changes nothing). One key per message before the keys of
+    a staff action went together: such messages still run."""
     from booking.cluster.registry import cluster_backend
 
-    cluster_backend().cancel([submission_key])
+    cluster_backend().cancel(list(submission_keys))

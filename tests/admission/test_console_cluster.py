@@ -658,3 +658,39 @@ def test_the_action_form_drawn_whole_reads_no_job(
         html = str(form["jobs"])
 
     assert html == f'<input type="hidden" name="jobs" value="{jobs[1].pk}" id="id_jobs_0">'
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_staff_cancel_of_running_jobs_reaches_the_cluster_in_one_call_after_the_commits(
+    staff: User,
+    alice: User,
+    alice_project: Project,
+    sim: SimulatorBackend,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each job is cancelled in its own transaction; the cluster hears of the running ones
+    once, at the end (a job still pending has nothing to stop there)."""
+    settings.ADMISSION_ON_SUBMIT = False
+    running = [queue(alice, alice_project, name=f"run-{n}", gpus=2) for n in range(3)]
+    cycle()
+    reconcile()
+    waiting = queue(alice, alice_project, name="waiting")
+    calls: list[list[str]] = []
+    cancel = SimulatorBackend.cancel
+
+    def heard(backend: SimulatorBackend, keys: Any) -> None:
+        calls.append(sorted(keys))
+        cancel(backend, keys)
+
+    monkeypatch.setattr(SimulatorBackend, "cancel", heard)
+    client = Client()
+    client.force_login(staff)
+
+    text = page_text(act(client, [*running, waiting], "cancel", follow=True))
+
+    assert "4 jobs are cancelled." in text
+    keys = sorted(Job.objects.get(pk=job.pk).submission_key for job in running)
+    assert calls == [keys]
+    assert {found.state.value for found in sim.find(keys).values()} == {"cancelled"}
+    assert {Job.objects.get(pk=job.pk).state for job in [*running, waiting]} == {"cancelled"}

@@ -8,18 +8,21 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from accounts.models import Organisation, User
 from booking.admission import dispatch
 from booking.cluster.base import BackendUnavailable
 from booking.cluster.slurm import backend as slurm_backend
 from booking.cluster.slurm.backend import SlurmBackend
+from booking.cluster.slurm.commands import SlurmCommands
 from booking.models import GpuType, Job, LedgerEntry, Project, SlurmCancelRequest
 from tests.cluster.test_slurm_jobs import job_state, submit_job
 from tests.fixtures.jobs import cycle, reconcile
 from tests.fixtures.slurm import JOB_PREFIX, LocalSlurm, wait_until
 
 pytestmark = pytest.mark.slurm
+QUEUE = reverse("admission_console:cluster_queue")
 
 
 @pytest.fixture
@@ -111,6 +114,69 @@ def test_slurm_stopped_and_started_during_a_run_loses_nothing_and_duplicates_not
         assert entries.count() == 3  # hold, release, charge: settled once
     slurm_backend._health_cache.clear()
     assert client.get("/healthz").json()["status"] == "ok"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_cancel_running_jobs_in_one_squeue_and_scancel_and_wait_once_while_slurm_is_down(
+    slurm: LocalSlurm,
+    alice: User,
+    alice_slurm_project: Project,
+    staff: User,
+    api: Callable[..., Any],
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The console's cancel of ticked running jobs: one squeue and one scancel for all of
+    them; with the controller stopped, one attempt that times out (not one per job, which
+    at about 9 s each would outlast a web worker's timeout), every job cancelled in the books
+    and kept for Slurm, cancelled there once it is back."""
+    settings.ADMISSION_ON_SUBMIT = False
+    settings.SLURM_COMMAND_TIMEOUT_SECONDS = 3
+    ran: list[str] = []
+    run = SlurmCommands.run
+
+    def counted(commands: SlurmCommands, program: str, *args: Any, **kwargs: Any) -> str:
+        ran.append(program)
+        return run(commands, program, *args, **kwargs)
+
+    sleeper = "#!/bin/bash\nsleep 300\n"
+    jobs = [submit_job(api, alice, alice_slurm_project, script=sleeper, gpus=1) for _ in range(4)]
+    cycle()
+    jobs = [job_state(job, "running") for job in jobs]
+    staff_client = Client()
+    staff_client.force_login(staff)
+    names = [f"{JOB_PREFIX}{job.submission_key}" for job in jobs]
+    monkeypatch.setattr(SlurmCommands, "run", counted)
+
+    page = staff_client.post(
+        QUEUE, {"action": "cancel", "jobs": [jobs[0].pk, jobs[1].pk]}, follow=True
+    )
+
+    assert "2 jobs are cancelled." in page.content.decode()
+    assert ran == ["squeue", "scancel"]
+    for name in names[:2]:
+        assert wait_until(lambda name=name: [row[1] for row in slurm.sacct(name)] == ["CANCELLED"])
+
+    slurm.controller_stop()
+    try:
+        SlurmBackend().config.backoff.reset()  # Slurm looked fine until now
+        ran.clear()
+        page = staff_client.post(
+            QUEUE, {"action": "cancel", "jobs": [jobs[2].pk, jobs[3].pk]}, follow=True
+        )
+        assert "2 jobs are cancelled." in page.content.decode()
+        assert ran == ["squeue"]  # timed out after 3 s: the keys are kept
+        kept = set(SlurmCancelRequest.objects.values_list("key", flat=True))
+        assert kept == {jobs[2].submission_key, jobs[3].submission_key}
+        assert {Job.objects.get(pk=job.pk).state for job in jobs} == {"cancelled"}
+    finally:
+        slurm.controller_start()
+
+    monkeypatch.undo()
+    wait_until(lambda: _reconciled(jobs[0], "cancelled"), timeout=60)
+    for name in names[2:]:
+        assert wait_until(lambda name=name: [row[1] for row in slurm.sacct(name)] == ["CANCELLED"])
+    assert not SlurmCancelRequest.objects.exists()
 
 
 def _reconciled(job: Job, *states: str) -> Job | None:

@@ -24,7 +24,13 @@ from booking.cluster.registry import cluster_backend
 from booking.jobs.priority import fair_share_table_recent, project_tiers
 from booking.jobs.queue import queue_overview, staff_queue
 from booking.jobs.selectors import QUEUED_STATES, JobCounts, gpu_type_names, job_counts
-from booking.jobs.services import job_cancel, job_hold, job_release, job_requeue
+from booking.jobs.services import (
+    cluster_cancels_together,
+    job_cancel,
+    job_hold,
+    job_release,
+    job_requeue,
+)
 from booking.models import Job
 from stargate_portal.errors import DomainError
 
@@ -156,16 +162,18 @@ def _act_on_jobs(
 ) -> None:
     """``action`` on each job in its own transaction, as its service decides: a job whose
     state no longer allows it (another staff member or the cycle was first) is named in a
-    warning and the others go on."""
+    warning and the others go on. The running jobs it stops are cancelled on the cluster in
+    one call at the end."""
     done = 0
     refused: list[str] = []
-    for job in jobs:
-        try:
-            action.run(job, request.user, reason)
-        except DomainError as error:
-            refused.append(f"{job.name} (#{job.pk}): {error.message}")
-        else:
-            done += 1
+    with cluster_cancels_together():
+        for job in jobs:
+            try:
+                action.run(job, request.user, reason)
+            except DomainError as error:
+                refused.append(f"{job.name} (#{job.pk}): {error.message}")
+            else:
+                done += 1
     if done:
         messages.success(request, action.done % {"n": done})
     if refused:

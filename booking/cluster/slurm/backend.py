@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import cached_property
@@ -32,6 +32,7 @@ from booking.cluster.base import (
     AccountSyncReport,
     BackendJob,
     BackendUnavailable,
+    Changes,
     ClusterAccount,
     ClusterBackend,
     GpuTypeNodes,
@@ -220,6 +221,12 @@ class SlurmBackend(ClusterBackend):
     def poll(self, keys: Collection[str]) -> dict[str, BackendJob]:
         self._flush_cancels()
         return self._jobs(keys, details=True)
+
+    def changes_all(self, active_keys: Callable[[], Collection[str]]) -> Changes:
+        """Every reconcile sends the cancels kept while Slurm was down, even when no job is
+        active any more to poll (staff cancelled everything that ran during the outage)."""
+        self._flush_cancels()
+        return super().changes_all(active_keys)
 
     def _jobs(self, keys: Collection[str], *, details: bool) -> dict[str, BackendJob]:
         """The jobs Slurm knows among ``keys``: squeue for all of them; sacct for those
