@@ -9,18 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 
 from booking.jobs.priority import fair_share_add
 from booking.jobs.settlement import (
     booking_paid_note,
     finish_message,
     job_runtime_seconds,
-    settle_amounts,
+    settle_note,
+    settle_request,
 )
 from booking.jobs.signals import job_ended
 from booking.jobs.transitions import require_transition
-from booking.ledger.services import Settled, SettleRequest, ledger_settle_many
+from booking.ledger.services import ledger_settle_many
 from booking.models import ACTIVE_STATES, Job, JobEvent, JobReason
 from stargate_portal.bulk_update import rows_update
 
@@ -66,7 +66,9 @@ def jobs_finish_many(finishes: Sequence[Finish], *, now: datetime) -> int:
         runtimes = {job.pk: _runtime(job, by_id[job.pk]) for job in jobs}
         # A booked job is never charged (its booking paid): no ledger request for it.
         charged = [job for job in jobs if job.booking_id is None]
-        settled = ledger_settle_many([_request(job, runtimes[job.pk]) for job in charged], at=now)
+        settled = ledger_settle_many(
+            [settle_request(job, runtimes[job.pk]) for job in charged], at=now
+        )
         usage: dict[int, float] = defaultdict(float)
         events = []
         for job in jobs:
@@ -76,7 +78,7 @@ def jobs_finish_many(finishes: Sequence[Finish], *, now: datetime) -> int:
             note = (
                 booked
                 if booked is not None
-                else _note(job, runtimes[job.pk], settled[job.pk], usage)
+                else settle_note(job, runtimes[job.pk], settled[job.pk], usage)
             )
             message = finish_message(
                 finish.state, runtimes[job.pk], finish.exit_code, finish.reason
@@ -105,35 +107,6 @@ def _runtime(job: Job, finish: Finish) -> int:
     job.started_at = start
     job.runtime_seconds = job_runtime_seconds(job, start, finish.ended_at) if start else 0
     return job.runtime_seconds
-
-
-def _request(job: Job, runtime_seconds: int) -> SettleRequest:
-    release, charge = settle_amounts(job, runtime_seconds)
-    return SettleRequest(
-        ref=job.pk,
-        project_id=job.project_id,
-        gpu_type_id=job.gpu_type_id,
-        hold_key=job.ledger_key("hold"),
-        release_gpu_hours=release,
-        release_key=job.ledger_key("release"),
-        charge_gpu_hours=charge,
-        charge_key=job.ledger_key("charge"),
-        reason=str(job.uuid),
-    )
-
-
-def _note(job: Job, runtime_seconds: int, settled: Settled, usage: dict[int, float]) -> str:
-    """The history note ``job_settle`` writes, and the fair-share correction it makes."""
-    if not settled.held:
-        return ""
-    release, charge = settle_amounts(job, runtime_seconds)
-    note = _("%(h)s GPU-hours released") % {"h": release}
-    if charge > 0 and settled.charge_refused:
-        note += _(", not charged (%(why)s)") % {"why": settled.charge_refused}
-    elif charge > 0:
-        note += _(", %(c)s charged") % {"c": charge}
-    usage[job.project_id] += float(charge - release)
-    return note + "."
 
 
 def _event(job: Job, finish: Finish, message: str, at: datetime) -> JobEvent:

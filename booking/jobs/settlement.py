@@ -20,10 +20,9 @@ from booking.jobs.durations import seconds_text
 from booking.jobs.priority import fair_share_add
 from booking.jobs.signals import job_ended
 from booking.jobs.transitions import job_transition
-from booking.ledger.services import ledger_charge, ledger_release
-from booking.models import ACTIVE_STATES, Job, JobReason, JobState, LedgerEntry
+from booking.ledger.services import Settled, SettleRequest, ledger_settle_many
+from booking.models import ACTIVE_STATES, Job, JobReason, JobState
 from booking.scheduler.hours import used_gpu_hours
-from stargate_portal.errors import Conflict
 
 logger = logging.getLogger(__name__)
 
@@ -111,37 +110,49 @@ def finish_message(state: str, runtime: int, exit_code: int | None, reason: str)
 def job_settle(job: Job, *, runtime_seconds: int, now: datetime) -> str:
     """Release the whole hold, charge gpus x runtime, correct the fair-share usage by the
     difference; returns a note for the job's history ("" when nothing was held). A job in a
-    capacity booking is never charged: the booking paid for its nodes."""
+    capacity booking is never charged: the booking paid for its nodes. One job through the
+    ledger's batch settlement, as reconcile settles many: one lock, one balance, one insert."""
     booked = booking_paid_note(job)
     if booked is not None:
         return booked
-    if not LedgerEntry.objects.filter(idempotency_key=job.ledger_key("hold")).exists():
-        return ""
-    project, gpu_type = job.project, job.gpu_type
-    hold, charge = settle_amounts(job, runtime_seconds)
-    ledger_release(
-        project=project,
-        gpu_type=gpu_type,
-        gpu_hours=hold,
-        key=job.ledger_key("release"),
+    settled = ledger_settle_many([settle_request(job, runtime_seconds)])
+    usage: dict[int, float] = {}
+    note = settle_note(job, runtime_seconds, settled[job.pk], usage)
+    if usage:
+        fair_share_add(gpu_hours=dict(usage), now=now)
+    return note
+
+
+def settle_request(job: Job, runtime_seconds: int) -> SettleRequest:
+    """The ledger's settlement of a job that ran ``runtime_seconds`` (under its own keys)."""
+    release, charge = settle_amounts(job, runtime_seconds)
+    return SettleRequest(
+        ref=job.pk,
+        project_id=job.project_id,
+        gpu_type_id=job.gpu_type_id,
+        hold_key=job.ledger_key("hold"),
+        release_gpu_hours=release,
+        release_key=job.ledger_key("release"),
+        charge_gpu_hours=charge,
+        charge_key=job.ledger_key("charge"),
         reason=str(job.uuid),
     )
-    note = _("%(h)s GPU-hours released") % {"h": hold}
-    if charge > 0:
-        try:
-            ledger_charge(
-                project=project,
-                gpu_type=gpu_type,
-                gpu_hours=charge,
-                key=job.ledger_key("charge"),
-                reason=str(job.uuid),
-            )
-            note += _(", %(c)s charged") % {"c": charge}
-        except Conflict as refused:
-            # The project was suspended or its allocation ended while the job ran.
-            logger.warning("job %s not charged: %s", job.uuid, refused.code)
-            note += _(", not charged (%(why)s)") % {"why": refused.code}
-    fair_share_add(gpu_hours={job.project_id: float(charge - hold)}, now=now)
+
+
+def settle_note(job: Job, runtime_seconds: int, settled: Settled, usage: dict[int, float]) -> str:
+    """The history note of a settlement ("" when nothing was held), adding the fair-share
+    correction (charged minus released) to ``usage``. A charge the ledger refused (the
+    project was suspended or its allocation ended while the job ran) is named in the note."""
+    if not settled.held:
+        return ""
+    release, charge = settle_amounts(job, runtime_seconds)
+    note = _("%(h)s GPU-hours released") % {"h": release}
+    if charge > 0 and settled.charge_refused:
+        logger.warning("job %s not charged: %s", job.uuid, settled.charge_refused)
+        note += _(", not charged (%(why)s)") % {"why": settled.charge_refused}
+    elif charge > 0:
+        note += _(", %(c)s charged") % {"c": charge}
+    usage[job.project_id] = usage.get(job.project_id, 0.0) + float(charge - release)
     return note + "."
 
 

@@ -15,6 +15,7 @@ from accounts.models import User
 from booking.admission.dispatch import jobs_dispatch
 from booking.cluster.base import ClusterBackend
 from booking.cluster.simulator.backend import SimulatorBackend
+from booking.jobs.services import job_cancel
 from booking.jobs.settlement import settle_amounts
 from booking.ledger.services import Settled, SettleRequest, ledger_settle_many
 from booking.models import Job, LedgerEntry, Project, ProjectState, ReconcileCursor, SimulatedJob
@@ -157,6 +158,40 @@ def test_a_batch_settlement_replays_nothing_and_reports_a_refused_charge(
         .values_list("kind", flat=True)
     )
     assert kinds == ["grant", "hold", "release"]
+
+
+def test_a_job_of_a_project_suspended_while_it_ran_is_released_not_charged_one_by_one_or_in_a_batch(
+    alice: User,
+    alice_project: Project,
+    submit: Callable[..., Job],
+    sim: SimulatorBackend,
+    clock: time_machine.Traveller,
+) -> None:
+    """The same settlement and history note whether the owner cancels the job (one job) or
+    the cluster reports its end (reconcile's batch)."""
+    cancelled = submit(alice, alice_project, gpus=2, walltime_minutes=60)
+    finished = submit(alice, alice_project, gpus=2, script="#!/bin/sh\n# sim: runtime=30m\n")
+    cycle()
+    reconcile()
+    sim.advance(timedelta(minutes=45))
+    Project.objects.filter(pk=alice_project.pk).update(state=ProjectState.SUSPENDED)
+    cancelled.refresh_from_db()
+
+    job_cancel(job=cancelled, user=alice)
+    assert reconcile().finished == 1
+
+    for job in (cancelled, finished):
+        job.refresh_from_db()
+        hold = job.hold_gpu_hours
+        kinds = list(
+            LedgerEntry.objects.filter(idempotency_key__startswith=f"job-{job.uuid}-")
+            .order_by("pk")
+            .values_list("kind", "gpu_hours")
+        )
+        assert kinds == [("hold", hold), ("release", -hold)]
+        message = job.events.order_by("at", "pk").last().message
+        assert message.endswith(f"{hold} GPU-hours released, not charged (project_suspended).")
+    assert (cancelled.state, finished.state) == ("cancelled", "completed")
 
 
 def _fields(request: Any) -> dict[str, Any]:
