@@ -25,6 +25,7 @@ from booking.admission.dispatch import jobs_dispatch
 from booking.cluster.base import BackendJob, BackendState, Changes, ClusterBackend
 from booking.cluster.registry import cluster_backend
 from booking.jobs.finish_batch import Finish, jobs_finish_many
+from booking.jobs.services import jobs_cluster_cancels_send
 from booking.jobs.settlement import job_start
 from booking.models import ACTIVE_STATES, Job, JobReason, JobState, ReconcileCursor
 from booking.models.jobs import submission_key
@@ -64,11 +65,13 @@ class ReconcileReport:
 
 
 def jobs_reconcile(*, backend: ClusterBackend | None = None, full: bool = False) -> ReconcileReport:
-    """Send what was admitted but never sent, then bring the jobs the cluster reports as
+    """Send the cancels the cluster has not confirmed and what was admitted but never sent,
+    then bring the jobs the cluster reports as
     changed in line with it, plus the safety net's slice of the active jobs (every active job
     when ``full``, on the first run, or when the backend cannot tell what changed). Safe to
     repeat: every transition checks the job's current state."""
     backend = backend or cluster_backend()
+    jobs_cluster_cancels_send(backend=backend)
     dispatched = jobs_dispatch(backend=backend)
     mark = ReconcileCursor.objects.filter(backend=backend.name).first()
     loaded: list[Active] = []

@@ -23,12 +23,12 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from booking.capacity.jobs import booking_for_job
+from booking.cluster.base import ClusterBackend
 from booking.cluster.clock import cluster_today
 from booking.cluster.registry import cluster_backend
 from booking.jobs.durations import minutes_text
 from booking.jobs.settlement import job_runtime_seconds, job_settle
 from booking.jobs.signals import jobs_queued
-from booking.jobs.tasks import job_cluster_cancel
 from booking.jobs.transitions import job_event_record, job_transition, require_state
 from booking.ledger.budget import BudgetVerdict, budget_verdict
 from booking.ledger.selectors import balance_of
@@ -36,6 +36,7 @@ from booking.models import (
     ACTIVE_STATES,
     Allocation,
     BookingState,
+    ClusterCancel,
     GpuType,
     Job,
     JobReason,
@@ -48,7 +49,6 @@ from booking.permissions import can_cancel_job, can_submit_job
 from booking.scheduler.hours import hold_gpu_hours
 from stargate_portal.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from stargate_portal.permissions import require_staff
-from stargate_portal.task_enqueue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ JOB_REASON_MAX_CHARS = 400
 """A staff reason, with the sentence around it, fits a job event's message (500)."""
 CANCELLABLE = job_states_into(JobState.CANCELLED)
 BOOKING_STOP_BATCH = 500
+CLUSTER_CANCEL_BATCH = 1_000
 REQUEUEABLE = tuple(state for state in job_states_into(JobState.PENDING) if state != JobState.HELD)
 """A staff requeue starts a new attempt; a held job is released instead."""
 
@@ -453,14 +454,17 @@ def job_requeue(*, job: Job, staff: User, reason: str) -> Job:
 
 
 def _stop_active(job: Job, now: datetime) -> str:
-    """Settle an admitted or running job that is being stopped; cancel it on the cluster."""
+    """Settle an admitted or running job that is being stopped; its cancel on the cluster is
+    kept with the stop and sent after the commit."""
     if job.state not in ACTIVE_STATES:
         return ""
     runtime = 0
     if job.state == JobState.RUNNING and job.started_at is not None:
         runtime = job_runtime_seconds(job, job.started_at, now)
     job.runtime_seconds = runtime
-    transaction.on_commit(partial(_cancel_after_commit, job.submission_key))
+    key = job.submission_key
+    ClusterCancel.objects.bulk_create([ClusterCancel(key=key)], ignore_conflicts=True)
+    transaction.on_commit(partial(_cancel_after_commit, key))
     return " " + job_settle(job, runtime_seconds=runtime, now=now)
 
 
@@ -492,14 +496,30 @@ def _cancel_after_commit(key: str) -> None:
         together.append(key)
 
 
-def _cancel_on_cluster(keys: list[str]) -> None:
-    """After the commit: the jobs are cancelled in our books whatever the cluster says now. If
-    the cluster does not answer, a task retries, so the request still succeeds."""
+def _cancel_on_cluster(keys: list[str], backend: ClusterBackend | None = None) -> bool:
+    """Send cancels the books have committed, and forget those the cluster took. If it does
+    not answer they stay in ``ClusterCancel`` for the next reconcile (within seconds), so the
+    request that stopped the jobs still succeeds."""
     try:
-        cluster_backend().cancel(keys)
-    except Exception as exc:  # any backend failure: the retrying task takes over
-        logger.warning("cluster cancel of %s failed, retrying in a task: %r", keys, exc)
-        task_enqueue(job_cluster_cancel, *keys)
+        (backend or cluster_backend()).cancel(keys)
+    except Exception as exc:  # any backend failure: the next reconcile sends them again
+        logger.warning(
+            "cluster cancel of %d jobs failed, kept for the reconcile: %r", len(keys), exc
+        )
+        return False
+    ClusterCancel.objects.filter(key__in=keys).delete()
+    return True
+
+
+def jobs_cluster_cancels_send(*, backend: ClusterBackend) -> int:
+    """Send the cancels the cluster has not confirmed, oldest first, at most
+    ``CLUSTER_CANCEL_BATCH`` (a worker killed between a job's commit and its cancel, a
+    cluster that did not answer); each reconcile calls it first. Returns how many were sent."""
+    keys = list(ClusterCancel.objects.values_list("key", flat=True)[:CLUSTER_CANCEL_BATCH])
+    if keys and _cancel_on_cluster(keys, backend):
+        logger.info("cancelled %d jobs on the cluster that were waiting to be", len(keys))
+        return len(keys)
+    return 0
 
 
 def _lock(job: Job) -> Job:

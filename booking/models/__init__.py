@@ -93,6 +93,7 @@ from booking.models.jobs import (
     ACTIVE_STATES,
     FINAL_STATES,
     JOB_TRANSITIONS,
+    ClusterCancel,
     Job,
     JobEvent,
     JobReason,
@@ -106,7 +107,6 @@ from booking.models.simulator import (
     SimulatedPartition,
     SimulatedReservation,
 )
-from booking.models.slurm import SlurmCancelRequest
 
 __all__ += [
     "ACTIVE_STATES",
@@ -114,6 +114,7 @@ __all__ += [
     "JOB_TRANSITIONS",
     "AdmissionCycle",
     "AdmissionReservation",
+    "ClusterCancel",
     "FairShareUsage",
     "Job",
     "JobEvent",
@@ -125,7 +126,6 @@ __all__ += [
     "SimulatedJobState",
     "SimulatedPartition",
     "SimulatedReservation",
-    "SlurmCancelRequest",
     "job_states_into",
 ]
 

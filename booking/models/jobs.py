@@ -285,3 +285,19 @@ class JobEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}: {self.from_state or '∅'} → {self.to_state}"
+
+
+class ClusterCancel(models.Model):
+    """A job stopped in the platform's books whose cancel the cluster has not confirmed yet.
+    Written in the transaction that stops the job, so the intent commits with the
+    cancellation: the request sends it after its commit and deletes the row; whatever a
+    crash, a timeout or a cluster outage left behind, the next reconcile sends."""
+
+    key = models.CharField(max_length=100, unique=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("requested_at", "pk")
+
+    def __str__(self) -> str:
+        return f"cancel {self.key}"

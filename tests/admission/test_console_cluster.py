@@ -19,7 +19,7 @@ from booking.admission.console import views as console_views
 from booking.admission.console.forms import QueueActionForm
 from booking.cluster.simulator.backend import SimulatorBackend
 from booking.jobs.services import JOB_REASON_MAX_CHARS, job_hold
-from booking.models import Job, JobEvent, JobState, Project
+from booking.models import ClusterCancel, Job, JobEvent, JobState, Project
 from tests.fixtures.jobs import TIMES, cycle, later, project_for, queue, reconcile
 from tests.pages import error_is_linked_to_input, field_errors, page_text
 
@@ -692,5 +692,6 @@ def test_a_staff_cancel_of_running_jobs_reaches_the_cluster_in_one_call_after_th
     assert "4 jobs are cancelled." in text
     keys = sorted(Job.objects.get(pk=job.pk).submission_key for job in running)
     assert calls == [keys]
+    assert not ClusterCancel.objects.exists()  # the cluster took them: nothing left to send
     assert {found.state.value for found in sim.find(keys).values()} == {"cancelled"}
     assert {Job.objects.get(pk=job.pk).state for job in [*running, waiting]} == {"cancelled"}

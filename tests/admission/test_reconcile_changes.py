@@ -18,7 +18,15 @@ from booking.cluster.simulator.backend import SimulatorBackend
 from booking.jobs.services import job_cancel
 from booking.jobs.settlement import settle_amounts
 from booking.ledger.services import Settled, SettleRequest, ledger_settle_many
-from booking.models import Job, LedgerEntry, Project, ProjectState, ReconcileCursor, SimulatedJob
+from booking.models import (
+    ClusterCancel,
+    Job,
+    LedgerEntry,
+    Project,
+    ProjectState,
+    ReconcileCursor,
+    SimulatedJob,
+)
 from tests.fixtures.jobs import cycle, reconcile
 
 pytestmark = pytest.mark.django_db
@@ -192,6 +200,34 @@ def test_a_job_of_a_project_suspended_while_it_ran_is_released_not_charged_one_b
         message = job.events.order_by("at", "pk").last().message
         assert message.endswith(f"{hold} GPU-hours released, not charged (project_suspended).")
     assert (cancelled.state, finished.state) == ("cancelled", "completed")
+
+
+def test_a_cancel_cut_off_between_the_commit_and_the_cluster_is_sent_by_the_next_reconcile(
+    alice: User,
+    alice_project: Project,
+    submit: Callable[..., Job],
+    sim: SimulatorBackend,
+    clock: time_machine.Traveller,
+) -> None:
+    """The intent commits with the cancellation: here the after-commit call never runs (as
+    when the worker is killed right after the commit), and the job would run on the cluster,
+    unbilled, until its walltime; the reconcile sends it, once."""
+    job = submit(alice, alice_project, gpus=2, walltime_minutes=60)
+    cycle()
+    reconcile()
+    job.refresh_from_db()
+    key = job.submission_key
+    assert sim.find([key])[key].state.value == "running"
+
+    job_cancel(job=job, user=alice)  # its after-commit callback is dropped with the test's
+
+    assert list(ClusterCancel.objects.values_list("key", flat=True)) == [key]
+    assert sim.find([key])[key].state.value == "running"
+    reconcile()
+    assert sim.find([key])[key].state.value == "cancelled"
+    assert not ClusterCancel.objects.exists()
+    job.refresh_from_db()
+    assert job.state == "cancelled"
 
 
 def _fields(request: Any) -> dict[str, Any]:

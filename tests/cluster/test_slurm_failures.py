@@ -16,7 +16,7 @@ from booking.cluster.base import BackendUnavailable
 from booking.cluster.slurm import backend as slurm_backend
 from booking.cluster.slurm.backend import SlurmBackend
 from booking.cluster.slurm.commands import SlurmCommands
-from booking.models import GpuType, Job, LedgerEntry, Project, SlurmCancelRequest
+from booking.models import ClusterCancel, GpuType, Job, LedgerEntry, Project
 from tests.cluster.test_slurm_jobs import job_state, submit_job
 from tests.fixtures.jobs import cycle, reconcile
 from tests.fixtures.slurm import JOB_PREFIX, LocalSlurm, wait_until
@@ -91,7 +91,7 @@ def test_slurm_stopped_and_started_during_a_run_loses_nothing_and_duplicates_not
         assert (waiting.state, waiting.reason) == ("admitted", "cluster_unavailable")
         with django_capture_on_commit_callbacks(execute=True):
             assert api(alice).post(f"/api/v1/jobs/{doomed.pk}/cancel/").status_code == 200
-        assert SlurmCancelRequest.objects.filter(key=doomed.submission_key).exists()
+        assert ClusterCancel.objects.filter(key=doomed.submission_key).exists()
         assert api(alice).get(f"/api/v1/jobs/{waiting.pk}/").json()["reason"] == (
             "cluster_unavailable"
         )
@@ -107,7 +107,7 @@ def test_slurm_stopped_and_started_during_a_run_loses_nothing_and_duplicates_not
     waiting = job_state(waiting, "completed")
     doomed_name = f"{JOB_PREFIX}{doomed.submission_key}"
     assert wait_until(lambda: [row[1] for row in slurm.sacct(doomed_name)] == ["CANCELLED"])
-    assert not SlurmCancelRequest.objects.exists()
+    assert not ClusterCancel.objects.exists()
     for job in (running, doomed, waiting):
         assert len(slurm.job_ids(f"{JOB_PREFIX}{job.submission_key}")) == 1
         entries = LedgerEntry.objects.filter(idempotency_key__startswith=f"job-{job.uuid}-")
@@ -154,6 +154,7 @@ def test_staff_cancel_running_jobs_in_one_squeue_and_scancel_and_wait_once_while
 
     assert "2 jobs are cancelled." in page.content.decode()
     assert ran == ["squeue", "scancel"]
+    assert not ClusterCancel.objects.exists()  # Slurm took them: nothing left to send
     for name in names[:2]:
         assert wait_until(lambda name=name: [row[1] for row in slurm.sacct(name)] == ["CANCELLED"])
 
@@ -166,7 +167,7 @@ def test_staff_cancel_running_jobs_in_one_squeue_and_scancel_and_wait_once_while
         )
         assert "2 jobs are cancelled." in page.content.decode()
         assert ran == ["squeue"]  # timed out after 3 s: the keys are kept
-        kept = set(SlurmCancelRequest.objects.values_list("key", flat=True))
+        kept = set(ClusterCancel.objects.values_list("key", flat=True))
         assert kept == {jobs[2].submission_key, jobs[3].submission_key}
         assert {Job.objects.get(pk=job.pk).state for job in jobs} == {"cancelled"}
     finally:
@@ -176,7 +177,7 @@ def test_staff_cancel_running_jobs_in_one_squeue_and_scancel_and_wait_once_while
     wait_until(lambda: _reconciled(jobs[0], "cancelled"), timeout=60)
     for name in names[2:]:
         assert wait_until(lambda name=name: [row[1] for row in slurm.sacct(name)] == ["CANCELLED"])
-    assert not SlurmCancelRequest.objects.exists()
+    assert not ClusterCancel.objects.exists()
 
 
 def _reconciled(job: Job, *states: str) -> Job | None:

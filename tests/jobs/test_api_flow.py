@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from booking.cluster.simulator.backend import SimulatorBackend
 from booking.ledger.selectors import balance_of
-from booking.models import Job, LedgerEntry, Project
+from booking.models import ClusterCancel, Job, LedgerEntry, Project
 from tests.fixtures.jobs import cycle, job_body, later, reconcile
 
 pytestmark = pytest.mark.django_db
@@ -135,7 +135,7 @@ def test_cancelling_a_running_job_charges_what_ran_and_stops_it_on_the_cluster(
     assert len(ledger_of(job)) == 3
 
 
-def test_a_cancel_the_cluster_does_not_answer_succeeds_and_a_task_retries_it(
+def test_a_cancel_the_cluster_does_not_answer_succeeds_and_the_next_reconcile_sends_it(
     api: Api,
     alice: User,
     alice_project: Project,
@@ -163,8 +163,18 @@ def test_a_cancel_the_cluster_does_not_answer_succeeds_and_a_task_retries_it(
 
     assert response.status_code == 200
     assert response.json()["state"] == "cancelled"
-    assert calls == [[str(job.uuid)], [str(job.uuid)]]  # the second by the task
-    assert sim.find([str(job.uuid)])[str(job.uuid)].state == "cancelled"
+    key = str(job.uuid)
+    assert calls == [[key]]
+    assert sim.find([key])[key].state == "running"  # the cluster has not heard yet
+    assert list(ClusterCancel.objects.values_list("key", flat=True)) == [key]
+
+    reconcile()
+
+    assert calls == [[key], [key]]  # the second by the reconcile
+    assert sim.find([key])[key].state == "cancelled"
+    assert not ClusterCancel.objects.exists()
+    reconcile()
+    assert len(calls) == 2  # sent once
 
 
 def test_a_finished_job_cannot_be_cancelled(

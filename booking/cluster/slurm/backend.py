@@ -13,7 +13,8 @@ through its client commands (sbatch, squeue, sacct, scancel, scontrol, sinfo, sa
   most one sacct call, for the jobs that ended or that squeue has forgotten.
 - **Slurm down.** Commands raise ``BackendUnavailable`` and a shared backoff makes the next
   calls fail at once for a while; ``capacity`` then reports every node unavailable (nothing is
-  admitted while the cluster cannot be seen) and ``cancel`` keeps the keys to cancel later.
+  admitted while the cluster cannot be seen) and ``cancel`` raises (the platform keeps the
+  keys in ``ClusterCancel`` and the next reconcile sends them).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import cached_property
@@ -32,7 +33,6 @@ from booking.cluster.base import (
     AccountSyncReport,
     BackendJob,
     BackendUnavailable,
-    Changes,
     ClusterAccount,
     ClusterBackend,
     GpuTypeNodes,
@@ -53,7 +53,7 @@ from booking.cluster.slurm.nodes import (
     reserved_nodes,
 )
 from booking.cluster.slurm.scripts import JobRefused, batch_script, sbatch_arguments
-from booking.models import GpuType, SlurmCancelRequest
+from booking.models import GpuType
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +142,6 @@ class SlurmBackend(ClusterBackend):
         when none could be sent."""
         if not specs:
             return SubmitResult(accepted={}, rejected={})
-        self._flush_cancels()
         layout = self.layout(strict=True)
         rejected: dict[str, str] = {}
         ready: dict[str, tuple[list[str], str]] = {}
@@ -219,14 +218,7 @@ class SlurmBackend(ClusterBackend):
         return found
 
     def poll(self, keys: Collection[str]) -> dict[str, BackendJob]:
-        self._flush_cancels()
         return self._jobs(keys, details=True)
-
-    def changes_all(self, active_keys: Callable[[], Collection[str]]) -> Changes:
-        """Every reconcile sends the cancels kept while Slurm was down, even when no job is
-        active any more to poll (staff cancelled everything that ran during the outage)."""
-        self._flush_cancels()
-        return super().changes_all(active_keys)
 
     def _jobs(self, keys: Collection[str], *, details: bool) -> dict[str, BackendJob]:
         """The jobs Slurm knows among ``keys``: squeue for all of them; sacct for those
@@ -270,20 +262,11 @@ class SlurmBackend(ClusterBackend):
         return _one_per_name(jobs.parse_sacct(self._run("sacct", [*fields, *selection])))
 
     def cancel(self, keys: Collection[str]) -> None:
-        """scancel the keys' live jobs. If Slurm does not answer, the keys are kept and
-        cancelled by the next call that reaches Slurm (a reconcile, within seconds)."""
+        """scancel the keys' live jobs; BackendUnavailable if Slurm does not answer (the
+        platform keeps the keys and sends them again)."""
         keys = list(keys)
         if not keys:
             return
-        try:
-            self._cancel(keys)
-        except BackendUnavailable:
-            SlurmCancelRequest.objects.bulk_create(
-                [SlurmCancelRequest(key=key) for key in keys], ignore_conflicts=True
-            )
-            logger.warning("Slurm unavailable: %d cancellations kept for later", len(keys))
-
-    def _cancel(self, keys: Collection[str]) -> None:
         names = ",".join(self.config.submit.job_name(key) for key in keys)
         listed = self._run("squeue", ["-h", "-t", _LIVE_STATES, f"--name={names}", "-o", "%i"])
         ids = listed.split()
@@ -293,14 +276,6 @@ class SlurmBackend(ClusterBackend):
             self._run("scancel", ids)
         except SlurmRefused as refused:  # a job ended in between: nothing left to stop
             logger.info("scancel: %s", refused)
-
-    def _flush_cancels(self) -> None:
-        waiting = list(SlurmCancelRequest.objects.values_list("pk", "key")[:1000])
-        if not waiting:
-            return
-        self._cancel([key for _pk, key in waiting])
-        SlurmCancelRequest.objects.filter(pk__in=[pk for pk, _key in waiting]).delete()
-        logger.info("cancelled %d jobs kept while Slurm was unavailable", len(waiting))
 
     # -- reservations ------------------------------------------------------------------------
 
