@@ -545,6 +545,7 @@ METRICS_DIR = env.path("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "metric
 METRICS_COLLECTORS = [
     "stargate_portal.metrics.BrokerQueues",
     "booking.admission.metrics.LastCycle",
+    "booking.admission.metrics.ClusterCancelsWaiting",
 ]
 # A request id a trusted proxy sends (e.g. X-Request-ID) becomes the correlation id.
 REQUEST_ID_HEADER = env.str("REQUEST_ID_HEADER", default="")

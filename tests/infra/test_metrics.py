@@ -5,6 +5,7 @@ tests/infra/test_production_stack.py proves the same across gunicorn and Celery 
 """
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,12 +13,13 @@ import pytest
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from accounts.models import User
 from booking.admission import metrics as admission_metrics
 from booking.ledger.services import ledger_adjust
-from booking.models import Job, Project
+from booking.models import ClusterCancel, Job, Project
 from stargate_portal.celery import app as celery_app
 from tests.fixtures.jobs import cycle, queue
 
@@ -282,8 +284,33 @@ def test_a_scrape_never_reads_the_jobs_however_many_are_pending(
         exposition = scrape()
 
     assert "stargate_admission_last_cycle_timestamp_seconds" in exposition
-    assert len(queries) <= 2, [q["sql"] for q in queries]
+    assert len(queries) <= 3, [q["sql"] for q in queries]
     assert not [q for q in queries if "booking_job" in q["sql"]]
+
+
+@pytest.mark.django_db
+def test_a_scrape_shows_the_cancels_the_cluster_has_not_taken_and_how_long_they_wait(
+    scrape: Callable[[], str],
+) -> None:
+    assert _gauge(scrape(), "stargate_cluster_cancels_waiting") == 0
+    assert _gauge(scrape(), "stargate_cluster_cancels_oldest_age_seconds") == 0
+    ClusterCancel.objects.create(key="a.0")
+    ClusterCancel.objects.create(key="b.0")
+    ClusterCancel.objects.filter(key="a.0").update(
+        requested_at=timezone.now() - timedelta(minutes=10)
+    )
+
+    exposition = scrape()
+
+    assert _gauge(exposition, "stargate_cluster_cancels_waiting") == 2
+    assert 600 <= _gauge(exposition, "stargate_cluster_cancels_oldest_age_seconds") < 660
+
+
+def _gauge(exposition: str, name: str) -> float:
+    (value,) = [
+        float(line.split()[-1]) for line in exposition.splitlines() if line.startswith(name + " ")
+    ]
+    return value
 
 
 def _copy_of(job: Job) -> dict[str, Any]:
