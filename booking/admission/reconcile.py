@@ -66,10 +66,10 @@ class ReconcileReport:
 
 def jobs_reconcile(*, backend: ClusterBackend | None = None, full: bool = False) -> ReconcileReport:
     """Send the cancels the cluster has not confirmed and what was admitted but never sent,
-    then bring the jobs the cluster reports as
-    changed in line with it, plus the safety net's slice of the active jobs (every active job
-    when ``full``, on the first run, or when the backend cannot tell what changed). Safe to
-    repeat: every transition checks the job's current state."""
+    then bring the jobs the cluster reports as changed in line with it, plus the safety net's
+    slice of the active jobs (every active job when ``full``, on the first run, or when the
+    backend cannot tell what changed). Safe to repeat: every transition checks the job's
+    current state."""
     backend = backend or cluster_backend()
     jobs_cluster_cancels_send(backend=backend)
     dispatched = jobs_dispatch(backend=backend)
