@@ -188,7 +188,9 @@ class ClusterBackend(abc.ABC):
 
     @abc.abstractmethod
     def cancel(self, keys: Collection[str]) -> None:
-        """Stop these jobs if they are queued or running; unknown or finished keys are ignored."""
+        """Stop these jobs if they are queued or running; unknown or finished keys are ignored.
+        Raises ``BackendUnavailable`` when the cluster does not answer: the platform keeps the
+        keys (``ClusterCancel``) and sends them again."""
 
     @abc.abstractmethod
     def create_reservation(
