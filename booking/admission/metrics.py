@@ -19,14 +19,14 @@ from datetime import date
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Min
 from django.utils import timezone
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from accounts.tiers import PriorityTier
 from booking.jobs.priority import ProjectFacts, project_tiers
-from booking.models import AdmissionCycle, ClusterCancel
+from booking.jobs.selectors import cluster_cancels_waiting
+from booking.models import AdmissionCycle
 from booking.scheduler import GpuTypeCapacity
 
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ class ClusterCancelsWaiting:
 
     def collect(self) -> Iterator[Metric]:
         try:
-            waiting = ClusterCancel.objects.aggregate(n=Count("pk"), oldest=Min("requested_at"))
+            waiting = cluster_cancels_waiting()
         except Exception as exc:  # the database is down: leave the series out
             logger.warning("metrics: waiting cluster cancels unavailable: %r", exc)
             return
@@ -206,12 +206,12 @@ class ClusterCancelsWaiting:
             "stargate_cluster_cancels_waiting",
             "Jobs stopped in the platform whose cancel the cluster has not taken yet.",
         )
-        count.add_metric([], waiting["n"])
+        count.add_metric([], waiting.count)
         yield count
         age = GaugeMetricFamily(
             "stargate_cluster_cancels_oldest_age_seconds",
             "Seconds the oldest of those cancels has waited (0: none waits).",
         )
-        oldest = waiting["oldest"]
+        oldest = waiting.oldest
         age.add_metric([], (timezone.now() - oldest).total_seconds() if oldest else 0.0)
         yield age

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from booking.models import (
     ACTIVE_STATES,
+    ClusterCancel,
     GpuType,
     Job,
     JobEvent,
@@ -171,3 +172,18 @@ def project_live_jobs(project: Project, *, limit: int) -> list[Job]:
     shown = sorted(keys, key=lambda key: (rank[JobState(key[1])], key[2], key[0]))[:limit]
     rows = job_rows(Job.objects.filter(pk__in=[pk for pk, _state, _at in shown])).in_bulk()
     return [rows[pk] for pk, _state, _at in shown if pk in rows]
+
+
+@dataclass(frozen=True)
+class CancelsWaiting:
+    """Jobs stopped in the books whose cancel the cluster has not taken yet."""
+
+    count: int
+    oldest: datetime | None
+
+
+def cluster_cancels_waiting() -> CancelsWaiting:
+    """How many cancels wait for the cluster and since when (one read of a table that is
+    empty while the cluster answers; it grows only while it does not)."""
+    found = ClusterCancel.objects.aggregate(count=Count("pk"), oldest=Min("requested_at"))
+    return CancelsWaiting(found["count"], found["oldest"])

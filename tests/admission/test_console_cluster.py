@@ -5,6 +5,7 @@ import html
 import re
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -104,6 +105,25 @@ def test_the_overview_shows_capacity_use_and_demand_by_tier_with_a_chart(
     assert "<title>European academic: 32 GPUs waiting</title>" in body
     assert "» 32 GPUs waiting" not in body  # within the scale: not clipped
     assert "<script" not in body.split("<main", 1)[1]
+
+
+def test_the_overview_says_when_stopped_jobs_wait_for_the_cluster_to_cancel_them(
+    login: Login, staff: User, django_assert_num_queries: Any
+) -> None:
+    client = login(staff)
+    assert "still running on the cluster" not in page_text(client.get(OVERVIEW))
+    ClusterCancel.objects.create(key="a.0")
+    ClusterCancel.objects.create(key="b.0")
+    ClusterCancel.objects.filter(key="a.0").update(
+        requested_at=datetime(2026, 3, 2, 9, 15, 0, tzinfo=UTC)
+    )
+
+    text = page_text(client.get(OVERVIEW))
+
+    assert (
+        "2 jobs stopped here are still running on the cluster, which has not taken their "
+        "cancels (the oldest waiting since 2026-03-02 09:15 UTC )."
+    ) in text
 
 
 def test_the_overview_without_gpus_says_what_to_check(login: Login, staff: User) -> None:

@@ -23,7 +23,13 @@ from booking.charts.cluster import cluster_chart, cluster_rows
 from booking.cluster.registry import cluster_backend
 from booking.jobs.priority import fair_share_table_recent, project_tiers
 from booking.jobs.queue import queue_overview, staff_queue
-from booking.jobs.selectors import QUEUED_STATES, JobCounts, gpu_type_names, job_counts
+from booking.jobs.selectors import (
+    QUEUED_STATES,
+    JobCounts,
+    cluster_cancels_waiting,
+    gpu_type_names,
+    job_counts,
+)
 from booking.jobs.services import (
     cluster_cancels_together,
     job_cancel,
@@ -54,6 +60,7 @@ def cluster_overview(request: StaffRequest) -> HttpResponse:
         },
         "tiers": list(PriorityTier),
         "last_cycle": cycles[0] if cycles else None,
+        "cancels_waiting": cluster_cancels_waiting(),
     }
     return render(request, "admission/console/overview.html", context)
 
