@@ -187,3 +187,12 @@ def cluster_cancels_waiting() -> CancelsWaiting:
     empty while the cluster answers; it grows only while it does not)."""
     found = ClusterCancel.objects.aggregate(count=Count("pk"), oldest=Min("requested_at"))
     return CancelsWaiting(found["count"], found["oldest"])
+
+
+def cancel_waits_for_cluster(job: Job) -> bool:
+    """A cancelled job whose cancel the cluster has not taken yet (it may still run there).
+    Reads nothing for a job in any other state: the pages that poll a waiting job pay
+    nothing for it."""
+    if job.state != JobState.CANCELLED:
+        return False
+    return ClusterCancel.objects.filter(key=job.submission_key).exists()

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.test import Client
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -13,6 +15,7 @@ from booking.cluster.simulator.backend import SimulatorBackend
 from booking.ledger.selectors import balance_of
 from booking.models import ClusterCancel, Job, LedgerEntry, Project
 from tests.fixtures.jobs import cycle, job_body, later, reconcile
+from tests.pages import page_text
 
 pytestmark = pytest.mark.django_db
 Api = Callable[[User | None], APIClient]
@@ -144,6 +147,7 @@ def test_a_cancel_the_cluster_does_not_answer_succeeds_and_the_next_reconcile_se
     clock: time_machine.Traveller,
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Callable[..., Any],
+    login: Callable[[User], Client],
 ) -> None:
     job = submit(alice, alice_project)
     cycle()
@@ -163,16 +167,26 @@ def test_a_cancel_the_cluster_does_not_answer_succeeds_and_the_next_reconcile_se
 
     assert response.status_code == 200
     assert response.json()["state"] == "cancelled"
+    assert response.json()["cluster_cancel_pending"] is True
     key = str(job.uuid)
     assert calls == [[key]]
     assert sim.find([key])[key].state == "running"  # the cluster has not heard yet
     assert list(ClusterCancel.objects.values_list("key", flat=True)) == [key]
+    page = login(alice).get(reverse("jobs:job_detail", args=[job.pk]))
+    body = page.content.decode()
+    assert "The cluster has not taken the cancel yet" in page_text(page)
+    assert f'hx-get="{reverse("jobs:job_live", args=[job.pk])}"' in body  # until it has
 
     reconcile()
 
     assert calls == [[key], [key]]  # the second by the reconcile
     assert sim.find([key])[key].state == "cancelled"
     assert not ClusterCancel.objects.exists()
+    assert api(alice).get(f"/api/v1/jobs/{job.pk}/").json()["cluster_cancel_pending"] is False
+    page = login(alice).get(reverse("jobs:job_detail", args=[job.pk]))
+    body = page.content.decode()
+    assert "The cluster has not taken the cancel yet" not in page_text(page)
+    assert "hx-get" not in body.split('id="job-live"', 1)[1].split(">", 1)[0]
     reconcile()
     assert len(calls) == 2  # sent once
 

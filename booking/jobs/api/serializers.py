@@ -155,7 +155,9 @@ class JobDetailSerializer(JobSerializer):
     """A job with its history; ``queue_position`` and ``estimated_start`` while pending, as of
     the last admission cycle (``queue_as_of``); a job the last cycle has not placed yet has
     ``queue_position`` null and ``queue_known_within_seconds`` set. ``wait_explanation`` when it
-    waits for GPUs."""
+    waits for GPUs. ``cluster_cancel_pending``: the job is cancelled but the cluster has not
+    taken the cancel yet (it may still run there; the platform sends it again until it does,
+    and charges nothing more)."""
 
     history = JobEventSerializer(source="events", many=True, read_only=True)
     wait_explanation = serializers.SerializerMethodField()
@@ -164,6 +166,7 @@ class JobDetailSerializer(JobSerializer):
     queue_as_of = serializers.SerializerMethodField()
     queue_known_within_seconds = serializers.SerializerMethodField()
     energy = serializers.SerializerMethodField()
+    cluster_cancel_pending = serializers.SerializerMethodField()
 
     class Meta(JobSerializer.Meta):
         fields = (
@@ -179,6 +182,7 @@ class JobDetailSerializer(JobSerializer):
             "environment",
             "history",
             "energy",
+            "cluster_cancel_pending",
         )
         read_only_fields = fields
 
@@ -205,6 +209,10 @@ class JobDetailSerializer(JobSerializer):
     def get_wait_explanation(self, obj: Job) -> dict[str, Any] | None:
         value = self.context.get("wait_explanation")
         return None if value is None else dict(WaitExplanationSerializer(value).data)
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_cluster_cancel_pending(self, obj: Job) -> bool:
+        return bool(self.context.get("cluster_cancel_pending"))
 
     @extend_schema_field(JobEnergySerializer(allow_null=True))
     def get_energy(self, obj: Job) -> dict[str, Any] | None:

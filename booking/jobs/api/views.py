@@ -22,7 +22,7 @@ from booking.grants.selectors.projects import project_of
 from booking.jobs import services as job_services
 from booking.jobs.api import serializers as s
 from booking.jobs.queue import queue_overview, queue_standing
-from booking.jobs.selectors import jobs_of, listed_jobs_of
+from booking.jobs.selectors import cancel_waits_for_cluster, jobs_of, listed_jobs_of
 from booking.jobs.waits import job_wait_explanation
 from booking.models import Job, JobEvent, JobState
 from stargate_portal.api.filters import state_filter
@@ -70,6 +70,7 @@ def detail(job: Job, *, loaded: bool = False, now: datetime | None = None) -> di
         "wait_explanation": job_wait_explanation(
             fresh, today=cluster_today(now), tier=standing.tier
         ),
+        "cluster_cancel_pending": cancel_waits_for_cluster(fresh),
     }
     return dict(s.JobDetailSerializer(fresh, context=context).data)
 

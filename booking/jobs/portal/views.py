@@ -25,6 +25,7 @@ from booking.grants.selectors.projects import gpu_types_allocated, member_projec
 from booking.jobs.portal.forms import JobFilterForm, JobSubmitForm, walltime_minutes
 from booking.jobs.queue import queue_standing
 from booking.jobs.selectors import (
+    cancel_waits_for_cluster,
     gpu_type_names,
     job_counts,
     job_history,
@@ -247,6 +248,7 @@ def _job_context(request: AuthenticatedRequest, job: Job) -> dict[str, Any]:
         "ledger_entries": job_ledger_entries(job),
         "can_cancel": job.state in CANCELLABLE and can_cancel_job(request.user, job),
         "energy": job_energy(job),
+        "cancel_waits": cancel_waits_for_cluster(job),
     }
 
 
