@@ -27,6 +27,10 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
 bash "$(dirname "$0")/install.sh"
 if [ "$(cat /proc/"$(cat "$S/run/slurmctld.pid" 2>/dev/null)"/comm 2>/dev/null)" = slurmctld ]; then
   echo "cluster in $S already running (stop it with deploy/slurm/down.sh)" >&2; exit 1; fi
+# What an interrupted run left behind (munged, slurmdbd or slurmd without their controller,
+# e.g. a test stopped while it had the controller down) would not let the daemons start: stop
+# it by its pidfiles first.
+if [ -d "$S/run" ]; then bash "$(dirname "$0")/down.sh" "$S" >/dev/null 2>&1 || true; fi
 fresh=; [ -d "$S/spool/ctld" ] || fresh=1
 mkdir -p "$S"/{etc,log,run,dev} "$S"/spool/{ctld,slurmd-gpu1,slurmd-gpu2,slurmd-gpu3}
 
