@@ -2,7 +2,8 @@
 
 Every value can be changed from the environment (docs/deploy.md): ``WEB_BIND`` (default
 127.0.0.1:$PORT, PORT 8000), ``WEB_CONCURRENCY`` worker processes (default 2 x cores + 1),
-``WEB_THREADS`` per worker (default 1: sync workers), ``WEB_TIMEOUT`` seconds,
+``WEB_THREADS`` per worker (default 1: sync workers), ``WEB_TIMEOUT`` seconds (and
+``DB_STATEMENT_TIMEOUT_MS``, default half of it, for the workers' database statements),
 ``FORWARDED_ALLOW_IPS`` (the proxies whose X-Forwarded-* headers gunicorn trusts), and any
 other gunicorn flag through ``GUNICORN_CMD_ARGS``. Django logs one line per request, so
 gunicorn's own access log stays off; its error log uses the same format as the application.
@@ -17,6 +18,10 @@ bind = [os.environ.get("WEB_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000'
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("WEB_THREADS", "1"))
 timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
+# A statement of a request stops at half the worker timeout (PostgreSQL; the settings read it
+# when a worker loads the application): the request answers 503 with its transaction rolled
+# back, where a killed worker would cut the connection without an answer.
+os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", str(timeout * 1000 // 2))
 graceful_timeout = 30
 keepalive = 5
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")

@@ -111,10 +111,21 @@ else:
     # the primary key past other projects' rows to find one project's few (docs/deploy.md).
     # Sent as a connection option; empty sends none (behind a pooler that refuses startup
     # options, set it on the database: ALTER DATABASE … SET random_page_cost = 1.1).
+    options = DATABASES["default"].setdefault("OPTIONS", {})
     if page_cost := env.str("DB_RANDOM_PAGE_COST", default="1.1").strip():
-        options = DATABASES["default"].setdefault("OPTIONS", {})
         given = options.get("options", "")
         options["options"] = f"{given} -c random_page_cost={float(page_cost):g}".strip()
+    # How long a process waits for PostgreSQL to accept a connection: a database host that
+    # drops packets would otherwise hold a web worker for the system's TCP timeout (minutes),
+    # past gunicorn's. The request then gets a 503 (stargate_portal/database_errors.py).
+    options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
+    # The longest one statement may run, in milliseconds (0: no limit). The web process sets it
+    # below its worker timeout (stargate_portal/gunicorn_conf.py), so a request stuck behind a
+    # lock or a runaway plan gets a 503 and a rolled-back transaction instead of a killed
+    # worker; the Celery workers (admission cycles, reports) keep the database's default.
+    if statement_timeout := env.int("DB_STATEMENT_TIMEOUT_MS", default=0):
+        given = options.get("options", "")
+        options["options"] = f"{given} -c statement_timeout={statement_timeout}".strip()
 DATABASES["default"].setdefault("TEST", {})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from stargate_portal import database_errors
 from stargate_portal.api.parsers import RequestTooLarge
 from stargate_portal.errors import DomainError
 from stargate_portal.logs import correlation_id as request_correlation_id
@@ -52,6 +53,19 @@ def _message_of(exc: exceptions.APIException) -> str:
     return str(exc.detail)
 
 
+def database_unavailable_body(correlation_id: str) -> dict[str, Any]:
+    """The body of a 503 when the database could not serve the request (and its header's
+    value, ``retry_after_seconds``)."""
+    return error_body(
+        database_errors.CODE,
+        database_errors.MESSAGE,
+        {
+            "correlation_id": correlation_id,
+            "retry_after_seconds": database_errors.RETRY_AFTER_SECONDS,
+        },
+    )
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Render any exception raised in an API view with the documented error shape."""
     if isinstance(exc, DomainError):
@@ -70,6 +84,15 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
+    if response is None and database_errors.database_failure(exc):
+        set_rollback()
+        correlation_id = request_correlation_id()
+        logger.error("database unavailable %s: %r", correlation_id, exc, exc_info=exc)
+        return Response(
+            database_unavailable_body(correlation_id),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(database_errors.RETRY_AFTER_SECONDS)},
+        )
     if response is None:
         set_rollback()
         correlation_id = request_correlation_id()  # the id of the request's log lines

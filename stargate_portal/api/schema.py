@@ -31,6 +31,10 @@ _ERROR_STATUSES = {
     "409": "Refused by the current state.",
     "429": "Throttled (`details.retry_after_seconds`).",
     "500": "Unexpected error (`code: server_error`, quote `details.correlation_id`).",
+    "503": (
+        "The database could not answer in time (`code: database_unavailable`): retry after "
+        "`Retry-After` seconds; a job submit retried with its Idempotency-Key is queued once."
+    ),
 }
 
 

@@ -69,7 +69,7 @@ def test_every_operation_documents_its_errors_with_the_error_component(
     assert schema["components"]["schemas"]["Error"] == ERROR_SCHEMA
 
     for path, method, operation in operations(schema):
-        for status in ("400", "401", "403", "404", "409", "429", "500"):
+        for status in ("400", "401", "403", "404", "409", "429", "500", "503"):
             content = operation["responses"][status]["content"]["application/json"]
             assert content["schema"] == ERROR_REF, (path, method, status)
 

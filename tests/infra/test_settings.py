@@ -84,6 +84,15 @@ def test_a_site_url_without_its_scheme_is_refused() -> None:
     assert "SITE_URL must be a full address" in result.stderr
 
 
+DATABASE_ENVIRONMENT = (
+    "DB_CONN_MAX_AGE",
+    "DB_RANDOM_PAGE_COST",
+    "DB_STATEMENT_TIMEOUT_MS",
+    "DB_CONNECT_TIMEOUT",
+    "WEB_TIMEOUT",
+)
+
+
 def _database_settings(
     database_url: str,
     show: str = "d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS']",
@@ -95,9 +104,7 @@ def _database_settings(
         "import django; django.setup(); from django.conf import settings; "
         f"d = settings.DATABASES['default']; print({show})"
     )
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DB_CONN_MAX_AGE", "DB_RANDOM_PAGE_COST")
-    } | environment
+    env = {k: v for k, v in os.environ.items() if k not in DATABASE_ENVIRONMENT} | environment
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -131,3 +138,53 @@ def test_postgresql_connections_price_random_reads_as_on_ssds_unless_told_otherw
     # Empty: nothing sent (a pooler that refuses startup options; set on the database).
     assert _database_settings(url, show, DB_RANDOM_PAGE_COST="") == "None"
     assert _database_settings("sqlite:////tmp/x.sqlite3", show) == "None"
+
+
+def test_a_statement_timeout_is_sent_only_when_the_environment_sets_one() -> None:
+    show = "d.get('OPTIONS', {}).get('options')"
+    url = "postgres://u@db:5432/stargate"
+
+    assert _database_settings(url, show) == "-c random_page_cost=1.1"  # workers: no limit
+    assert (
+        _database_settings(url, show, DB_STATEMENT_TIMEOUT_MS="15000")
+        == "-c random_page_cost=1.1 -c statement_timeout=15000"
+    )
+    assert (
+        _database_settings(url, show, DB_STATEMENT_TIMEOUT_MS="2500", DB_RANDOM_PAGE_COST="")
+        == "-c statement_timeout=2500"
+    )
+
+
+def test_a_connection_attempt_gives_up_after_five_seconds_unless_told_otherwise() -> None:
+    show = "d['OPTIONS'].get('connect_timeout')"
+    url = "postgres://u@db:5432/stargate"
+
+    assert _database_settings(url, show) == "5"
+    assert _database_settings(url, show, DB_CONNECT_TIMEOUT="2") == "2"
+    assert _database_settings(f"{url}?connect_timeout=9", show) == "9"  # the URL decides
+
+
+def test_the_web_process_stops_a_statement_at_half_its_worker_timeout() -> None:
+    """gunicorn reads its config before a worker loads the settings: the workers' connections
+    then carry the statement timeout, the Celery workers' (which never read it) do not."""
+    code = (
+        "import os; from stargate_portal import gunicorn_conf; "
+        "print(os.environ['DB_STATEMENT_TIMEOUT_MS'])"
+    )
+
+    def timeout_of(**environment: str) -> str:
+        env = {k: v for k, v in os.environ.items() if k not in DATABASE_ENVIRONMENT}
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=env | environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return result.stdout.strip()
+
+    assert timeout_of() == "15000"
+    assert timeout_of(WEB_TIMEOUT="60") == "30000"
+    assert timeout_of(DB_STATEMENT_TIMEOUT_MS="4000") == "4000"

@@ -1,0 +1,196 @@
+"""A request the database cannot serve (PostgreSQL unreachable, a statement stopped by the web
+process's statement timeout behind a lock) gets 503 with Retry-After: in the error shape under
+/api/, a page that reads nothing from the database elsewhere. Never a 500, never a half-written
+record, and a retry completes the work once."""
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import pytest
+from django.db import connection
+from django.test import Client
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from booking.models import Job, JobEvent, Project
+from stargate_portal import database_errors
+from tests.fixtures.jobs import SUBMIT_URL, form_data, job_body
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+API_LOGGER = "stargate_portal.api"
+TIMEOUT_MS = 300
+"""The statement timeout of these tests' connection (the web process's default is 15 s)."""
+
+
+@contextmanager
+def database_unreachable() -> Iterator[None]:
+    """The next connection goes to a port nothing listens on (refused at once)."""
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict["PORT"] = 1
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
+
+
+@contextmanager
+def statement_timeout(milliseconds: int) -> Iterator[None]:
+    """This process's connection with ``-c statement_timeout``, as the settings build it from
+    ``DB_STATEMENT_TIMEOUT_MS`` (tests/infra/test_settings.py checks that part)."""
+    saved = connection.settings_dict["OPTIONS"]
+    connection.close()
+    options = dict(saved)
+    options["options"] = f"{options.get('options', '')} -c statement_timeout={milliseconds}"
+    connection.settings_dict["OPTIONS"] = options
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict["OPTIONS"] = saved
+
+
+@contextmanager
+def another_session_holding(lock: str) -> Iterator[None]:
+    """Another client of the same database holds ``lock`` in an open transaction."""
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        password=settings["PASSWORD"] or None,
+        dbname=settings["NAME"],
+    ) as other:
+        other.execute(lock)
+        yield
+        other.rollback()
+
+
+def _unavailable(response: Any) -> dict[str, Any]:
+    """The checks every 503 of the API passes; its body."""
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == str(database_errors.RETRY_AFTER_SECONDS)
+    body = response.json()
+    assert body == {
+        "code": "database_unavailable",
+        "message": database_errors.MESSAGE,
+        "details": {
+            "correlation_id": response["X-Request-ID"],
+            "retry_after_seconds": database_errors.RETRY_AFTER_SECONDS,
+        },
+    }
+    text = response.content.decode()
+    for internal in ("OperationalError", "127.0.0.1", "port 1", "statement timeout", "booking_"):
+        assert internal not in text
+    return body
+
+
+def test_an_api_request_while_the_database_is_down_is_503_in_the_error_shape(
+    api: Callable[[User | None], APIClient], alice: User, alice_project: Project, caplog: Any
+) -> None:
+    client = api(alice)
+    assert client.get("/api/v1/jobs/").status_code == 200
+
+    with database_unreachable(), caplog.at_level(logging.ERROR, logger=API_LOGGER):
+        response = client.get(f"/api/v1/jobs/?project={alice_project.pk}")
+
+    _unavailable(response)
+    (record,) = [r for r in caplog.records if r.name == API_LOGGER]
+    assert record.levelno == logging.ERROR
+    assert response["X-Request-ID"] in record.getMessage()
+    assert record.exc_info is not None
+    assert type(record.exc_info[1]).__name__ == "OperationalError"
+    # The database back: the same client is served again.
+    assert client.get(f"/api/v1/jobs/?project={alice_project.pk}").status_code == 200
+
+
+def test_a_signed_in_page_while_the_database_is_down_is_a_503_page(alice: User) -> None:
+    client = Client(raise_request_exception=False)
+    client.force_login(alice)  # the session is stored while the database answers
+
+    with database_unreachable():
+        response = client.get("/projects/")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(database_errors.RETRY_AFTER_SECONDS)
+    page = response.content.decode()
+    assert "Temporarily unavailable" in page
+    assert f"<code>{response['X-Request-ID']}</code>" in page
+    assert "Something went wrong" not in page  # not the page of a fault
+    assert alice.email not in page  # nothing of the session or the user was read
+    assert client.get("/projects/").status_code == 200
+
+
+def test_a_job_detail_stuck_behind_a_lock_answers_503_at_the_statement_timeout(
+    api: Callable[[User | None], APIClient],
+    alice: User,
+    alice_project: Project,
+    submit: Callable[..., Job],
+) -> None:
+    job = submit(alice, alice_project)
+    client = api(alice)
+
+    with (
+        statement_timeout(TIMEOUT_MS),
+        another_session_holding("LOCK TABLE booking_job IN ACCESS EXCLUSIVE MODE"),
+    ):
+        started = time.monotonic()
+        response = client.get(f"/api/v1/jobs/{job.pk}/")
+        waited = time.monotonic() - started
+
+    _unavailable(response)
+    assert waited >= TIMEOUT_MS / 1000  # it waited for the lock, then gave up
+    assert client.get(f"/api/v1/jobs/{job.pk}/").json()["id"] == job.pk
+
+
+def test_a_submit_stuck_behind_a_lock_saves_nothing_and_its_retry_queues_the_job_once(
+    api: Callable[[User | None], APIClient], alice: User, alice_project: Project
+) -> None:
+    client = api(alice)
+    body = job_body(alice_project)
+    events = JobEvent.objects.count()
+
+    with (
+        statement_timeout(TIMEOUT_MS),
+        # Reads go on; the job's insert waits for the other session and is stopped.
+        another_session_holding("LOCK TABLE booking_job IN SHARE MODE"),
+    ):
+        response = client.post("/api/v1/jobs/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    _unavailable(response)
+    assert not Job.objects.exists()
+    assert JobEvent.objects.count() == events
+    retried = client.post("/api/v1/jobs/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = client.post("/api/v1/jobs/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert retried.status_code == again.status_code == 201, retried.json()
+    assert "Idempotent-Replayed" not in retried
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == retried.json()["id"] == Job.objects.get().pk
+
+
+def test_a_portal_submit_stuck_behind_a_lock_is_a_503_page_and_saves_nothing(
+    alice: User, alice_project: Project
+) -> None:
+    client = Client(raise_request_exception=False)
+    client.force_login(alice)
+    data = form_data(alice_project, idempotency_key="portal-outage")
+
+    with (
+        statement_timeout(TIMEOUT_MS),
+        another_session_holding("LOCK TABLE booking_job IN SHARE MODE"),
+    ):
+        response = client.post(SUBMIT_URL, data)
+
+    assert response.status_code == 503
+    assert "Temporarily unavailable" in response.content.decode()
+    assert not Job.objects.exists()
+    # Sent again (the browser's back and submit): queued once.
+    assert client.post(SUBMIT_URL, data).status_code == 302
+    assert client.post(SUBMIT_URL, data).status_code == 302
+    assert Job.objects.get().idempotency_key == "portal-outage"
