@@ -6,6 +6,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from stargate_portal.broker_config import PUBLISH_RETRY_POLICY, broker_transport_options
 from stargate_portal.cache_config import cache_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -201,6 +202,8 @@ DJANGO_REDIS_LOGGER = "stargate_portal.cache"
 # Celery: an embedded broker by default (kombu's filesystem transport), redis:// in production.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 _BROKER_DIR = VAR_DIR / "broker"
+# A Redis broker's connect and command timeouts (stargate_portal/broker_config.py).
+CELERY_BROKER_TIMEOUT_SECONDS = env.float("CELERY_BROKER_TIMEOUT_SECONDS", default=2.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(_BROKER_DIR / "queue"),
@@ -210,8 +213,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {}
+    else broker_transport_options(CELERY_BROKER_URL, timeout_seconds=CELERY_BROKER_TIMEOUT_SECONDS)
 )
+CELERY_TASK_PUBLISH_RETRY_POLICY = PUBLISH_RETRY_POLICY
+# After a task could not be queued, a process queues nothing for this long (each task counted
+# and logged as not queued): a broker that does not answer costs one request its timeouts.
+CELERY_BROKER_OUTAGE_SECONDS = env.float("CELERY_BROKER_OUTAGE_SECONDS", default=5.0)
 if CELERY_BROKER_URL.startswith("filesystem"):
     for _folder in ("queue", "processed", "control"):
         (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)

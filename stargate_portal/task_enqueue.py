@@ -6,15 +6,22 @@ cannot take the message, the failure is logged, counted per task and swallowed: 
 committed and the work is found again by a periodic task on beat (the admission cycle and
 reconcile, the e-mail outbox, the low-balance sweep). ``/healthz`` logs the counts, and
 ``/metrics`` exports them (``stargate_celery_task_enqueue_failures_total``).
+
+A broker that does not answer costs a publish its timeouts (``stargate_portal.broker_config``).
+So that one request pays them rather than every request, a failure makes this process skip the
+broker for ``CELERY_BROKER_OUTAGE_SECONDS``: the tasks queued meanwhile are counted and logged
+as not queued, at once, and their work is picked up the same way.
 """
 
 import logging
 import threading
+import time
 from collections import Counter
 from functools import partial
 from typing import Any
 
 from celery import Task
+from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import KombuError
 
@@ -28,26 +35,41 @@ BROKER_ERRORS: tuple[type[BaseException], ...] = (KombuError, OSError)
 
 _failures: Counter[str] = Counter()
 _failures_lock = threading.Lock()
+_broker_failed_at = float("-inf")
+"""When (``time.monotonic``) this process last failed to reach the broker."""
 
 
 def task_enqueue(task: Task, *args: Any, countdown: float | None = None, **kwargs: Any) -> bool:
     """Queue ``task(*args, **kwargs)``; True if the broker took it. A broker failure is logged
     and counted, not raised: the caller's work is picked up later by its periodic task."""
+    global _broker_failed_at
+    with _failures_lock:
+        resting = time.monotonic() - _broker_failed_at < settings.CELERY_BROKER_OUTAGE_SECONDS
+    if resting:
+        seconds = f"{settings.CELERY_BROKER_OUTAGE_SECONDS:g}"
+        _not_queued(task, f"the broker failed less than {seconds} s ago", None)
+        return False
     try:
         task.apply_async(args=args, kwargs=kwargs, countdown=countdown)
     except BROKER_ERRORS as exc:
         with _failures_lock:
-            _failures[task.name] += 1
-        TASK_ENQUEUE_FAILURES.labels(task.name).inc()
-        logger.error(
-            "task not queued, the broker is unavailable: %s (%r); a periodic task picks the "
-            "work up once the broker is back",
-            task.name,
-            exc,
-            exc_info=exc,
-        )
+            _broker_failed_at = time.monotonic()
+        _not_queued(task, "the broker is unavailable", exc)
         return False
     return True
+
+
+def _not_queued(task: Task, why: str, exc: BaseException | None) -> None:
+    with _failures_lock:
+        _failures[task.name] += 1
+    TASK_ENQUEUE_FAILURES.labels(task.name).inc()
+    logger.error(
+        "task not queued, %s: %s%s; a periodic task picks the work up once the broker is back",
+        why,
+        task.name,
+        f" ({exc!r})" if exc is not None else "",
+        exc_info=exc,
+    )
 
 
 def task_enqueue_on_commit(task: Task, *args: Any, **kwargs: Any) -> None:
@@ -63,6 +85,8 @@ def enqueue_failures() -> dict[str, int]:
 
 
 def enqueue_failures_reset() -> None:
-    """Forget the counts (tests)."""
+    """Forget the counts and the last failure (tests)."""
+    global _broker_failed_at
     with _failures_lock:
         _failures.clear()
+        _broker_failed_at = float("-inf")

@@ -13,7 +13,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,8 +32,9 @@ from accounts.models import OutboxEmail, User
 from accounts.tasks import outbox_send_due
 from booking.admission.tasks import admission_cycle_run
 from booking.models import Job, JobState, Project
+from stargate_portal.broker_config import PUBLISH_RETRY_POLICY, broker_transport_options
 from stargate_portal.celery import app as celery_app
-from stargate_portal.task_enqueue import enqueue_failures
+from stargate_portal.task_enqueue import enqueue_failures, task_enqueue
 from tests.conftest import require_service
 from tests.fixtures.jobs import SUBMIT_URL, form_data, job_body
 from tests.fixtures.redis import RedisServer, wait_for
@@ -60,13 +63,20 @@ def broker(
     settings.CELERY_BROKER_URL = server.url
     monkeypatch.setenv("CELERY_BROKER_URL", server.url)  # Celery reads it before its conf
     celery_app.conf.broker_url = server.url
+    # What the settings give a Redis broker (its timeouts), whatever broker the suite runs on.
+    saved_options = celery_app.conf.broker_transport_options
+    celery_app.conf.broker_transport_options = broker_transport_options(
+        server.url, timeout_seconds=settings.CELERY_BROKER_TIMEOUT_SECONDS
+    )
     celery_app.conf.task_always_eager = False
     forget_broker_connections()
     try:
         yield server
     finally:
+        server.thaw()
         server.stop()
         celery_app.conf.broker_url = saved
+        celery_app.conf.broker_transport_options = saved_options
         celery_app.conf.task_always_eager = True
         forget_broker_connections()
 
@@ -195,3 +205,58 @@ def test_healthz_logs_the_tasks_that_could_not_be_queued(
     assert response.json()["checks"]["broker"] == "unavailable"
     assert "admission_cycle_run" not in response.content.decode()
     assert any("admission_cycle_run" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_that_stops_answering_holds_one_publish_for_its_timeouts_then_none(
+    broker: RedisServer,
+    alice: User,
+    alice_project: Project,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Redis that accepts connections and never answers (frozen) made a publish wait
+    forever, and each write that queued a task held its web worker until gunicorn killed it."""
+    outbox_send_due.delay()  # a live connection in the pool, as in a running web process
+    api = APIClient()
+    api.force_authenticate(alice)
+    timeout = settings.CELERY_BROKER_TIMEOUT_SECONDS
+    attempts = PUBLISH_RETRY_POLICY["max_retries"] + 1
+    pool = ThreadPoolExecutor(1)  # a publish that hangs fails the test, not the whole run
+
+    def timed_enqueue() -> tuple[bool, float]:
+        started = time.monotonic()
+        return task_enqueue(outbox_send_due), time.monotonic() - started
+
+    broker.freeze()
+    try:
+        with caplog.at_level(logging.ERROR, logger=ENQUEUE_LOGGER):
+            queued, first = pool.submit(timed_enqueue).result(timeout=30)
+            started = time.monotonic()
+            submitted = api.post("/api/v1/jobs/", job_body(alice_project), format="json")
+            submit_seconds = time.monotonic() - started
+        health = Client().get("/healthz")
+    finally:
+        broker.thaw()
+        pool.shutdown()
+
+    # The first publish waited for its timeouts (the broker really did not answer), no longer.
+    assert queued is False
+    assert timeout <= first < attempts * timeout + 3
+    # The write after it did not wait for the broker at all: its task is counted as not
+    # queued, and the job is saved and pending, for the next cycle to find.
+    assert submitted.status_code == 201, submitted.content[:300]
+    assert submit_seconds < timeout
+    assert Job.objects.filter(pk=submitted.json()["id"], state=JobState.PENDING).exists()
+    assert enqueue_failures()["booking.admission.tasks.admission_cycle_run"] >= 1
+    messages = [r.getMessage() for r in caplog.records if r.name == ENQUEUE_LOGGER]
+    assert "Timeout reading from socket" in messages[0]
+    assert any("the broker failed less than" in m for m in messages[1:])
+    assert health.status_code == 503
+    assert health.json()["checks"]["broker"] == "unavailable"
+
+    # Once the pause is over, the process tries the broker again, and it takes the task.
+    settings.CELERY_BROKER_OUTAGE_SECONDS = 0
+    assert task_enqueue(outbox_send_due) is True

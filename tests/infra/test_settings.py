@@ -90,6 +90,8 @@ DATABASE_ENVIRONMENT = (
     "DB_STATEMENT_TIMEOUT_MS",
     "DB_CONNECT_TIMEOUT",
     "WEB_TIMEOUT",
+    "CELERY_BROKER_URL",
+    "CELERY_BROKER_TIMEOUT_SECONDS",
 )
 
 
@@ -188,3 +190,21 @@ def test_the_web_process_stops_a_statement_at_half_its_worker_timeout() -> None:
     assert timeout_of() == "15000"
     assert timeout_of(WEB_TIMEOUT="60") == "30000"
     assert timeout_of(DB_STATEMENT_TIMEOUT_MS="4000") == "4000"
+
+
+def test_a_redis_broker_gives_up_on_a_command_after_its_timeout() -> None:
+    """kombu's Redis transport waits forever on a broker that does not answer unless told."""
+    options = "settings.CELERY_BROKER_TRANSPORT_OPTIONS"
+    retries = "settings.CELERY_TASK_PUBLISH_RETRY_POLICY['max_retries']"
+    url = "postgres://u@db:5432/stargate"
+
+    def shown(show: str, broker: str, **environment: str) -> str:
+        return _database_settings(url, show, CELERY_BROKER_URL=broker, **environment)
+
+    timeouts = "{'socket_connect_timeout': %s, 'socket_timeout': %s}"
+    assert shown(options, "redis://r:6379/0") == timeouts % (2.0, 2.0)
+    assert shown(options, "rediss://r:6380/0", CELERY_BROKER_TIMEOUT_SECONDS="0.5") == (
+        timeouts % (0.5, 0.5)
+    )
+    assert shown(options, "amqp://r//") == "{}"
+    assert shown(retries, "redis://r:6379/0") == "1"  # Celery's default, 3, waits 4 times
