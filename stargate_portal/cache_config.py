@@ -5,8 +5,9 @@ it must not fail a request. A ``redis://`` cache therefore goes through django-r
 (``stargate_portal.cache``), which answers a miss (reads), does nothing (writes) and grants
 every ``add`` while Redis is down, and logs it (``stargate_portal.cache``, at most once a
 minute); /healthz says "degraded". Throttles and login rate limits count nothing meanwhile:
-they fail open. The timeouts bound what an unreachable (rather than refusing) Redis costs each
-cache call.
+they fail open. The timeouts bound what an unreachable (rather than refusing) Redis costs a
+cache call, and after one failed call a process leaves Redis alone for ``CACHE_OUTAGE_SECONDS``
+(``stargate_portal.cache.OutageGuardedPool``).
 """
 
 from typing import Any
@@ -23,5 +24,6 @@ def cache_settings(parsed: dict[str, Any], *, timeout_seconds: float) -> dict[st
             "IGNORE_EXCEPTIONS": True,
             "SOCKET_CONNECT_TIMEOUT": timeout_seconds,
             "SOCKET_TIMEOUT": timeout_seconds,
+            "CONNECTION_POOL_CLASS": "stargate_portal.cache.OutageGuardedPool",
         },
     }

@@ -196,6 +196,8 @@ CACHES = {
         timeout_seconds=env.float("CACHE_TIMEOUT_SECONDS", default=0.5),
     )
 }
+# After a call to the shared cache failed, a process skips Redis this long (cache.py).
+CACHE_OUTAGE_SECONDS = env.float("CACHE_OUTAGE_SECONDS", default=5.0)
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "stargate_portal.cache"
 
