@@ -2,7 +2,8 @@
 
 A request the database could not serve (PostgreSQL down or restarting, no connection left,
 a statement stopped by the web process's ``statement_timeout``, a lock or a serialization
-conflict it gave up on, SQLite's "database is locked") is not a fault in the code and not the
+conflict it gave up on, a server turned read-only by a fail-over, SQLite's "database is
+locked") is not a fault in the code and not the
 client's: the honest answer is "unavailable, try again in a few seconds". The transaction the
 request was in is rolled back, so nothing is half-written; a submit retried with the same
 ``Idempotency-Key`` is never queued twice.
@@ -12,15 +13,18 @@ that reads nothing from the database (``stargate_portal.errorpages``); both ask
 ``database_failure`` which errors these are.
 """
 
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, InternalError, OperationalError
+
+READ_ONLY_SQLSTATE = "25006"
+"""PostgreSQL's read_only_sql_transaction."""
 
 RETRY_AFTER_SECONDS = 5
 """What ``Retry-After`` tells the client: about a PostgreSQL restart or fail-over."""
 
 CODE = "database_unavailable"
 MESSAGE = (
-    "The database could not answer in time. Try again in a few seconds; a job submitted "
-    "again with the same Idempotency-Key is never queued twice."
+    "The database could not serve this request just now. Try again in a few seconds; a job "
+    "submitted again with the same Idempotency-Key is never queued twice."
 )
 
 
@@ -30,5 +34,9 @@ def database_failure(exc: BaseException | None) -> bool:
     Django wraps every driver error in its own classes: ``OperationalError`` covers a refused or
     lost connection, a cancelled statement (timeout), a lock not granted, a deadlock or
     serialization failure and SQLite's locked database; ``InterfaceError`` a connection that
-    was already closed. An ``IntegrityError`` or a ``ProgrammingError`` is not an outage."""
+    was already closed. One ``InternalError`` is an outage too: a write refused because the
+    server is read-only (SQLSTATE 25006), as a primary demoted in a fail-over is until the
+    connection moves. An ``IntegrityError`` or a ``ProgrammingError`` is not an outage."""
+    if isinstance(exc, InternalError):
+        return getattr(exc.__cause__, "sqlstate", None) == READ_ONLY_SQLSTATE
     return isinstance(exc, OperationalError | InterfaceError)

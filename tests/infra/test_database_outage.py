@@ -6,7 +6,7 @@ record, and a retry completes the work once."""
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
@@ -41,19 +41,23 @@ def database_unreachable() -> Iterator[None]:
 
 
 @contextmanager
-def statement_timeout(milliseconds: int) -> Iterator[None]:
-    """This process's connection with ``-c statement_timeout``, as the settings build it from
-    ``DB_STATEMENT_TIMEOUT_MS`` (tests/infra/test_settings.py checks that part)."""
+def connected_with(setting: str) -> Iterator[None]:
+    """This process's connection with ``-c <setting>`` (as the settings send
+    ``DB_STATEMENT_TIMEOUT_MS``; tests/infra/test_settings.py checks that part)."""
     saved = connection.settings_dict["OPTIONS"]
     connection.close()
     options = dict(saved)
-    options["options"] = f"{options.get('options', '')} -c statement_timeout={milliseconds}"
+    options["options"] = f"{options.get('options', '')} -c {setting}"
     connection.settings_dict["OPTIONS"] = options
     try:
         yield
     finally:
         connection.close()
         connection.settings_dict["OPTIONS"] = saved
+
+
+def statement_timeout(milliseconds: int) -> AbstractContextManager[None]:
+    return connected_with(f"statement_timeout={milliseconds}")
 
 
 @contextmanager
@@ -194,3 +198,39 @@ def test_a_portal_submit_stuck_behind_a_lock_is_a_503_page_and_saves_nothing(
     assert client.post(SUBMIT_URL, data).status_code == 302
     assert client.post(SUBMIT_URL, data).status_code == 302
     assert Job.objects.get().idempotency_key == "portal-outage"
+
+
+def test_a_write_to_a_read_only_server_is_503_and_its_retry_queues_the_job(
+    api: Callable[[User | None], APIClient], alice: User, alice_project: Project
+) -> None:
+    """A primary demoted in a fail-over refuses writes until the connection moves: honest
+    "try again", not an unexpected error. Reads are served."""
+    client = api(alice)
+    body = job_body(alice_project)
+
+    with connected_with("default_transaction_read_only=on"):
+        listed = client.get(f"/api/v1/jobs/?project={alice_project.pk}")
+        refused = client.post("/api/v1/jobs/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
+
+    assert listed.status_code == 200
+    _unavailable(refused)
+    assert not Job.objects.exists()
+    retried = client.post("/api/v1/jobs/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
+    assert retried.status_code == 201
+    assert Job.objects.get().pk == retried.json()["id"]
+
+
+def test_only_outages_count_as_the_database_not_answering() -> None:
+    """An integrity or programming error is a fault (500), not a reason to retry."""
+    from django.db import IntegrityError, InternalError, ProgrammingError
+
+    class Cause(Exception):
+        sqlstate = "XX000"
+
+    other_internal = InternalError("internal")
+    other_internal.__cause__ = Cause()
+
+    assert not database_errors.database_failure(IntegrityError("duplicate key"))
+    assert not database_errors.database_failure(ProgrammingError("syntax"))
+    assert not database_errors.database_failure(other_internal)
+    assert not database_errors.database_failure(None)
