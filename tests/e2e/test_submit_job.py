@@ -246,3 +246,47 @@ def test_my_jobs_follows_its_waiting_rows_with_one_request_per_poll(
     asked = len(polls)
     page.wait_for_timeout(6_000)
     assert len(polls) == asked
+
+
+def test_the_job_page_says_when_it_cannot_reach_the_portal_and_recovers_by_itself(
+    page, screenshot, alice, alice_project
+):
+    """The page polls for its job's state. When a poll fails (the network drops, or the portal
+    answers 503 during an outage) it keeps what it showed, a notice says why it may be out of
+    date, and the next poll that works takes the notice away: the researcher is never left
+    looking at a stale state in silence."""
+    job = job_submit(
+        user=alice,
+        project=alice_project,
+        gpu_type_name="H100",
+        gpus=4,
+        walltime_minutes=60,
+        name="outage-watch",
+        script=SCRIPT,
+    ).job
+    log_in(page, "alice@uio.no")
+    page.goto(f"/jobs/{job.pk}/")
+    state_is(page, "Pending")
+    notice = page.locator("#connection-notice")
+    assert notice.is_hidden()
+    live = f"**/jobs/{job.pk}/live/"
+
+    page.route(live, lambda route: route.abort("internetdisconnected"))
+    notice.wait_for(state="visible", timeout=10_000)
+    assert "cannot be reached" in notice.inner_text()
+    state_is(page, "Pending")  # what it showed stays
+    screenshot("jobs-13-job-page-offline")
+
+    page.unroute(live)
+    page.route(
+        live,
+        lambda route: route.fulfill(status=503, content_type="text/html", body="unavailable"),
+    )
+    page.get_by_text("The portal is unavailable just now").wait_for(timeout=10_000)
+    state_is(page, "Pending")
+
+    # The portal answers again; the job was cancelled meanwhile: the page catches up.
+    page.unroute(live)
+    job_cancel(job=job, user=alice)
+    state_is(page, "Cancelled")
+    notice.wait_for(state="hidden", timeout=10_000)
