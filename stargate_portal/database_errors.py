@@ -3,8 +3,8 @@
 A request the database could not serve (PostgreSQL down or restarting, no connection left,
 a statement stopped by the web process's ``statement_timeout``, a lock or a serialization
 conflict it gave up on, a server turned read-only by a fail-over, SQLite's "database is
-locked") is not a fault in the code and not the
-client's: the honest answer is "unavailable, try again in a few seconds". The transaction the
+locked") is not a fault in the code and not the client's: the honest answer is "unavailable,
+try again in a few seconds". The transaction the
 request was in is rolled back, so nothing is half-written; a submit retried with the same
 ``Idempotency-Key`` is never queued twice.
 
