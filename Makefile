@@ -107,7 +107,8 @@ fuzz: $(DEV)
 
 # The policy alone; then, when DATABASE_URL points at PostgreSQL, whole cycles on a scratch
 # database next to it (created by the benchmark, kept for the next steps), every route of it
-# with hostile query strings and every form posted with hostile input (on a copy of it), requests against gunicorn with 32 clients
+# with hostile query strings and every form posted with hostile input (on a copy of it), requests
+# while the broker or the cache stops answering and behind a locked table (on another copy), requests against gunicorn with 32 clients
 # on that site and on the demo site, then every other GET route of both once at a time (then
 # both dropped); reconcile with
 # 60,000 active jobs; a replay of a mixed workload (waits per tier, utilisation); capacity bookings (availability and
@@ -119,6 +120,7 @@ bench: $(RUNTIME)
 	$(BIN)/python -m booking.scheduler.benchmark
 	$(BIN)/python -m booking.admission.benchmark --keep
 	$(BIN)/python -m booking.admission.form_sweep
+	$(BIN)/python -m booking.admission.outage_benchmark
 	$(BIN)/python -m booking.admission.load_benchmark --drop-site
 	$(BIN)/python -m booking.admission.reconcile_bench
 	$(BIN)/python -m booking.admission.replay_benchmark

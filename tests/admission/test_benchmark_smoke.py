@@ -80,3 +80,29 @@ def test_the_form_sweep_says_it_skips_without_postgresql(
 
     assert sweep_main([]) == 0
     assert "form sweep: skipped (set DATABASE_URL" in capsys.readouterr().out
+
+
+def test_the_outage_benchmark_says_it_skips_without_postgresql(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from booking.admission.outage_benchmark import main as outage_main
+
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///tmp/x.sqlite3")
+
+    assert outage_main([]) == 0
+    assert "outage benchmark: skipped (set DATABASE_URL" in capsys.readouterr().out
+
+
+def test_the_outage_benchmark_counts_the_requests_that_waited_for_the_service() -> None:
+    from booking.admission.outage_benchmark import _line
+
+    line = _line(
+        "cache",
+        {"up": [10.0, 30.0, 20.0], "down": [520.0, 12.0, 14.0, 400.0], "statuses": {"200": 7}},
+    )
+
+    assert line == (
+        "shared cache frozen (SIGSTOP), API job details: answering median 20.0 ms, max 30 ms; "
+        "stopped answering median 207.0 ms, max 520 ms, 2 of 4 took 400 ms or more; "
+        "statuses {'200': 7}"
+    )
