@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -38,13 +36,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import urljoin
 
-from booking.admission.load_benchmark import (
-    database_copy,
-    database_drop,
-    kept_site,
-    sibling_database,
-    site_environment,
-)
+from booking.admission.load_benchmark import kept_site, kept_site_copy
 
 HOSTILE_QUERY_VALUES = {
     "superscript": "²",
@@ -89,30 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sites is None:
         return 0
     url, kept = sites
-    copy = sibling_database(url, "form_sweep")
-    database_drop(url, copy)
-    database_copy(url, copy, template=kept)
-    static_root = tempfile.mkdtemp(prefix="stargate-form-sweep-static-")
-    # The production settings (hashed static names: collected first), the test client's host.
-    environment = site_environment(copy) | {
-        "STATIC_ROOT": static_root,
-        "ALLOWED_HOSTS": "testserver",
-    }
-    try:
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput"],
-            env=environment,
-            check=True,
-            capture_output=True,
-        )
+    with kept_site_copy(url, kept, "form_sweep") as environment:
         done = subprocess.run(
             [sys.executable, "-m", "booking.admission.form_sweep", "--run"],
             env=environment,
             check=False,
         )
-    finally:
-        shutil.rmtree(static_root, ignore_errors=True)
-        database_drop(url, copy)
     return done.returncode
 
 

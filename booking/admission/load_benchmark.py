@@ -35,7 +35,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,33 @@ def site_environment(database_url: str) -> dict[str, str]:
         "WEB_BIND": f"{HOST}:{PORT}",
         "PYTHONPATH": str(Path.cwd()),
     }
+
+
+@contextmanager
+def kept_site_copy(url: str, kept: str, suffix: str) -> Iterator[dict[str, str]]:
+    """A copy of the kept site (``<name>_<suffix>``, dropped at the end) with its static files
+    collected: the environment of a process that uses it with the production settings and
+    Django's test client."""
+    copy = sibling_database(url, suffix)
+    database_drop(url, copy)
+    database_copy(url, copy, template=kept)
+    static_root = tempfile.mkdtemp(prefix=f"stargate-{suffix}-static-")
+    # The production settings (hashed static names: collected first), the test client's host.
+    environment = site_environment(copy) | {
+        "STATIC_ROOT": static_root,
+        "ALLOWED_HOSTS": "testserver",
+    }
+    try:
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput"],
+            env=environment,
+            check=True,
+            capture_output=True,
+        )
+        yield environment
+    finally:
+        shutil.rmtree(static_root, ignore_errors=True)
+        database_drop(url, copy)
 
 
 def _manage(database_url: str, *command: str) -> str:

@@ -38,13 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from booking.admission.load_benchmark import (
-    database_copy,
-    database_drop,
-    kept_site,
-    sibling_database,
-    site_environment,
-)
+from booking.admission.load_benchmark import kept_site, kept_site_copy
 
 STATEMENT_TIMEOUT_MS = 2_000
 SLOW_MS = 400
@@ -64,27 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sites is None:
         return 0
     url, kept = sites
-    copy = sibling_database(url, "outage")
-    database_drop(url, copy)
-    database_copy(url, copy, template=kept)
-    static_root = tempfile.mkdtemp(prefix="stargate-outage-static-")
-    environment = site_environment(copy) | {
-        "STATIC_ROOT": static_root,
-        "ALLOWED_HOSTS": "testserver",
-    }
     print(f"requests during outages (in process, a copy of the kept site, {args.requests} each)")
-    try:
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput"],
-            env=environment,
-            check=True,
-            capture_output=True,
-        )
+    with kept_site_copy(url, kept, "outage") as environment:
         for case in ("broker", "cache", "lock"):
             print(_case(case, args.requests, environment), flush=True)
-    finally:
-        shutil.rmtree(static_root, ignore_errors=True)
-        database_drop(url, copy)
     return 0
 
 
