@@ -212,15 +212,8 @@ def _locked(client: Any, path: str, headers: dict[str, str]) -> dict[str, Any]:
     import psycopg
     from django.db import connection
 
-    settings = connection.settings_dict
     connection.close()  # the next request connects with the statement timeout
-    with psycopg.connect(
-        host=settings["HOST"],
-        port=settings["PORT"] or 5432,
-        user=settings["USER"],
-        password=settings["PASSWORD"] or None,
-        dbname=settings["NAME"],
-    ) as other:
+    with psycopg.connect(**connection.get_connection_params()) as other:
         other.execute("LOCK TABLE booking_job IN ACCESS EXCLUSIVE MODE")
         started = time.perf_counter()
         response = client.get(path, headers=headers)

@@ -62,15 +62,9 @@ def statement_timeout(milliseconds: int) -> AbstractContextManager[None]:
 
 @contextmanager
 def another_session_holding(lock: str) -> Iterator[None]:
-    """Another client of the same database holds ``lock`` in an open transaction."""
-    settings = connection.settings_dict
-    with psycopg.connect(
-        host=settings["HOST"],
-        port=settings["PORT"] or 5432,
-        user=settings["USER"],
-        password=settings["PASSWORD"] or None,
-        dbname=settings["NAME"],
-    ) as other:
+    """Another client of the same database holds ``lock`` in an open transaction (connected
+    as Django connects, ``get_connection_params``)."""
+    with psycopg.connect(**connection.get_connection_params()) as other:
         other.execute(lock)
         yield
         other.rollback()
