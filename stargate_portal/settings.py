@@ -120,6 +120,17 @@ else:
     # drops packets would otherwise hold a web worker for the system's TCP timeout (minutes),
     # past gunicorn's. The request then gets a 503 (stargate_portal/database_errors.py).
     options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
+    # How long a connection whose server stopped answering mid-request (a network partition,
+    # a host gone without closing its sockets) is kept, in seconds (0: the system's, minutes
+    # to hours; a Celery worker would wait that long on its task). The kernel probes a
+    # connection that waits for an answer and gives up on data left unacknowledged; a healthy
+    # server's kernel answers the probes however long its statement runs.
+    if tcp_timeout := env.int("DB_TCP_TIMEOUT_SECONDS", default=10):
+        options.setdefault("keepalives", 1)
+        options.setdefault("keepalives_idle", max(1, tcp_timeout // 2))
+        options.setdefault("keepalives_interval", max(1, tcp_timeout // 5))
+        options.setdefault("keepalives_count", 3)
+        options.setdefault("tcp_user_timeout", tcp_timeout * 1000)
     # The longest one statement may run, in milliseconds (0: no limit). The web process sets it
     # below its worker timeout (stargate_portal/gunicorn_conf.py), so a request stuck behind a
     # lock or a runaway plan gets a 503 and a rolled-back transaction instead of a killed

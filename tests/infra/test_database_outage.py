@@ -4,6 +4,7 @@ process's statement timeout behind a lock) gets 503 with Retry-After: in the err
 record, and a retry completes the work once."""
 
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -212,6 +213,32 @@ def test_a_write_to_a_read_only_server_is_503_and_its_retry_queues_the_job(
     retried = client.post("/api/v1/jobs/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
     assert retried.status_code == 201
     assert Job.objects.get().pk == retried.json()["id"]
+
+
+def test_a_connection_whose_server_stops_answering_is_given_up_by_the_kernel() -> None:
+    """A network partition mid-request: the connection's socket carries keepalive probes and
+    a user timeout (``DB_TCP_TIMEOUT_SECONDS``, 10 by default), so a wait on a server that no
+    longer answers ends in an error, a 503, after about 10 s instead of the system's TCP
+    timeout. This container has no packet filter to cut the network with, so what is checked
+    is what the kernel was told for Django's own connection."""
+    connection.ensure_connection()
+    descriptor = connection.connection.pgconn.socket
+    with socket.fromfd(descriptor, socket.AF_INET, socket.SOCK_STREAM) as sock:
+        told = {
+            "keepalive": sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+            "idle": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+            "interval": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+            "probes": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+            "unacknowledged_ms": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+        }
+
+    assert told == {
+        "keepalive": 1,
+        "idle": 5,
+        "interval": 2,
+        "probes": 3,
+        "unacknowledged_ms": 10_000,
+    }
 
 
 def test_only_outages_count_as_the_database_not_answering() -> None:

@@ -22,17 +22,26 @@ def _django_check(env: dict[str, str], *args: str) -> subprocess.CompletedProces
     )
 
 
-def test_production_refuses_to_start_without_a_secret_key() -> None:
-    result = _django_check({})
-    assert result.returncode != 0
-    assert "Set SECRET_KEY" in result.stderr
-
-
-def test_any_command_without_a_secret_key_says_why_instead_of_a_traceback() -> None:
+def _manage(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``manage.py`` with no ``SECRET_KEY`` and ``DEBUG`` off (unless ``env`` sets them)."""
     dropped = ("SECRET_KEY", "DEBUG")
     clean = {k: v for k, v in os.environ.items() if k not in dropped}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean | {"DJANGO_SETTINGS_MODULE": "stargate_portal.settings"} | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key() -> None:
+    dropped = ("SECRET_KEY", "DEBUG")
+    clean = {k: v for k, v in os.environ.items() if k not in dropped}
+    served = subprocess.run(
+        [sys.executable, "-c", "import stargate_portal.wsgi"],
         cwd=ROOT,
         env=clean | {"DJANGO_SETTINGS_MODULE": "stargate_portal.settings"},
         capture_output=True,
@@ -40,11 +49,37 @@ def test_any_command_without_a_secret_key_says_why_instead_of_a_traceback() -> N
         timeout=120,
         check=False,
     )
+    checked = _django_check({}, "--deploy")
+
+    assert served.returncode != 0
+    assert "Set SECRET_KEY" in served.stderr
+    assert checked.returncode != 0
+    assert "Set SECRET_KEY" in checked.stderr
+
+
+def test_any_command_without_a_secret_key_says_why_instead_of_a_traceback() -> None:
+    result = _manage("shell", "-c", "print('ran')")
 
     assert result.returncode != 0
+    assert "ran" not in result.stdout
     assert result.stderr.strip() == (
         "manage.py: Set SECRET_KEY (the default key is accepted only with DEBUG=true)."
     )
+
+
+def test_commands_that_only_read_the_code_run_without_a_secret_key(tmp_path: Path) -> None:
+    """A fresh checkout or an image build has no key: the migrations check, the static files
+    and the system checks need none, and sign nothing."""
+    migrations = _manage("makemigrations", "--check", "--dry-run")
+    checked = _manage("check")
+    collected = _manage("collectstatic", "--noinput", env={"STATIC_ROOT": str(tmp_path)})
+
+    assert migrations.returncode == 0, migrations.stderr
+    assert "No changes detected" in migrations.stdout
+    assert checked.returncode == 0, checked.stderr
+    assert "System check identified no issues" in checked.stdout
+    assert collected.returncode == 0, collected.stderr
+    assert (tmp_path / "staticfiles.json").is_file()
 
 
 def test_production_settings_pass_the_deploy_checklist() -> None:
@@ -89,6 +124,7 @@ DATABASE_ENVIRONMENT = (
     "DB_RANDOM_PAGE_COST",
     "DB_STATEMENT_TIMEOUT_MS",
     "DB_CONNECT_TIMEOUT",
+    "DB_TCP_TIMEOUT_SECONDS",
     "WEB_TIMEOUT",
     "CELERY_BROKER_URL",
     "CELERY_BROKER_TIMEOUT_SECONDS",
@@ -164,6 +200,16 @@ def test_a_connection_attempt_gives_up_after_five_seconds_unless_told_otherwise(
     assert _database_settings(url, show) == "5"
     assert _database_settings(url, show, DB_CONNECT_TIMEOUT="2") == "2"
     assert _database_settings(f"{url}?connect_timeout=9", show) == "9"  # the URL decides
+
+
+def test_a_silent_server_is_given_up_after_the_tcp_timeout_unless_it_is_zero() -> None:
+    keys = ("keepalives", "keepalives_idle", "keepalives_interval", "tcp_user_timeout")
+    show = f"[d['OPTIONS'].get(key) for key in {keys!r}]"
+    url = "postgres://u@db:5432/stargate"
+
+    assert _database_settings(url, show) == "[1, 5, 2, 10000]"
+    assert _database_settings(url, show, DB_TCP_TIMEOUT_SECONDS="30") == "[1, 15, 6, 30000]"
+    assert _database_settings(url, show, DB_TCP_TIMEOUT_SECONDS="0") == "[None, None, None, None]"
 
 
 def test_the_web_process_stops_a_statement_at_half_its_worker_timeout() -> None:
