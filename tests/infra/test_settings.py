@@ -58,7 +58,7 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
 
 
 def test_any_command_without_a_secret_key_says_why_instead_of_a_traceback() -> None:
-    result = _manage("shell", "-c", "print('ran')")
+    result = _manage("shell", "--no-imports", "-c", "print('ran')")
 
     assert result.returncode != 0
     assert "ran" not in result.stdout
@@ -97,8 +97,10 @@ def test_production_settings_pass_the_deploy_checklist() -> None:
 
 
 def test_debug_mode_accepts_the_development_key() -> None:
-    result = _django_check({"DEBUG": "true"})
+    show = "from django.conf import settings; print(settings.SECRET_KEY)"
+    result = _manage("shell", "--no-imports", "-c", show, env={"DEBUG": "true"})
     assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "insecure-dev-key-only-for-debug"
 
 
 def test_the_deploy_checklist_warns_while_e_mail_links_would_point_at_the_default_site() -> None:
