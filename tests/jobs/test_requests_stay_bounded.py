@@ -300,3 +300,35 @@ def test_the_last_page_of_the_longest_lists_costs_no_more_when_the_pending_jobs_
         # reads catalogue pages, which together varied by up to 31 pages between runs of the
         # whole suite for the same rows read.
         assert cost_doubled.rows <= cost.rows + SLACK_ROWS, (name, cost, cost_doubled)
+
+
+def test_a_gpu_type_no_job_has_lists_nothing_without_walking_the_sites_jobs(
+    site: list[tuple[Project, User]],
+    api: Callable[[User | None], APIClient],
+    staff: User,
+    h100: GpuType,
+) -> None:
+    """Staff list every job of the site. Filtered by a GPU type that no job has yet (added
+    this week) or by a name no type has, the page never fills: filtered through a join on the
+    name, PostgreSQL walked the jobs' newest-first index to its end looking for one (every
+    job of the site, 100,000s of rows on the benchmark site)."""
+    GpuType.objects.create(name="B300", memory_gb=288, power_watts=1100, gpus_per_node=8)
+    client = api(staff)
+
+    def listed(query: str) -> tuple[int | None, list[dict[str, Any]]]:
+        body = client.get(f"/api/v1/jobs/?{query}").json()
+        return body["count"], body["results"]
+
+    costs = {
+        name: _cost(lambda name=name: client.get(f"/api/v1/jobs/?gpu_type={name}"))
+        for name in ("b300", "no-such-type")
+    }
+
+    for name in ("b300", "no-such-type"):
+        assert listed(f"gpu_type={name}") == (0, []), name
+        assert listed(f"gpu_type={name}&ordering=submitted_at") == (0, []), name
+        assert costs[name].rows < SLACK_ROWS, (name, costs[name])  # the site's: PENDING
+    count, jobs = listed("gpu_type=h100")  # any case, as before
+    assert count is None  # more jobs than the list counts (PENDING)
+    assert len(jobs) == BoundedCountPagination.page_size
+    assert {job["gpu_type"] for job in jobs} == {h100.name}

@@ -36,7 +36,7 @@ from booking.capacity.services.bookings import booking_cancel, booking_create, b
 from booking.capacity.services.feeds import calendar_feed_create, calendar_feed_revoke
 from booking.grants.selectors.projects import project_of
 from booking.models import BookingState, CalendarFeed, CapacityBooking, GpuType
-from stargate_portal.api.filters import UtcIsoDateTimeFilter, state_filter
+from stargate_portal.api.filters import NamedRowFilter, UtcIsoDateTimeFilter, state_filter
 from stargate_portal.api.throttling import AnonRateThrottle
 from stargate_portal.api.views import UserScopedMixin, user_of
 from stargate_portal.errors import ValidationFailed
@@ -108,7 +108,7 @@ class AvailabilityView(APIView):
 class BookingFilter(filters.FilterSet):
     project = filters.NumberFilter(field_name="project_id")
     state = state_filter(BookingState.choices)
-    gpu_type = filters.CharFilter(field_name="gpu_type__name", lookup_expr="iexact")
+    gpu_type = NamedRowFilter(field_name="gpu_type")
     ends_after = UtcIsoDateTimeFilter(field_name="ends_at", lookup_expr="gt")
     starts_before = UtcIsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
 

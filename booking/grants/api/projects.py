@@ -39,7 +39,7 @@ from booking.models import (
     ProjectInvitation,
     ProjectState,
 )
-from stargate_portal.api.filters import UtcIsoDateTimeFilter
+from stargate_portal.api.filters import NamedRowFilter, UtcIsoDateTimeFilter
 from stargate_portal.api.pagination import BoundedCountPagination
 from stargate_portal.api.views import UserScopedMixin, user_of
 from stargate_portal.errors import Conflict, ValidationFailed
@@ -47,7 +47,7 @@ from stargate_portal.errors import Conflict, ValidationFailed
 
 class LedgerFilter(filters.FilterSet):
     kind = filters.ChoiceFilter(choices=LedgerEntryKind.choices)
-    gpu_type = filters.CharFilter(field_name="gpu_type__name", lookup_expr="iexact")
+    gpu_type = NamedRowFilter(field_name="gpu_type")
     created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

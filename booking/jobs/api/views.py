@@ -25,7 +25,7 @@ from booking.jobs.queue import queue_overview, queue_standing
 from booking.jobs.selectors import cancel_waits_for_cluster, jobs_of, listed_jobs_of
 from booking.jobs.waits import job_wait_explanation
 from booking.models import Job, JobEvent, JobState
-from stargate_portal.api.filters import state_filter
+from stargate_portal.api.filters import NamedRowFilter, state_filter
 from stargate_portal.api.pagination import BoundedCountPagination
 from stargate_portal.api.views import UserScopedMixin, user_of
 from stargate_portal.errors import ValidationFailed
@@ -41,7 +41,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 class JobFilter(filters.FilterSet):
     project = filters.NumberFilter(field_name="project_id")
     state = state_filter(JobState.choices)
-    gpu_type = filters.CharFilter(field_name="gpu_type__name", lookup_expr="iexact")
+    gpu_type = NamedRowFilter(field_name="gpu_type")
 
     class Meta:
         model = Job
