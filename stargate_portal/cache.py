@@ -14,13 +14,12 @@ process skip Redis for ``CACHE_OUTAGE_SECONDS`` (``OutageGuardedPool``): the cal
 fail at once, and are answered as above.
 """
 
-import threading
-import time
 from typing import Any
 
 import redis
-from django.conf import settings
 from django_redis.cache import RedisCache, omit_exception
+
+from stargate_portal.outages import Outage
 
 
 class OutageTolerantRedisCache(RedisCache):
@@ -30,30 +29,14 @@ class OutageTolerantRedisCache(RedisCache):
         return bool(self.client.add(*args, **kwargs))
 
 
-class _Outage:
-    """When this process last failed to reach the shared cache's Redis."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._failed_at = float("-inf")
-
-    def check(self) -> None:
-        with self._lock:
-            since = time.monotonic() - self._failed_at
-        if since < settings.CACHE_OUTAGE_SECONDS:
-            raise redis.ConnectionError("the shared cache failed moments ago; not tried")
-
-    def record(self) -> None:
-        with self._lock:
-            self._failed_at = time.monotonic()
-
-    def forget(self) -> None:
-        with self._lock:
-            self._failed_at = float("-inf")
-
-
-OUTAGE = _Outage()
+OUTAGE = Outage("CACHE_OUTAGE_SECONDS")
+"""When this process last failed to reach the shared cache's Redis."""
 _FAILURES = (redis.ConnectionError, redis.TimeoutError)
+
+
+def _check() -> None:
+    if OUTAGE.resting():
+        raise redis.ConnectionError("the shared cache failed moments ago; not tried")
 
 
 _GUARDED: dict[type[redis.Connection], type[redis.Connection]] = {}
@@ -71,7 +54,7 @@ def _guard(connection_class: type[redis.Connection]) -> type[redis.Connection]:
 
     class Guarded(connection_class):  # type: ignore[valid-type,misc]
         def connect(self) -> None:
-            OUTAGE.check()
+            _check()
             try:
                 super().connect()
             except _FAILURES:
@@ -79,7 +62,7 @@ def _guard(connection_class: type[redis.Connection]) -> type[redis.Connection]:
                 raise
 
         def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-            OUTAGE.check()
+            _check()
             try:
                 super().send_packed_command(command, check_health)
             except _FAILURES:

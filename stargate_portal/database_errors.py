@@ -15,11 +15,21 @@ that reads nothing from the database (``stargate_portal.errorpages``); both ask
 
 from django.db import InterfaceError, InternalError, OperationalError
 
+from stargate_portal.outages import Outage
+
 READ_ONLY_SQLSTATE = "25006"
 """PostgreSQL's read_only_sql_transaction."""
 
 RETRY_AFTER_SECONDS = 5
 """What ``Retry-After`` tells the client: about a PostgreSQL restart or fail-over."""
+
+DATABASE_OUTAGE = Outage("DB_OUTAGE_SECONDS")
+"""When a connection attempt of this process last failed slowly (``stargate_portal.postgresql``):
+the attempts of the next ``DB_OUTAGE_SECONDS`` fail at once."""
+
+SLOW_CONNECT_FAILURE_SECONDS = 1.0
+"""A failed connection attempt that took this long waited for a host that does not answer (a
+refused one takes milliseconds)."""
 
 CODE = "database_unavailable"
 MESSAGE = (

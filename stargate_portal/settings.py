@@ -120,6 +120,11 @@ else:
     # drops packets would otherwise hold a web worker for the system's TCP timeout (minutes),
     # past gunicorn's. The request then gets a 503 (stargate_portal/database_errors.py).
     options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
+    # Django's backend, but a connection attempt that failed slowly (a host that drops
+    # packets) makes the process skip the server for DB_OUTAGE_SECONDS instead of making every
+    # request wait DB_CONNECT_TIMEOUT for its 503 (stargate_portal/postgresql/base.py).
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "stargate_portal.postgresql"
     # How long a connection whose server stopped answering mid-request (a network partition,
     # a host gone without closing its sockets) is kept, in seconds (0: the system's, minutes
     # to hours; a Celery worker would wait that long on its task). The kernel probes a
@@ -139,6 +144,7 @@ else:
         given = options.get("options", "")
         options["options"] = f"{given} -c statement_timeout={statement_timeout}".strip()
 DATABASES["default"].setdefault("TEST", {})
+DB_OUTAGE_SECONDS = env.float("DB_OUTAGE_SECONDS", default=5.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

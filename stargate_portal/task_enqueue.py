@@ -15,17 +15,16 @@ as not queued, at once, and their work is picked up the same way.
 
 import logging
 import threading
-import time
 from collections import Counter
 from functools import partial
 from typing import Any
 
 from celery import Task
-from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import KombuError
 
 from stargate_portal.metrics import TASK_ENQUEUE_FAILURES
+from stargate_portal.outages import Outage
 
 logger = logging.getLogger(__name__)
 
@@ -35,25 +34,20 @@ BROKER_ERRORS: tuple[type[BaseException], ...] = (KombuError, OSError)
 
 _failures: Counter[str] = Counter()
 _failures_lock = threading.Lock()
-_broker_failed_at = float("-inf")
-"""When (``time.monotonic``) this process last failed to reach the broker."""
+BROKER_OUTAGE = Outage("CELERY_BROKER_OUTAGE_SECONDS")
+"""When this process last failed to reach the broker."""
 
 
 def task_enqueue(task: Task, *args: Any, countdown: float | None = None, **kwargs: Any) -> bool:
     """Queue ``task(*args, **kwargs)``; True if the broker took it. A broker failure is logged
     and counted, not raised: the caller's work is picked up later by its periodic task."""
-    global _broker_failed_at
-    with _failures_lock:
-        resting = time.monotonic() - _broker_failed_at < settings.CELERY_BROKER_OUTAGE_SECONDS
-    if resting:
-        seconds = f"{settings.CELERY_BROKER_OUTAGE_SECONDS:g}"
-        _not_queued(task, f"the broker failed less than {seconds} s ago", None)
+    if BROKER_OUTAGE.resting():
+        _not_queued(task, f"the broker failed less than {BROKER_OUTAGE.seconds:g} s ago", None)
         return False
     try:
         task.apply_async(args=args, kwargs=kwargs, countdown=countdown)
     except BROKER_ERRORS as exc:
-        with _failures_lock:
-            _broker_failed_at = time.monotonic()
+        BROKER_OUTAGE.record()
         _not_queued(task, "the broker is unavailable", exc)
         return False
     return True
@@ -86,7 +80,6 @@ def enqueue_failures() -> dict[str, int]:
 
 def enqueue_failures_reset() -> None:
     """Forget the counts and the last failure (tests)."""
-    global _broker_failed_at
     with _failures_lock:
         _failures.clear()
-        _broker_failed_at = float("-inf")
+    BROKER_OUTAGE.forget()

@@ -42,6 +42,44 @@ def database_unreachable() -> Iterator[None]:
 
 
 @contextmanager
+def database_silent() -> Iterator[socket.socket]:
+    """The next connections go to a port where the kernel accepts them and nothing ever
+    answers: as a database host behind a network that drops packets, each attempt waits the
+    whole connect timeout (libpq's shortest, 2 s). Yields the listening socket, whose queue
+    holds one connection per attempt."""
+    saved = dict(connection.settings_dict)
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as listener:
+        connection.close()
+        connection.settings_dict["PORT"] = listener.getsockname()[1]
+        connection.settings_dict["OPTIONS"] = saved["OPTIONS"] | {"connect_timeout": 2}
+        try:
+            yield listener
+        finally:
+            connection.close()
+            connection.settings_dict.update(saved)
+            database_errors.DATABASE_OUTAGE.forget()
+
+
+def _attempts(listener: socket.socket) -> int:
+    """Connection attempts queued on ``listener`` since the last call."""
+    listener.setblocking(False)
+    attempts = 0
+    while True:
+        try:
+            accepted, _ = listener.accept()
+        except BlockingIOError:
+            return attempts
+        accepted.close()
+        attempts += 1
+
+
+def _timed(request: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.monotonic()
+    response = request()
+    return response, time.monotonic() - started
+
+
+@contextmanager
 def connected_with(setting: str) -> Iterator[None]:
     """This process's connection with ``-c <setting>`` (as the settings send
     ``DB_STATEMENT_TIMEOUT_MS``; tests/infra/test_settings.py checks that part)."""
@@ -107,6 +145,62 @@ def test_an_api_request_while_the_database_is_down_is_503_in_the_error_shape(
     assert type(record.exc_info[1]).__name__ == "OperationalError"
     # The database back: the same client is served again.
     assert client.get(f"/api/v1/jobs/?project={alice_project.pk}").status_code == 200
+
+
+def test_after_a_connection_attempt_waited_in_vain_the_next_requests_answer_503_at_once(
+    api: Callable[[User | None], APIClient],
+    alice: User,
+    alice_project: Project,
+    settings: Any,
+    caplog: Any,
+) -> None:
+    """A host that drops packets costs a connection attempt its whole connect timeout. One
+    request of the process pays it; for ``DB_OUTAGE_SECONDS`` the others answer their 503 at
+    once instead of holding a worker each (a handful would hold them all)."""
+    client = api(alice)
+    url = f"/api/v1/jobs/?project={alice_project.pk}"
+    settings.DB_OUTAGE_SECONDS = 30
+
+    with database_silent() as listener, caplog.at_level(logging.ERROR, logger=API_LOGGER):
+        waited, first = _timed(lambda: client.get(url))
+        answered = [_timed(lambda: client.get(url)) for _ in range(3)]
+        tried_meanwhile = _attempts(listener)
+        settings.DB_OUTAGE_SECONDS = 0.2  # the window has passed: the next request tries
+        time.sleep(0.3)
+        again, second = _timed(lambda: client.get(url))
+        tried_after = _attempts(listener)
+
+    assert first >= 1.5
+    _unavailable(waited)
+    for response, seconds in answered:
+        _unavailable(response)
+        assert seconds < 0.5, seconds
+    assert tried_meanwhile == 1  # the first request's attempt only
+    skipped = [r for r in caplog.records if "not tried" in str(r.exc_info and r.exc_info[1])]
+    assert len(skipped) == 3
+    assert second >= 1.5
+    _unavailable(again)
+    assert tried_after == 1
+    # The database back (and the window forgotten): served again.
+    assert client.get(url).status_code == 200
+
+
+def test_a_refused_connection_is_tried_again_by_the_next_request(
+    api: Callable[[User | None], APIClient], alice: User, settings: Any
+) -> None:
+    """A server restarting refuses connections in milliseconds: no request is spared the
+    attempt, so the first one after the restart is served."""
+    client = api(alice)
+    settings.DB_OUTAGE_SECONDS = 30
+
+    with database_unreachable():
+        refused = [client.get("/api/v1/jobs/") for _ in range(2)]
+        resting = database_errors.DATABASE_OUTAGE.resting()
+
+    for response in refused:
+        _unavailable(response)
+    assert not resting
+    assert client.get("/api/v1/jobs/").status_code == 200
 
 
 def test_a_signed_in_page_while_the_database_is_down_is_a_503_page(alice: User) -> None:

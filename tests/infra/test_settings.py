@@ -127,6 +127,7 @@ DATABASE_ENVIRONMENT = (
     "DB_STATEMENT_TIMEOUT_MS",
     "DB_CONNECT_TIMEOUT",
     "DB_TCP_TIMEOUT_SECONDS",
+    "DB_OUTAGE_SECONDS",
     "WEB_TIMEOUT",
     "CELERY_BROKER_URL",
     "CELERY_BROKER_TIMEOUT_SECONDS",
@@ -202,6 +203,15 @@ def test_a_connection_attempt_gives_up_after_five_seconds_unless_told_otherwise(
     assert _database_settings(url, show) == "5"
     assert _database_settings(url, show, DB_CONNECT_TIMEOUT="2") == "2"
     assert _database_settings(f"{url}?connect_timeout=9", show) == "9"  # the URL decides
+
+
+def test_postgresql_is_served_by_the_backend_that_skips_a_silent_host() -> None:
+    show = "d['ENGINE'], settings.DB_OUTAGE_SECONDS"
+    url = "postgres://u@db:5432/stargate"
+
+    assert _database_settings(url, show) == "stargate_portal.postgresql 5.0"
+    assert _database_settings(url, show, DB_OUTAGE_SECONDS="2") == "stargate_portal.postgresql 2.0"
+    assert _database_settings("sqlite:////tmp/x.db", show).startswith("django.db.backends.sqlite3")
 
 
 def test_a_silent_server_is_given_up_after_the_tcp_timeout_unless_it_is_zero() -> None:

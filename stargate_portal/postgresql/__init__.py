@@ -1,0 +1,2 @@
+"""Django's PostgreSQL backend, which leaves alone for a few seconds a server that a
+connection attempt just waited for in vain (``base.DatabaseWrapper``)."""
