@@ -11,6 +11,10 @@ the production settings, in process with Django's test client as the busiest pro
   then as many after it was stopped with SIGSTOP (it accepts connections, never answers);
 - **cache frozen**: the same with the shared cache's Redis, and job details (each request's
   throttle reads and writes the cache);
+- **database host silent**: job details while the database answers, then as many after the
+  process's connection was pointed at a port that accepts connections and never answers (as a
+  host behind a network that drops packets): the first request waits ``DB_CONNECT_TIMEOUT``,
+  the others of the next ``DB_OUTAGE_SECONDS`` answer 503 at once;
 - **job table locked**: another session holds ``LOCK TABLE booking_job IN ACCESS EXCLUSIVE
   MODE`` while a job detail is asked for, with the web workers' statement timeout (2 s here,
   half of ``WEB_TIMEOUT`` in production).
@@ -40,6 +44,7 @@ from typing import Any
 
 from booking.admission.load_benchmark import kept_site, kept_site_copy
 
+CASES = ("broker", "cache", "database", "lock")
 STATEMENT_TIMEOUT_MS = 2_000
 SLOW_MS = 400
 """A request this slow waited for the service (the cache's timeout is 500 ms)."""
@@ -48,7 +53,7 @@ SLOW_MS = 400
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=20, help="requests per phase")
-    parser.add_argument("--run", choices=("broker", "cache", "lock"), help=argparse.SUPPRESS)
+    parser.add_argument("--run", choices=CASES, help=argparse.SUPPRESS)
     parser.add_argument("--redis", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run:
@@ -60,13 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     url, kept = sites
     print(f"requests during outages (in process, a copy of the kept site, {args.requests} each)")
     with kept_site_copy(url, kept, "outage") as environment:
-        for case in ("broker", "cache", "lock"):
+        for case in CASES:
             print(_case(case, args.requests, environment), flush=True)
     return 0
 
 
 def _case(case: str, requests: int, environment: dict[str, str]) -> str:
-    if case == "lock":
+    if case in ("database", "lock"):
         return _line(case, _child(case, requests, "", environment))
     if shutil.which("redis-server") is None:
         return f"{case}: skipped (no redis-server on PATH)"
@@ -113,6 +118,7 @@ def _line(case: str, result: dict[str, Any]) -> str:
     title = {
         "broker": "broker frozen (SIGSTOP), API job submits",
         "cache": "shared cache frozen (SIGSTOP), API job details",
+        "database": "database host silent (accepts, never answers), API job details",
         "lock": f"job table locked by another session, statement timeout {STATEMENT_TIMEOUT_MS}"
         " ms, API job detail",
     }[case]
@@ -151,7 +157,7 @@ def _run(case: str, requests: int, redis: str) -> dict[str, Any]:
         os.environ |= {"CELERY_BROKER_URL": url, "ADMISSION_ON_SUBMIT": "true"}
     elif case == "cache":
         os.environ["CACHE_URL"] = url
-    else:
+    elif case == "lock":
         os.environ["DB_STATEMENT_TIMEOUT_MS"] = str(STATEMENT_TIMEOUT_MS)
     import django
 
@@ -191,11 +197,14 @@ def _run(case: str, requests: int, redis: str) -> dict[str, Any]:
     request = submit if case == "broker" else read
     statuses: Counter[int] = Counter()
     up = _timed(request, requests, statuses)
-    os.kill(int(pid), signal.SIGSTOP)
-    try:
-        down = _timed(request, requests, statuses)
-    finally:
-        os.kill(int(pid), signal.SIGCONT)
+    if case == "database":
+        down = _database_silent(request, requests, statuses)
+    else:
+        os.kill(int(pid), signal.SIGSTOP)
+        try:
+            down = _timed(request, requests, statuses)
+        finally:
+            os.kill(int(pid), signal.SIGCONT)
     return {"up": up, "down": down, "statuses": {str(k): v for k, v in statuses.items()}}
 
 
@@ -206,6 +215,22 @@ def _timed(request: Callable[[], int], times: int, statuses: Counter[int]) -> li
         statuses[request()] += 1
         spent.append((time.perf_counter() - started) * 1000)
     return spent
+
+
+def _database_silent(request: Callable[[], int], times: int, statuses: Counter[int]) -> list[float]:
+    """``request`` ``times`` times with the process's connection pointed at a port where the
+    kernel accepts connections and nothing answers."""
+    from django.db import connection
+
+    saved = dict(connection.settings_dict)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        connection.close()
+        connection.settings_dict["PORT"] = silent.getsockname()[1]
+        try:
+            return _timed(request, times, statuses)
+        finally:
+            connection.close()
+            connection.settings_dict.update(saved)
 
 
 def _locked(client: Any, path: str, headers: dict[str, str]) -> dict[str, Any]:
