@@ -203,6 +203,26 @@ def test_a_refused_connection_is_tried_again_by_the_next_request(
     assert client.get("/api/v1/jobs/").status_code == 200
 
 
+def test_the_start_commands_wait_for_the_database_tries_it_at_every_poll(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``manage.py start`` waits for the database on purpose: the pause after a slow failure
+    is for requests, and the error it gives up with is the server's, not "not tried"."""
+    from django.core.management.base import CommandError
+
+    from stargate_portal.management.commands import start
+
+    monkeypatch.setattr(start, "POLL_SECONDS", 0.1)
+    with database_silent() as listener:
+        with pytest.raises(CommandError) as gave_up:
+            start._database_wait(time.monotonic() + 3)
+        attempts = _attempts(listener)
+
+    assert attempts == 2  # 2 s each: the first, then one more before the deadline passed
+    assert "connection timeout expired" in str(gave_up.value)
+    assert "not tried" not in str(gave_up.value)
+
+
 def test_a_signed_in_page_while_the_database_is_down_is_a_503_page(alice: User) -> None:
     client = Client(raise_request_exception=False)
     client.force_login(alice)  # the session is stored while the database answers

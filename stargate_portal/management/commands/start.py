@@ -29,6 +29,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import OperationalError, connection, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from stargate_portal.database_errors import DATABASE_OUTAGE
 from stargate_portal.metrics import MULTIPROCESS_ENV
 
 logger = logging.getLogger("stargate_portal.start")
@@ -92,6 +93,9 @@ class _LogLines(io.TextIOBase):
 
 def _database_wait(deadline: float) -> None:
     while True:
+        # Each poll tries the server: the pause after a slow failure is for requests, and here
+        # the last attempt's own error is what the operator must read.
+        DATABASE_OUTAGE.forget()
         try:
             connection.ensure_connection()
             return
