@@ -14,7 +14,8 @@ small asyncio HTTP client on the same machine:
 Before it is served, each site is brought to the state of a running one: a member with a token
 and a session, a fresh admission cycle, the ledger checkpoints folded (the beat task does it
 every 15 minutes) and fresh planner statistics. ``--workers N`` serves with N processes instead
-(the production default is 2 x cores + 1).
+(the production default is 2 x cores + 1), and ``WEB_THREADS=N`` in the environment with N
+threads each (gunicorn's gthread workers; the default is 1, sync workers).
 
 Each request kind runs for ``--seconds`` after a one-second warm-up; the figures are the
 requests per second, p50 and p99 latency (one request = connect, send, read the whole response)
@@ -445,9 +446,12 @@ def _rank(ordered: Sequence[float], fraction: float) -> float:
 
 def _table(results: dict[str, dict[str, Any]], clients: int, workers: int) -> list[str]:
     demo, bench = results["demo site"], results["benchmark site"]
+    threads = int(os.environ.get("WEB_THREADS") or 1)  # passed on to gunicorn_conf
+    served = (
+        f"{workers} sync workers" if threads == 1 else f"{workers} workers of {threads} threads"
+    )
     lines = [
-        f"clients: {clients} concurrent, gunicorn {workers} sync workers,"
-        f" on {os.cpu_count()} cores",
+        f"clients: {clients} concurrent, gunicorn {served}, on {os.cpu_count()} cores",
         f"demo site: {demo['facts']['pending']:,} pending jobs; benchmark site: "
         f"{bench['facts']['pending']:,} pending jobs",
     ]
