@@ -9,7 +9,7 @@ end), in a process of its own with the production settings (DEBUG off):
 
 - every GET route of the route sweep (``route_sweep``: portal, console, admin and API, each
   asked by its kind of user), with each value of ``HOSTILE_QUERY_VALUES`` in every parameter
-  of ``QUERY_PARAMETERS``;
+  of ``QUERY_PARAMETERS``, then in every one but the list controls (``hostile_queries``);
 - then, as the load benchmark's member of the busiest project and as a staff member, the forms
   that post on those pages (122 on the kept site), each posted with every field set to one
   value of ``HOSTILE_FORM_VALUES``, logout forms left out;
@@ -57,6 +57,20 @@ QUERY_PARAMETERS = [
     *("section", "next", "year", "month", "since", "until", "format", "limit", "offset"),
 ]
 """The query parameters the site's pages and API read, each sent with the hostile value."""
+LIST_CONTROLS = ("format", "ordering", "page", "cursor", "limit", "offset")
+"""Parameters an API list refuses before it reads anything (an unknown ``format`` is a 404, an
+unknown ``ordering`` a 400, a page that is no number a 404): sent with the others, they hide
+how the list's filters take the value."""
+
+
+def hostile_queries(value: str) -> list[dict[str, str]]:
+    """The query strings a route gets for ``value``: every parameter set to it, then every
+    parameter but the list controls (so the API's filters read it too)."""
+    every = dict.fromkeys(QUERY_PARAMETERS, value)
+    filters = {name: value for name, value in every.items() if name not in LIST_CONTROLS}
+    return [every, filters]
+
+
 HOSTILE_FORM_VALUES = {
     "nul": "\x00",
     "digits": "9" * 40,
@@ -94,14 +108,15 @@ def _sweep() -> int:
     import django
 
     django.setup()
-    # The refusals the sweep provokes are logged as warnings; a server error still is.
-    logging.getLogger("django.request").setLevel(logging.ERROR)
     from django.test import Client
 
     from accounts.models import User
     from booking.admission.load_benchmark import site_prepare
 
     facts = site_prepare()
+    # The refusals the sweep provokes are logged as warnings; a server error still is. (After
+    # site_prepare: it sets Django up, and so the logging, again.)
+    logging.getLogger("django.request").setLevel(logging.ERROR)
     print(f"hostile input on the kept site ({facts['pending']:,} pending jobs)")
     clients = {}
     for who, email in (
@@ -116,9 +131,9 @@ def _sweep() -> int:
     # Every swept route with hostile query strings first: the forms change the site.
     read: list[Answer] = []
     for label, value in HOSTILE_QUERY_VALUES.items():
-        query = dict.fromkeys(QUERY_PARAMETERS, value)
-        for _route, who, path in facts["sweep"]:
-            read.append(_answer(partial(clients[who].get, path, query), label, who, path))
+        for query in hostile_queries(value):
+            for _route, who, path in facts["sweep"]:
+                read.append(_answer(partial(clients[who].get, path, query), label, who, path))
     routes = len(facts["sweep"])
     failed = _report(f"{routes} routes, {len(read)} requests with hostile query strings", read)
 
