@@ -27,6 +27,7 @@ from rest_framework.test import APIClient
 from accounts.models import MembershipRole, Organisation, OrganisationKind, User
 from booking.admission.receivers import admission_request_forget
 from stargate_portal.cache import OUTAGE as CACHE_OUTAGE
+from stargate_portal.database_errors import DATABASE_OUTAGE
 from stargate_portal.task_enqueue import enqueue_failures_reset
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
 
@@ -69,8 +70,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def fresh_cache() -> Iterator[None]:
     """allauth's rate limits, the API throttles and the job debounces count in the cache, and
     user ids repeat between tests: every test starts and ends with it empty (and with no
-    cycle request remembered by the process, nor a failure of the shared cache's Redis)."""
+    cycle request remembered by the process, nor a failure of the shared cache's Redis or of
+    a connection attempt to the database)."""
     CACHE_OUTAGE.forget()
+    DATABASE_OUTAGE.forget()
     cache.clear()
     admission_request_forget()
     yield
