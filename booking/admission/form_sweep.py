@@ -13,9 +13,13 @@ end), in a process of its own with the production settings (DEBUG off):
 - then, as the load benchmark's member of the busiest project and as a staff member, the forms
   that post on those pages (122 on the kept site), each posted with every field set to one
   value of ``HOSTILE_FORM_VALUES``, logout forms left out;
+- each GET runs in a transaction rolled back after it, which counts the rows (and index
+  entries) it read (``stargate_portal.postgresql.costs.rows_read``); every route is also asked
+  once without a query string, to set those counts beside the hostile ones;
 - for each part it prints how the answers spread over the status codes, every answer of 500 or
-  more and every one that sent a signed-in user to a sign-in page (either makes it exit 1),
-  and the slowest answers.
+  more, every one that sent a signed-in user to a sign-in page and every GET that read more
+  than ``ROWS_READ_MAX`` rows (any of them makes it exit 1), then the slowest answers and the
+  GETs that read the most.
 
 ``make test`` sends the same values to the demo site (``tests/admission/test_route_sweep.py``);
 this finds what only scale shows: an answer slow because of what the site holds, or a 500 on
@@ -31,6 +35,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -83,6 +88,11 @@ HOSTILE_FORM_VALUES = {
 TAKES_AWAY = ("delete", "leave", "cancel", "revoke", "remove", "withdraw")
 """Forms that take something away post last, so the others still find what they act on."""
 SLOWEST_SHOWN = 15
+ROWS_READ_MAX = 50_000
+"""Rows one GET may read on the kept site (12,500 nodes, 160,000 queued jobs): a page of a
+list, a project's figures or the busiest project's queue (about 9,000 jobs) stay well under
+it; a filter or a parameter that makes a request walk the site's jobs does not. Counted, not
+timed: the time of an answer on a shared two-core machine varies too much to fail on."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,14 +138,21 @@ def _sweep() -> int:
     for who, token in (("token", facts["token"]), ("staff_token", facts["staff_token"])):
         clients[who] = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Token {token}")
 
-    # Every swept route with hostile query strings first: the forms change the site.
+    # Every swept route, plain and with hostile query strings, first: the forms change the
+    # site. Each in a transaction rolled back after it, which counts the rows it read.
     read: list[Answer] = []
+    for _route, who, path in facts["sweep"]:
+        read.append(answer(partial(clients[who].get, path), "none", who, path, rows=True))
     for label, value in HOSTILE_QUERY_VALUES.items():
         for query in hostile_queries(value):
             for _route, who, path in facts["sweep"]:
-                read.append(_answer(partial(clients[who].get, path, query), label, who, path))
+                get = partial(clients[who].get, path, query)
+                read.append(answer(get, label, who, path, rows=True))
     routes = len(facts["sweep"])
-    failed = _report(f"{routes} routes, {len(read)} requests with hostile query strings", read)
+    failed = report(
+        f"{routes} routes, {len(read)} requests: each once plain, then with hostile query strings",
+        read,
+    )
 
     forms, pages = forms_of_pages(
         lambda who, path: clients[who].get(path),
@@ -145,8 +162,8 @@ def _sweep() -> int:
     for label, value in HOSTILE_FORM_VALUES.items():
         for who, action, fields in forms:
             data = dict.fromkeys(fields, value)
-            posted.append(_answer(partial(clients[who].post, action, data), label, who, action))
-    failed |= _report(f"{len(forms)} forms on {pages} pages, {len(posted)} posts", posted)
+            posted.append(answer(partial(clients[who].post, action, data), label, who, action))
+    failed |= report(f"{len(forms)} forms on {pages} pages, {len(posted)} posts", posted)
     return 1 if failed else 0
 
 
@@ -184,24 +201,45 @@ class Answer:
     who: str
     path: str
     signed_out: bool  # sent to a sign-in page
+    rows: int | None = None  # rows it read (GETs), None when not counted
 
 
-def _answer(request: Callable[[], Any], value: str, who: str, path: str) -> Answer:
-    started = time.perf_counter()
-    response = request()
-    elapsed = (time.perf_counter() - started) * 1000
+def answer(
+    request: Callable[[], Any], value: str, who: str, path: str, *, rows: bool = False
+) -> Answer:
+    """``request`` timed; with ``rows``, in a transaction rolled back after it (a GET changes
+    nothing the sweep needs) that counts the rows it read."""
+    from django.db import connection, transaction
+
+    from stargate_portal.postgresql.costs import rows_read
+
+    read = None
+    with transaction.atomic() if rows else nullcontext():
+        before = rows_read() if rows else 0
+        started = time.perf_counter()
+        response = request()
+        elapsed = (time.perf_counter() - started) * 1000
+        if rows:
+            # A request whose own query failed left the transaction unusable: not counted.
+            read = None if connection.needs_rollback else rows_read() - before
+            transaction.set_rollback(True)
     signed_out = response.status_code == 302 and "login" in response.get("Location", "")
-    return Answer(elapsed, response.status_code, value, who, path, signed_out)
+    return Answer(elapsed, response.status_code, value, who, path, signed_out, read)
 
 
-def _report(title: str, answers: list[Answer]) -> bool:
+def report(title: str, answers: list[Answer]) -> bool:
     """Print the answers' spread, failures and slowest; True when any failed."""
     statuses = Counter(answer.status for answer in answers)
     failed = [answer for answer in answers if answer.status >= 500]
     signed_out = [answer for answer in answers if answer.signed_out]
+    counted = [answer for answer in answers if answer.rows is not None]
+    walked = [answer for answer in counted if answer.rows > ROWS_READ_MAX]  # type: ignore[operator]
     print(f"  {title}")
     print("    answers: " + ", ".join(f"{status}: {n}" for status, n in sorted(statuses.items())))
-    for name, shown in (("answers of 500 or more", failed), ("sent to a sign-in page", signed_out)):
+    checks = [("answers of 500 or more", failed), ("sent to a sign-in page", signed_out)]
+    if counted:
+        checks.append((f"GETs that read more than {ROWS_READ_MAX:,} rows", walked))
+    for name, shown in checks:
         print(f"    {name}: {len(shown) or 'none'}")
         for answer in shown:
             print(f"      {answer.status} {answer.value:11} {answer.who:11} {answer.path}")
@@ -211,7 +249,18 @@ def _report(title: str, answers: list[Answer]) -> bool:
             f"      {answer.ms:8.1f} {answer.status} {answer.value:11} {answer.who:11} "
             f"{answer.path[:90]}"
         )
-    return bool(failed or signed_out)
+    if counted:
+        uncounted = len(answers) - len(counted)
+        print(
+            f"    the {SLOWEST_SHOWN} that read the most (rows, ms, status, value, who, path; "
+            f"{uncounted} not counted):"
+        )
+        for answer in sorted(counted, key=lambda answer: -(answer.rows or 0))[:SLOWEST_SHOWN]:
+            print(
+                f"      {answer.rows:8,} {answer.ms:8.1f} {answer.status} {answer.value:11} "
+                f"{answer.who:11} {answer.path[:80]}"
+            )
+    return bool(failed or signed_out or walked)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from booking.grants.api import projects as projects_api
 from booking.models import GpuType, LedgerEntry, LedgerEntryKind, Project
 from stargate_portal.api.pagination import BoundedCountPagination
 from stargate_portal.keyset import ordering_of
+from stargate_portal.postgresql.costs import pages_read, rows_read
 from tests.error_shape import assert_error
-from tests.fixtures.rows import pages_read, rows_read
 
 pytestmark = pytest.mark.django_db
 

@@ -35,8 +35,8 @@ from booking.jobs.selectors import QUEUED_STATES
 from booking.models import GpuType, Job, JobState, Project
 from stargate_portal.api.pagination import BoundedCountPagination
 from stargate_portal.keyset import ordering_of
+from stargate_portal.postgresql.costs import index_pages_read, rows_read
 from tests.fixtures.jobs import SCRIPT, cycle, job_body, project_for
-from tests.fixtures.rows import index_pages_read, rows_read
 
 pytestmark = pytest.mark.postgres
 

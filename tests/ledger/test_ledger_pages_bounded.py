@@ -19,7 +19,7 @@ from accounts.services.tokens import api_token_create
 from booking.grants.portal.views.projects import LEDGER_COUNT_MAX
 from booking.ledger.checkpoints import ledger_checkpoints_advance
 from booking.models import GpuType, LedgerEntry, LedgerEntryKind, Project
-from tests.fixtures.rows import rows_read
+from stargate_portal.postgresql.costs import rows_read
 
 pytestmark = pytest.mark.postgres
 

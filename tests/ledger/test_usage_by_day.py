@@ -21,8 +21,8 @@ from booking.ledger.services import (
     ledger_release,
 )
 from booking.models import Allocation, LedgerCheckpoint, LedgerEntry
+from stargate_portal.postgresql.costs import rows_read
 from tests.factories import AllocationFactory, GpuTypeFactory
-from tests.fixtures.rows import rows_read
 
 pytestmark = pytest.mark.django_db
 H = Decimal
