@@ -18,6 +18,7 @@ from accounts.models import User
 from accounts.portal.pagination import PAGE_SIZE, page_of
 from accounts.tiers import PriorityTier
 from booking.admission.console.forms import FairShareFilterForm, QueueActionForm, QueueFilterForm
+from booking.admission.console.rows import fair_share_rows, queue_rows
 from booking.admission.selectors import admission_cycles_recent
 from booking.charts.cluster import cluster_chart, cluster_rows
 from booking.cluster.registry import cluster_backend
@@ -151,15 +152,15 @@ def cluster_queue(request: StaffRequest) -> HttpResponse:
     )
     page = page_of(request, jobs, count_max=QUEUE_COUNT_MAX)
     tiers = project_tiers({job.project_id for job in page}, today=today)
+    rows = [
+        (job, PriorityTier(tiers.get(job.project_id, PriorityTier.INTERNATIONAL))) for job in page
+    ]
     context = {
         "filters": filters,
         "page": page,
-        "rows": [
-            (job, PriorityTier(tiers.get(job.project_id, PriorityTier.INTERNATIONAL)))
-            for job in page
-        ],
+        "rows": rows,
+        "table_rows": queue_rows(rows, action_form.ticked()),
         "action_form": action_form,
-        "ticked": action_form.ticked(),
     }
     return render(request, "admission/console/queue.html", context)
 
@@ -213,10 +214,12 @@ def cluster_fair_share(request: StaffRequest) -> HttpResponse:
     )
     page = Paginator(table.rows, PAGE_SIZE).get_page(request.GET.get("page"))
     counts = job_counts([row.pk for row in page])
+    rows = [(row, PriorityTier(row.tier), counts.get(row.pk, JobCounts())) for row in page]
     context: dict[str, Any] = {
         "filters": filters,
         "page": page,
-        "rows": [(row, PriorityTier(row.tier), counts.get(row.pk, JobCounts())) for row in page],
+        "rows": rows,
+        "table_rows": fair_share_rows(rows),
         "filtered": bool(chosen.get("tier") or chosen.get("q")),
         "half_life": f"{settings.FAIR_SHARE_HALF_LIFE_DAYS:g}",
         "as_of": table.as_of,
