@@ -11,13 +11,15 @@ from django.utils.safestring import SafeString, mark_safe
 
 
 class LongSelect(forms.Select):
-    """A ``<select>`` of hundreds of options (time zones, countries) written in one pass.
+    """A ``<select>`` written in one pass: of hundreds of options (time zones, countries), or
+    on a busy page.
 
     Django's ``Select`` renders every option through a template of its own: 36 ms for the
     420 time zones of the preferences page, 15 ms for the 250 countries of an organisation's
     form, on every view and every form shown again with its errors. This writes the same
     HTML (the element's attributes, ``selected``, option groups) with the values and labels
-    escaped, in about a millisecond. Option attributes of ``create_option`` are not kept:
+    escaped, in about a millisecond (the console queue's four short selects: 1.3 ms a page
+    with ``Select``, 0.2 ms with this). Option attributes of ``create_option`` are not kept:
     use it for plain choices only.
     """
 
