@@ -18,7 +18,7 @@ from accounts.models import User
 from accounts.portal.pagination import PAGE_SIZE, page_of
 from accounts.tiers import PriorityTier
 from booking.admission.console.forms import FairShareFilterForm, QueueActionForm, QueueFilterForm
-from booking.admission.console.rows import fair_share_rows, queue_rows
+from booking.admission.console.rows import QUEUE_ROW_FIELDS, fair_share_rows, queue_rows
 from booking.admission.selectors import admission_cycles_recent
 from booking.charts.cluster import cluster_chart, cluster_rows
 from booking.cluster.registry import cluster_backend
@@ -149,7 +149,7 @@ def cluster_queue(request: StaffRequest) -> HttpResponse:
         gpu_type=chosen.get("gpu_type", ""),
         tier=chosen.get("tier"),
         today=today,
-    )
+    ).only(*QUEUE_ROW_FIELDS)
     page = page_of(request, jobs, count_max=QUEUE_COUNT_MAX)
     tiers = project_tiers({job.project_id for job in page}, today=today)
     rows = [
