@@ -23,6 +23,18 @@ QUEUE_ACTION_MAX_JOBS = 100
 TIER_CHOICES = [("", _("All tiers")), *PriorityTier.choices]
 
 
+def _tier_field() -> forms.TypedChoiceField:
+    """A tier to filter by, or every tier."""
+    return forms.TypedChoiceField(
+        label=_("Tier"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=TIER_CHOICES,
+        widget=LongSelect,
+    )
+
+
 class QueueFilterForm(forms.Form):
     """The queue by GPU type, state and tier; without a state: waiting and running jobs."""
 
@@ -33,14 +45,7 @@ class QueueFilterForm(forms.Form):
         choices=[("", _("Pending, held, admitted, running")), *JobState.choices],
         widget=LongSelect,
     )
-    tier = forms.TypedChoiceField(
-        label=_("Tier"),
-        required=False,
-        coerce=int,
-        empty_value=None,
-        choices=TIER_CHOICES,
-        widget=LongSelect,
-    )
+    tier = _tier_field()
 
     def __init__(self, *args: Any, gpu_types: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -51,14 +56,7 @@ class QueueFilterForm(forms.Form):
 
 
 class FairShareFilterForm(forms.Form):
-    tier = forms.TypedChoiceField(
-        label=_("Tier"),
-        required=False,
-        coerce=int,
-        empty_value=None,
-        choices=TIER_CHOICES,
-        widget=LongSelect,
-    )
+    tier = _tier_field()
     q = forms.CharField(label=_("Project name contains"), required=False, max_length=200)
 
 
