@@ -1,10 +1,14 @@
 """Each gunicorn worker calls ``WEB_WARM_UP`` before its first request
 (``stargate_portal.gunicorn_conf.post_worker_init``): importing WeasyPrint for the energy
-pages' PDF link took about a second of some user's first request to every worker."""
+pages' PDF link took about a second of some user's first request to every worker. Then it
+freezes what it holds out of the garbage collector's way."""
 
+import gc
 import logging
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from django.conf import settings
 from django.test import override_settings
 from django.utils.module_loading import import_string
@@ -25,6 +29,13 @@ def fail() -> None:
 
 class Worker:
     log = logging.getLogger("tests.warm_up")
+
+
+@pytest.fixture(autouse=True)
+def unfrozen() -> Iterator[None]:
+    """The test process is no worker: what a test froze is handed back to the collector."""
+    yield
+    gc.unfreeze()
 
 
 def test_the_warm_ups_are_callables_that_exist() -> None:
@@ -53,3 +64,16 @@ def test_a_failing_warm_up_is_logged_and_the_worker_goes_on(caplog: Any) -> None
     assert [r.getMessage() for r in caplog.records if r.name == "tests.warm_up"] == [
         f"warm-up {__name__}.fail failed"
     ]
+
+
+def test_a_worker_freezes_what_it_holds_after_its_warm_ups() -> None:
+    gc.unfreeze()
+    held = [object()]  # a container: the collector tracks it
+    assert any(obj is held for obj in gc.get_objects())
+
+    with override_settings(WEB_WARM_UP=[f"{__name__}.record"]):
+        gunicorn_conf.post_worker_init(Worker())
+
+    assert gc.get_freeze_count() > 10_000  # the application's modules, classes, patterns …
+    # … frozen: a full collection no longer walks them.
+    assert not any(obj is held for obj in gc.get_objects())
