@@ -58,12 +58,24 @@ def postgres(db: None) -> None:
     require_service(connection.vendor == "postgresql", "needs DATABASE_URL=postgres://…")
 
 
+DATABASE_FIXTURES = ("db", "transactional_db", "live_server")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # A marker brings the fixture that checks for its service (slurm: starts the cluster).
     for item in items:
         for marker in ("postgres", "slurm"):
             if item.get_closest_marker(marker) and marker not in getattr(item, "fixturenames", ()):
                 item.fixturenames.append(marker)  # type: ignore[attr-defined]
+        # pytest-django makes the test database only for the tests that name a database
+        # fixture or carry ``django_db`` when collected: the ``postgres`` fixture's own ``db``
+        # comes too late, and a run of such tests alone ran on the development database.
+        if (
+            item.get_closest_marker("postgres")
+            and not item.get_closest_marker("django_db")
+            and not set(DATABASE_FIXTURES) & set(getattr(item, "fixturenames", ()))
+        ):
+            item.fixturenames.append("db")  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)
