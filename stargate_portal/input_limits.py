@@ -70,17 +70,25 @@ def column_max_length(model: type[Model], field_name: str) -> int:
 
 
 class NulInputMiddleware:
-    """A query string or a posted form with a NUL character is a 400 before any view reads it.
-    PostgreSQL keeps no NUL in text, so a view filtering by such a value failed with a 500
-    (the booking form's live quote looked its GPU type up by the posted name); form and
-    serializer fields refuse NUL themselves, and this covers what views read from
-    ``request.GET`` and ``request.POST`` by hand. No person types a NUL into a form; JSON
-    bodies are the serializers' (which answer ``invalid``), uploaded files are not read."""
+    """An address, a header, a query string or a posted form with a NUL character is a 400
+    before any view reads it. PostgreSQL keeps no NUL in text, so a view filtering by such a
+    value failed with a 500 (the booking form's live quote looked its GPU type up by the
+    posted name; the console's capacity rules look theirs up by the name in the address, where
+    ``%00`` is a NUL; a submit looked its Idempotency-Key up, an API token its key); form and
+    serializer fields refuse NUL themselves, and this covers what views and authentication
+    read by hand. No person types a NUL into a form; JSON bodies are the serializers' (which
+    answer ``invalid``), uploaded files are not read. The session cookie is the session
+    store's (``stargate_portal.sessions``): a cookie is not the request's to refuse."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path:
+            raise BadRequest("The address holds a NUL character.")
+        for name, value in request.headers.items():
+            if "\x00" in value:
+                raise BadRequest(f"The header {name[:50]!r} holds a NUL character.")
         _refuse_nul(request.GET, "query string")
         if request.method == "POST" and request.content_type in _FORMS:
             _refuse_nul(request.POST, "form")

@@ -539,6 +539,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Database sessions whose keys are only Django's characters (a NUL in the cookie was a 500).
+SESSION_ENGINE = "stargate_portal.sessions"
 # Content-Security-Policy on every response (django-csp): scripts, styles, images and requests
 # only from this site, no inline script or style (htmx and the Swagger UI are static files).
 CONTENT_SECURITY_POLICY = {

@@ -2,9 +2,11 @@
 site and asked by the right kind of user, answers without a server error, with hostile query
 strings too."""
 
+from http.cookies import SimpleCookie
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
@@ -136,3 +138,29 @@ def test_no_form_of_any_page_fails_on_hostile_input(value: str) -> None:
         assert set(answers.values()) == {400}
     # Refused or shown again with errors, not taken as valid input.
     assert sum(status in (200, 302, 400, 404, 405) for status in answers.values()) == len(answers)
+
+
+def test_no_swept_route_fails_on_a_nul_in_its_address_a_header_or_the_session_cookie() -> None:
+    job, clients = _demo_site()
+    for client in clients.values():
+        client.raise_request_exception = False
+    rows = sweep_rows(job.project, job)
+    # The routes named by text (a GPU type, an action), with a NUL in that text.
+    named = sweep_routes(rows | {"gpu_type": f"{rows['gpu_type']}%00", "action": "hold%00"})
+    by_name = [r for r in named if "%00" in r.path]
+    routes = sweep_routes(rows)
+
+    in_address = {r.path: clients[r.who].get(r.path) for r in by_name}
+    in_header = {r.path: clients[r.who].get(r.path, HTTP_X_TRACE="a\x00b") for r in routes}
+    cookie = Client(raise_request_exception=False)
+    cookie.cookies = SimpleCookie({settings.SESSION_COOKIE_NAME: "abcdefgh\x00ijklmnop"})
+    signed_out = {r.path: cookie.get(r.path).status_code for r in routes}
+
+    assert f"/console/capacity/rules/{rows['gpu_type']}%00/" in in_address
+    assert {path: r.status_code for path, r in in_address.items()} == dict.fromkeys(in_address, 400)
+    assert all(b"NUL" in r.content for r in in_address.values())
+    assert {path: r.status_code for path, r in in_header.items()} == dict.fromkeys(in_header, 400)
+    # Such a cookie is no session: every route answers as to someone signed out.
+    assert {path: status for path, status in signed_out.items() if status >= 500} == {}
+    assert signed_out[f"/jobs/{job.pk}/"] == 302
+    assert signed_out[f"/api/v1/jobs/{job.pk}/"] == 401

@@ -37,15 +37,14 @@ from booking.capacity.services.feeds import calendar_feed_create, calendar_feed_
 from booking.grants.selectors.projects import project_of
 from booking.models import BookingState, CalendarFeed, CapacityBooking, GpuType
 from stargate_portal.api.filters import NamedRowFilter, UtcIsoDateTimeFilter, state_filter
+from stargate_portal.api.idempotency import idempotency_key, idempotency_key_parameter
 from stargate_portal.api.throttling import AnonRateThrottle
 from stargate_portal.api.views import UserScopedMixin, user_of
 from stargate_portal.errors import ValidationFailed
+from stargate_portal.input_limits import column_max_length
 
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Retrying with the same key returns the first booking and books nothing more.",
+IDEMPOTENCY_KEY = idempotency_key_parameter(
+    "Retrying with the same key returns the first booking and books nothing more."
 )
 
 
@@ -139,11 +138,9 @@ class BookingViewSet(
     )
     def create(self, request: Request) -> Response:
         data = valid(s.BookingCreateSerializer, request.data)
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 200:
-            raise ValidationFailed(
-                _("An Idempotency-Key has at most 200 characters."), code="invalid_idempotency_key"
-            )
+        key = idempotency_key(
+            request, max_length=column_max_length(CapacityBooking, "idempotency_key")
+        )
         project = project_of(user_of(request), data["project"])
         creation = booking_create(
             user=user_of(request),

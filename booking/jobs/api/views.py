@@ -6,8 +6,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django_filters import rest_framework as filters
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser
@@ -26,15 +25,13 @@ from booking.jobs.selectors import cancel_waits_for_cluster, jobs_of, listed_job
 from booking.jobs.waits import job_wait_explanation
 from booking.models import Job, JobEvent, JobState
 from stargate_portal.api.filters import NamedRowFilter, state_filter
+from stargate_portal.api.idempotency import idempotency_key, idempotency_key_parameter
 from stargate_portal.api.pagination import BoundedCountPagination
 from stargate_portal.api.views import UserScopedMixin, user_of
-from stargate_portal.errors import ValidationFailed
+from stargate_portal.input_limits import column_max_length
 
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Retrying with the same key returns the first response and creates nothing.",
+IDEMPOTENCY_KEY = idempotency_key_parameter(
+    "Retrying with the same key returns the first response and creates nothing."
 )
 
 
@@ -108,11 +105,7 @@ class JobViewSet(
         serializer = s.JobSubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 200:
-            raise ValidationFailed(
-                "An Idempotency-Key has at most 200 characters.", code="invalid_idempotency_key"
-            )
+        key = idempotency_key(request, max_length=column_max_length(Job, "idempotency_key"))
         project = project_of(request.user, data["project"])  # type: ignore[arg-type]
         with transaction.atomic():
             submission = job_services.job_submit(
