@@ -45,3 +45,12 @@ class Conflict(DomainError):
 
     status_code = 409
     code = "conflict"
+
+
+class Unavailable(DomainError):
+    """A store the operation needs cannot take it now (the file store of attachments): nothing
+    was changed, and the same request may be sent again later (``Retry-After``)."""
+
+    status_code = 503
+    code = "unavailable"
+    retry_after_seconds = 30

@@ -14,7 +14,7 @@ from rest_framework.views import set_rollback
 
 from stargate_portal import database_errors
 from stargate_portal.api.parsers import RequestTooLarge
-from stargate_portal.errors import DomainError
+from stargate_portal.errors import DomainError, Unavailable
 from stargate_portal.logs import correlation_id as request_correlation_id
 
 logger = logging.getLogger("stargate_portal.api")
@@ -70,7 +70,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Render any exception raised in an API view with the documented error shape."""
     if isinstance(exc, DomainError):
         set_rollback()  # as DRF does for its own errors, should a view run in a transaction
-        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+        headers = (
+            {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, Unavailable) else None
+        )
+        body = error_body(exc.code, exc.message, exc.details)
+        return Response(body, status=exc.status_code, headers=headers)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

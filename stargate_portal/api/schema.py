@@ -32,9 +32,10 @@ _ERROR_STATUSES = {
     "429": "Throttled (`details.retry_after_seconds`).",
     "500": "Unexpected error (`code: server_error`, quote `details.correlation_id`).",
     "503": (
-        "The database could not serve the request just now (`code: database_unavailable`): "
-        "retry after `Retry-After` seconds; a job submit retried with its Idempotency-Key is "
-        "queued once."
+        "The database could not serve the request just now (`code: database_unavailable`), "
+        "or the file store could not take an attachment (`code: storage_unavailable`); "
+        "nothing was changed: retry after `Retry-After` seconds; a job submit retried with "
+        "its Idempotency-Key is queued once."
     ),
 }
 

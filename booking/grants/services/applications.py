@@ -1,5 +1,6 @@
 """Applicants' writes: drafts, requests, attachment, submission, withdrawal."""
 
+import logging
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,9 @@ from booking.models import (
     Call,
 )
 from booking.notifications.services import notify
-from stargate_portal.errors import Conflict, ValidationFailed
+from stargate_portal.errors import Conflict, Unavailable, ValidationFailed
+
+logger = logging.getLogger(__name__)
 
 EDITABLE = (
     "title",
@@ -111,7 +114,17 @@ def application_attach(
         if not locked.is_editable:
             raise Conflict(_("Only drafts can be edited."), code="application_not_editable")
         old = locked.attachment.name if locked.attachment else ""
-        locked.attachment.save(f"application-{locked.pk}.pdf", upload, save=True)
+        try:
+            locked.attachment.save(f"application-{locked.pk}.pdf", upload, save=True)
+        except OSError as failure:  # the file store is full, gone or refuses to write
+            logger.error("attachment of application %s not stored: %r", locked.pk, failure)
+            raise Unavailable(
+                _(
+                    "The file store cannot take the attachment now; nothing was changed. "
+                    "Try again later."
+                ),
+                code="storage_unavailable",
+            ) from failure
     if old and old != locked.attachment.name:
         # robust: a file that cannot be deleted is logged, never fails the upload that replaced it
         transaction.on_commit(lambda: locked.attachment.storage.delete(old), robust=True)
