@@ -2,12 +2,14 @@
 site and asked by the right kind of user, answers without a server error, with hostile query
 strings too."""
 
+import re
 from http.cookies import SimpleCookie
 from io import StringIO
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.http import HttpResponse
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -164,3 +166,48 @@ def test_no_swept_route_fails_on_a_nul_in_its_address_a_header_or_the_session_co
     assert {path: status for path, status in signed_out.items() if status >= 500} == {}
     assert signed_out[f"/jobs/{job.pk}/"] == 302
     assert signed_out[f"/api/v1/jobs/{job.pk}/"] == 401
+
+
+def _text(response: HttpResponse) -> str:
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return body.decode(errors="replace")
+
+
+_TENANT_ROWS = re.compile(r"/(?:projects|jobs|applications|organisations|bookings)/\d+/")
+"""A path that names a row of a tenant (its project, job, application, organisation, booking)."""
+
+
+def test_no_swept_route_shows_a_tenant_s_rows_to_someone_of_another_organisation() -> None:
+    job, clients = _demo_site()
+    outsider = User.objects.create(email="outsider@elsewhere.example")
+    _, token = api_token_create(user=outsider, name="sweep", expires_in_days=1)
+    theirs: dict[str, Client | APIClient] = {
+        "member": Client(),
+        "token": APIClient(HTTP_AUTHORIZATION=f"Token {token}"),
+    }
+    theirs["member"].force_login(outsider)
+    application = job.project.application
+    assert application is not None
+    secrets = [job.project.name, str(job.uuid), application.title]
+    routes = [r for r in sweep_routes(sweep_rows(job.project, job)) if r.who in theirs]
+
+    answers = {r.path: (clients[r.who].get(r.path), theirs[r.who].get(r.path)) for r in routes}
+    bodies = {path: tuple(_text(response) for response in pair) for path, pair in answers.items()}
+
+    named = {path: pair for path, pair in answers.items() if _TENANT_ROWS.search(path)}
+    readable = {path for path, (mine, _) in named.items() if mine.status_code == 200}
+    assert len(readable) > 25  # the project's, the job's, the application's, the organisation's
+    # A row of another tenant is not found, never forbidden (which would say it exists).
+    assert {path: answers[path][1].status_code for path in readable} == dict.fromkeys(readable, 404)
+    # The lists, the queue, the dashboard and the rest: the outsider's own, none of the member's.
+    leaks = {
+        path: [secret for secret in secrets if secret in bodies[path][1]]
+        for path, (_, other) in answers.items()
+        if other.status_code == 200
+    }
+    assert {path: found for path, found in leaks.items() if found} == {}
+    # The same words are on the member's own pages: the search above can find them.
+    for secret in secrets:
+        shown = [path for path, (mine, _) in bodies.items() if secret in mine]
+        assert len(shown) >= 2, secret
+    assert sum(other.status_code == 200 for _, other in answers.values()) > 40
