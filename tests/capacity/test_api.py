@@ -7,24 +7,13 @@ from icalendar import Calendar
 
 from booking.models import BookingState, CapacityBooking, ProjectMember
 from tests.error_shape import assert_error
-from tests.fixtures.capacity import POOL_NODES, at, book
+from tests.fixtures.capacity import POOL_NODES, at, book, booking_body
 
 pytestmark = pytest.mark.usefixtures("clock")
 
 BOOKINGS = "/api/v1/bookings/"
 AVAILABILITY = "/api/v1/capacity/availability/"
 FEEDS = "/api/v1/calendar-feeds/"
-
-
-def body(project, **overrides):
-    return {
-        "project": project.pk,
-        "gpu_type": "H100",
-        "node_count": 2,
-        "starts_at": at(48).isoformat(),
-        "ends_at": at(72).isoformat(),
-        "name": "NorLLM pre-training",
-    } | overrides
 
 
 def test_availability_gives_the_free_nodes_per_hour_for_two_weeks(
@@ -54,7 +43,7 @@ def test_availability_refuses_an_unknown_gpu_type_and_too_long_a_range(api, alic
 
 
 def test_a_pi_books_nodes_and_reads_the_booking_back(api, alice, norllm):
-    response = api(alice).post(BOOKINGS, body(norllm), format="json")
+    response = api(alice).post(BOOKINGS, booking_body(norllm), format="json")
     assert response.status_code == 201, response.json()
     data = response.json()
     assert (data["state"], data["node_count"], data["gpus"], data["hours"]) == (
@@ -72,34 +61,40 @@ def test_a_pi_books_nodes_and_reads_the_booking_back(api, alice, norllm):
 def test_refusals_carry_their_specific_codes(api, alice, norllm, bob, fjord):
     client = api(alice)
     assert_error(
-        client.post(BOOKINGS, body(norllm, starts_at=at(48.5).isoformat()), format="json"),
+        client.post(BOOKINGS, booking_body(norllm, starts_at=at(48.5).isoformat()), format="json"),
         400,
         "not_aligned",
     )
     assert_error(
-        client.post(BOOKINGS, body(norllm, ends_at=at(48 + 337).isoformat()), format="json"),
+        client.post(
+            BOOKINGS, booking_body(norllm, ends_at=at(48 + 337).isoformat()), format="json"
+        ),
         400,
         "too_long",
     )
     far = {"starts_at": at(24 * 60).isoformat(), "ends_at": at(24 * 61).isoformat()}
     assert_error(
-        client.post(BOOKINGS, body(norllm, **far), format="json"), 409, "outside_booking_horizon"
+        client.post(BOOKINGS, booking_body(norllm, **far), format="json"),
+        409,
+        "outside_booking_horizon",
     )
     assert_error(
-        client.post(BOOKINGS, body(norllm, node_count=POOL_NODES + 1), format="json"),
+        client.post(BOOKINGS, booking_body(norllm, node_count=POOL_NODES + 1), format="json"),
         409,
         "exceeds_bookable_pool",
     )
     assert_error(
         client.post(
-            BOOKINGS, body(norllm, node_count=10, ends_at=at(48 + 336).isoformat()), format="json"
+            BOOKINGS,
+            booking_body(norllm, node_count=10, ends_at=at(48 + 336).isoformat()),
+            format="json",
         ),
         409,
         "insufficient_balance",
     )
     book(bob, fjord, start=50, hours=1, nodes=POOL_NODES)
     refused = assert_error(
-        client.post(BOOKINGS, body(norllm), format="json"), 409, "capacity_unavailable"
+        client.post(BOOKINGS, booking_body(norllm), format="json"), 409, "capacity_unavailable"
     )
     assert refused["details"]["nearest_after"] == {
         "starts_at": at(51).isoformat(),
@@ -113,13 +108,17 @@ def test_refusals_carry_their_specific_codes(api, alice, norllm, bob, fjord):
 
 def test_a_retry_with_the_same_idempotency_key_returns_the_first_booking(api, alice, norllm):
     client = api(alice)
-    first = client.post(BOOKINGS, body(norllm), format="json", HTTP_IDEMPOTENCY_KEY="plan-7")
-    again = client.post(BOOKINGS, body(norllm), format="json", HTTP_IDEMPOTENCY_KEY="plan-7")
+    first = client.post(
+        BOOKINGS, booking_body(norllm), format="json", HTTP_IDEMPOTENCY_KEY="plan-7"
+    )
+    again = client.post(
+        BOOKINGS, booking_body(norllm), format="json", HTTP_IDEMPOTENCY_KEY="plan-7"
+    )
     assert (first.status_code, again.status_code) == (201, 201)
     assert again["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
     other = client.post(
-        BOOKINGS, body(norllm, node_count=1), format="json", HTTP_IDEMPOTENCY_KEY="plan-7"
+        BOOKINGS, booking_body(norllm, node_count=1), format="json", HTTP_IDEMPOTENCY_KEY="plan-7"
     )
     assert_error(other, 409, "idempotency_key_reused")
     assert CapacityBooking.objects.count() == 1
@@ -191,7 +190,7 @@ def test_charlie_gets_404_on_every_booking_url(api, alice, norllm, charlie, acme
         client.get(f"{BOOKINGS}{booking.pk}/"),
         client.post(f"{BOOKINGS}{booking.pk}/cancel/", {}, format="json"),
         client.post(f"{BOOKINGS}{booking.pk}/refund/", {"reason": "x"}, format="json"),
-        client.post(BOOKINGS, body(norllm), format="json"),
+        client.post(BOOKINGS, booking_body(norllm), format="json"),
         client.post(FEEDS, {"project": norllm.pk}, format="json"),
     ):
         assert_error(response, 404, "not_found")

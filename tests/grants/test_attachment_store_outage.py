@@ -40,32 +40,43 @@ def attached(alice: User, draft: Application, login: object) -> Application:
     return draft
 
 
-def _break_the_store(settings: Settings, tmp_path: Path) -> None:
-    blocker = tmp_path / "a-file"
-    blocker.write_bytes(b"not a directory")
-    settings.MEDIA_ROOT = str(blocker / "media")
+class Store:
+    """The file store of the test: ``fail()`` makes it refuse every write, ``mend()`` brings it
+    back where it was."""
+
+    def __init__(self, settings: Settings, tmp_path: Path) -> None:
+        self.settings, self.working = settings, settings.MEDIA_ROOT
+        self.blocker = tmp_path / "a-file"
+        self.blocker.write_bytes(b"not a directory")
+
+    def fail(self) -> None:
+        self.settings.MEDIA_ROOT = str(self.blocker / "media")
+
+    def mend(self) -> None:
+        self.settings.MEDIA_ROOT = self.working
+
+
+@pytest.fixture
+def store(settings: Settings, tmp_path: Path) -> Store:
+    return Store(settings, tmp_path)
 
 
 def test_an_api_upload_the_store_cannot_write_is_a_503_and_keeps_the_first_attachment(
-    api: object,
-    alice: User,
-    attached: Application,
-    settings: Settings,
-    tmp_path: Path,
+    api: object, alice: User, attached: Application, store: Store
 ) -> None:
-    first_name, first_media = attached.attachment.name, settings.MEDIA_ROOT
+    first = attached.attachment.name
     url = f"/api/v1/applications/{attached.pk}/attachment/"
     client = api(alice)  # type: ignore[operator]
-    _break_the_store(settings, tmp_path)
+    store.fail()
 
     refused = client.put(url, {"attachment": _pdf(SECOND)}, format="multipart")
 
     body = assert_error(refused, 503, "storage_unavailable")
     assert "nothing was changed" in body["message"]
     assert refused["Retry-After"] == "30"
-    settings.MEDIA_ROOT = first_media  # the store is back
+    store.mend()
     attached.refresh_from_db()
-    assert attached.attachment.name == first_name
+    assert attached.attachment.name == first
     assert attached.attachment.read() == FIRST
     taken = client.put(url, {"attachment": _pdf(SECOND)}, format="multipart")
     assert taken.status_code == 200
@@ -74,15 +85,11 @@ def test_an_api_upload_the_store_cannot_write_is_a_503_and_keeps_the_first_attac
 
 
 def test_a_portal_upload_the_store_cannot_write_is_a_message_on_the_form(
-    login: object,
-    alice: User,
-    attached: Application,
-    settings: Settings,
-    tmp_path: Path,
+    login: object, alice: User, attached: Application, store: Store
 ) -> None:
-    first_name, first_media = attached.attachment.name, settings.MEDIA_ROOT
+    first = attached.attachment.name
     client = login(alice)  # type: ignore[operator]
-    _break_the_store(settings, tmp_path)
+    store.fail()
 
     response = client.post(
         reverse("grants:application_step", args=[attached.pk, "team"]),
@@ -93,8 +100,8 @@ def test_a_portal_upload_the_store_cannot_write_is_a_message_on_the_form(
     assert form_errors(response) == [
         "The file store cannot take the attachment now; nothing was changed. Try again later."
     ]
-    settings.MEDIA_ROOT = first_media
+    store.mend()
     attached.refresh_from_db()
-    assert attached.attachment.name == first_name
+    assert attached.attachment.name == first
     assert attached.attachment.read() == FIRST
     assert [m.email for m in attached.team.all()] == ["erik@uio.no"]  # the step was not saved

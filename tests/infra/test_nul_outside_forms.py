@@ -17,7 +17,7 @@ from accounts.services.tokens import api_token_create
 from booking.models import CapacityBooking, Job, Project
 from stargate_portal.sessions import SessionStore
 from tests.error_shape import assert_error
-from tests.fixtures.capacity import at
+from tests.fixtures.capacity import booking_body
 from tests.fixtures.jobs import job_body
 
 pytestmark = pytest.mark.postgres
@@ -52,17 +52,8 @@ def test_an_idempotency_key_with_a_nul_is_refused_and_nothing_is_submitted(
 def test_a_booking_with_a_nul_in_its_idempotency_key_books_nothing(
     api: Callable[[User], APIClient], alice: User, norllm: Project
 ) -> None:
-    booking = {
-        "project": norllm.pk,
-        "gpu_type": "H100",
-        "node_count": 1,
-        "starts_at": at(48).isoformat(),
-        "ends_at": at(72).isoformat(),
-        "name": "NorLLM",
-    }
-
     refused = api(alice).post(
-        "/api/v1/bookings/", booking, format="json", HTTP_IDEMPOTENCY_KEY="plan\x007"
+        "/api/v1/bookings/", booking_body(norllm), format="json", HTTP_IDEMPOTENCY_KEY="plan\x007"
     )
 
     assert "NUL" in assert_error(refused, 400, "bad_request")["message"]

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from booking.models import CapacityBooking, Job, JobEvent, Project
-from tests.fixtures.capacity import at
+from tests.fixtures.capacity import booking_body
 from tests.fixtures.jobs import job_body
 
 CLIENTS = 8
@@ -21,15 +21,18 @@ CLIENTS = 8
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def race(send: Callable[[int], Any]) -> list[Any]:
-    """``send(n)`` in one thread per client, released together; the responses in order."""
+def race(user: User, path: str, body_of: Callable[[int], dict[str, Any]], key: str) -> list[Any]:
+    """``CLIENTS`` clients of ``user`` post ``body_of(n)`` to ``path`` under the Idempotency-Key
+    ``key``, each in a thread, released together; the responses in order."""
     barrier = threading.Barrier(CLIENTS)
     responses: dict[int, Any] = {}
 
     def run(n: int) -> None:
+        client = APIClient(raise_request_exception=False)
+        client.force_authenticate(user)
         try:
             barrier.wait()
-            responses[n] = send(n)
+            responses[n] = client.post(path, body_of(n), format="json", HTTP_IDEMPOTENCY_KEY=key)
         finally:
             connection.close()
 
@@ -41,26 +44,20 @@ def race(send: Callable[[int], Any]) -> list[Any]:
     return [responses.get(n) for n in range(CLIENTS)]
 
 
-def _client(user: User) -> APIClient:
-    client = APIClient(raise_request_exception=False)
-    client.force_authenticate(user)
-    return client
+def the_one_made(responses: list[Any], model: type[Job] | type[CapacityBooking]) -> Any:
+    """The one row the clients made together, after checking each was answered with it."""
+    assert [r.status_code for r in responses] == [201] * CLIENTS, [r.content for r in responses]
+    made = model.objects.get()
+    assert {r.json()["id"] for r in responses} == {made.pk}
+    return made
 
 
 def test_the_same_submit_sent_at_once_under_one_key_makes_one_job(
     alice: User, alice_project: Project
 ) -> None:
-    body = job_body(alice_project)
+    responses = race(alice, "/api/v1/jobs/", lambda _n: job_body(alice_project), "nightly-17")
 
-    responses = race(
-        lambda _n: _client(alice).post(
-            "/api/v1/jobs/", body, format="json", HTTP_IDEMPOTENCY_KEY="nightly-17"
-        )
-    )
-
-    assert [r.status_code for r in responses] == [201] * CLIENTS, [r.content for r in responses]
-    job = Job.objects.get()
-    assert {r.json()["id"] for r in responses} == {job.pk}
+    job = the_one_made(responses, Job)
     assert JobEvent.objects.filter(job=job, from_state="").count() == 1  # submitted once
     assert job.idempotency_key == "nightly-17"
 
@@ -69,12 +66,7 @@ def test_different_submits_sent_at_once_under_one_key_make_one_job_and_are_refus
     alice: User, alice_project: Project
 ) -> None:
     responses = race(
-        lambda n: _client(alice).post(
-            "/api/v1/jobs/",
-            job_body(alice_project, gpus=n + 1),
-            format="json",
-            HTTP_IDEMPOTENCY_KEY="nightly-18",
-        )
+        alice, "/api/v1/jobs/", lambda n: job_body(alice_project, gpus=n + 1), "nightly-18"
     )
 
     statuses = sorted(r.status_code for r in responses)
@@ -91,22 +83,7 @@ def test_different_submits_sent_at_once_under_one_key_make_one_job_and_are_refus
 def test_the_same_booking_sent_at_once_under_one_key_books_once(
     alice: User, norllm: Project
 ) -> None:
-    body = {
-        "project": norllm.pk,
-        "gpu_type": "H100",
-        "node_count": 2,
-        "starts_at": at(48).isoformat(),
-        "ends_at": at(72).isoformat(),
-        "name": "NorLLM pre-training",
-    }
+    responses = race(alice, "/api/v1/bookings/", lambda _n: booking_body(norllm), "plan-7")
 
-    responses = race(
-        lambda _n: _client(alice).post(
-            "/api/v1/bookings/", body, format="json", HTTP_IDEMPOTENCY_KEY="plan-7"
-        )
-    )
-
-    assert [r.status_code for r in responses] == [201] * CLIENTS, [r.content for r in responses]
-    booking = CapacityBooking.objects.get()
-    assert {r.json()["id"] for r in responses} == {booking.pk}
+    the_one_made(responses, CapacityBooking)
     assert sum(r.get("Idempotent-Replayed") == "true" for r in responses) == CLIENTS - 1
