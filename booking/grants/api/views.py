@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -111,6 +111,7 @@ class StaffCallViewSet(UserScopedMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["get"])
     def ranking(self, request: Request, pk: str) -> Response:
         ranked = ranked_applications(call=self.get_object())
+        prefetch_related_objects([r.application for r in ranked], "requests__gpu_type")
         rows = [
             {
                 "position": i,

@@ -12,7 +12,7 @@ from typing import Any
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
-from accounts.models import User
+from accounts.models import Organisation, User
 from booking.models import Application, ApplicationState, Call, CallKind, ReviewAssignment
 
 RANKED_STATES = (ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW)
@@ -60,7 +60,7 @@ def weighted_score(score_x_weight: Decimal | None, weight_total: int | None) -> 
     return (Decimal(score_x_weight) / Decimal(weight_total)).quantize(Decimal("0.01"))
 
 
-def _scored(queryset: QuerySet[Application]) -> QuerySet[Application]:
+def _scored(queryset: QuerySet[Application, Any]) -> QuerySet[Application, Any]:
     score_x_weight, weight_total = _score_sums("assignments__", ACTIVE)
     return queryset.annotate(
         score_x_weight=score_x_weight,
@@ -105,22 +105,46 @@ def comments_for_applicant(application: Application) -> list[dict[str, Any]]:
     ]
 
 
+RANKED_FIELDS = (
+    "id",
+    "call_id",
+    "title",
+    "state",
+    "submitted_at",
+    "organisation_id",
+    "applicant_id",
+)
+"""What the ranking reads of an application: not its texts, which a call of thousands of
+applications would otherwise load whole to show 25 (a page prefetches its applicants)."""
+
+_NOT_SCORED = {"score_x_weight": None, "weight_total": None, "reviews": 0}
+
+
 def ranked_applications(*, call: Call) -> list[Ranked]:
-    """Tier first (priority access), then weighted score; rolling calls go in submission order."""
-    applications = _scored(
-        Application.objects.filter(call=call, state__in=RANKED_STATES).select_related(
-            "organisation", "applicant"
+    """Tier first (priority access), then weighted score; rolling calls go in submission order.
+
+    O(the call's ranked applications), which a ranking is, in three queries: their scores
+    summed per application, the applications (``RANKED_FIELDS``) and their organisations, each
+    read and its tier worked out once."""
+    ranked_here = Application.objects.filter(call=call, state__in=RANKED_STATES)
+    # Summed per application alone (grouped by its key, not by every column it is read with).
+    sums = {row["pk"]: row for row in _scored(ranked_here.values("pk"))}
+    applications = list(ranked_here.only(*RANKED_FIELDS))
+    organisations = Organisation.objects.in_bulk({a.organisation_id for a in applications})
+    tiers = {pk: int(o.priority_tier()) for pk, o in organisations.items()}
+    ranked = []
+    for a in applications:
+        a.organisation = organisations[a.organisation_id]
+        # An application submitted between the queries has no scores yet.
+        scored = sums.get(a.pk, _NOT_SCORED)
+        ranked.append(
+            Ranked(
+                application=a,
+                tier=tiers[a.organisation_id],
+                weighted_score=weighted_score(scored["score_x_weight"], scored["weight_total"]),
+                reviews=scored["reviews"],
+            )
         )
-    )
-    ranked = [
-        Ranked(
-            application=a,
-            tier=int(a.organisation.priority_tier()),
-            weighted_score=weighted_score(a.score_x_weight, a.weight_total),  # type: ignore[attr-defined]
-            reviews=a.reviews,  # type: ignore[attr-defined]
-        )
-        for a in applications
-    ]
     if call.kind == CallKind.ROLLING:
         return sorted(ranked, key=lambda r: (r.application.submitted_at, r.application.pk))
     return sorted(

@@ -66,7 +66,7 @@ def call_detail(request: StaffRequest, pk: int) -> HttpResponse:
     call = call_of(request.user, pk)
     ranked = ranked_applications(call=call)
     page = page_of(request, ranked)
-    prefetch_related_objects([r.application for r in page], "requests__gpu_type")
+    prefetch_related_objects([r.application for r in page], "requests__gpu_type", "applicant")
     decided = call.applications.filter(state__in=DECIDED_STATES).select_related("organisation")
     context = {
         "call": call,
