@@ -113,7 +113,8 @@ fuzz: $(DEV)
 # both dropped); reconcile with
 # 60,000 active jobs; a replay of a mixed workload (waits per tier, utilisation); capacity bookings (availability and
 # concurrent bookings with 100,000 bookings stored, on a scratch database of their own); energy
-# reports over 1,000,000 job energy records (scratch database too); then,
+# reports over 1,000,000 job energy records (scratch database too); a call of 3,000
+# applications under review (the rankings and the reviewers' inboxes, scratch database); then,
 # when SLURM_CONF names a reachable cluster (make slurm-up), submissions and reconciles against
 # Slurm.
 bench: $(RUNTIME)
@@ -126,6 +127,7 @@ bench: $(RUNTIME)
 	$(BIN)/python -m booking.admission.replay_benchmark
 	$(BIN)/python -m booking.capacity.benchmark
 	$(BIN)/python -m booking.energy.benchmark
+	$(BIN)/python -m booking.grants.benchmark
 	$(BIN)/python -m booking.admission.slurm_benchmark
 
 clean:

@@ -478,9 +478,9 @@ def test_api_ranking_query_count_does_not_grow(
         _score(application_submit(application=draft, user=applicant), reviewer, staff, (3, 4, 5))
     client = api(staff)
 
-    # Token, call, scores, applications, organisations, requests and their GPU types: each
+    # The session, the call, its scores, applications, organisations and requests: each
     # application's requests were two queries of their own (6,005 for a call of 3,000).
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(7):
         ranking = client.get(f"/api/v1/staff/calls/{portal_call.pk}/ranking/").json()
 
     assert [row["position"] for row in ranking] == list(range(1, count + 1))

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet, prefetch_related_objects
+from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -19,7 +19,12 @@ from accounts.models import Organisation, User
 from accounts.selectors import organisation_of
 from booking.grants.api import serializers as s
 from booking.grants.selectors import calls as call_selectors
-from booking.grants.selectors.reviews import assignment_of, assignments_of, ranked_applications
+from booking.grants.selectors.reviews import (
+    assignment_of,
+    assignments_of,
+    ranked_applications,
+    ranked_requests,
+)
 from booking.grants.services import applications as app_services
 from booking.grants.services import calls as call_services
 from booking.grants.services.decisions import application_award, application_reject
@@ -110,8 +115,9 @@ class StaffCallViewSet(UserScopedMixin, viewsets.GenericViewSet):
     @extend_schema(responses=s.RankedSerializer(many=True))
     @action(detail=True, methods=["get"])
     def ranking(self, request: Request, pk: str) -> Response:
-        ranked = ranked_applications(call=self.get_object())
-        prefetch_related_objects([r.application for r in ranked], "requests__gpu_type")
+        call = self.get_object()
+        ranked = ranked_applications(call=call)
+        requested = ranked_requests(call=call)
         rows = [
             {
                 "position": i,
@@ -122,7 +128,7 @@ class StaffCallViewSet(UserScopedMixin, viewsets.GenericViewSet):
                 "weighted_score": r.weighted_score,
                 "reviews": r.reviews,
                 "requested_gpu_hours": {
-                    q.gpu_type.name: str(q.gpu_hours) for q in r.application.requests.all()
+                    name: str(hours) for name, hours in requested.get(r.application.pk, {}).items()
                 },
             }
             for i, r in enumerate(ranked, start=1)

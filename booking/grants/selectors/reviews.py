@@ -13,7 +13,14 @@ from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Query
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Organisation, User
-from booking.models import Application, ApplicationState, Call, CallKind, ReviewAssignment
+from booking.models import (
+    Application,
+    ApplicationRequest,
+    ApplicationState,
+    Call,
+    CallKind,
+    ReviewAssignment,
+)
 
 RANKED_STATES = (ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW)
 ACTIVE = Q(assignments__conflict_declared_at__isnull=True)
@@ -151,3 +158,15 @@ def ranked_applications(*, call: Call) -> list[Ranked]:
         ranked,
         key=lambda r: (r.tier, -(r.weighted_score or Decimal(-1)), r.application.submitted_at),
     )
+
+
+def ranked_requests(*, call: Call) -> dict[int, dict[str, Decimal]]:
+    """What each ranked application of ``call`` requests: application id -> GPU type name ->
+    GPU-hours, in one query of values (for the whole ranking; a page prefetches its own)."""
+    requested: dict[int, dict[str, Decimal]] = {}
+    rows = ApplicationRequest.objects.filter(
+        application__call=call, application__state__in=RANKED_STATES
+    ).values_list("application_id", "gpu_type__name", "gpu_hours")
+    for application_id, gpu_type, hours in rows.order_by("application_id", "gpu_type__name"):
+        requested.setdefault(application_id, {})[gpu_type] = hours
+    return requested
