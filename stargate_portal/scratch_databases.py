@@ -9,6 +9,16 @@ from contextlib import contextmanager
 from urllib.parse import urlparse, urlunparse
 
 
+def postgres_url_or_skip(benchmark: str) -> str | None:
+    """``DATABASE_URL`` when it names a PostgreSQL database; else None, after saying that
+    ``benchmark`` is skipped (the benchmarks measure PostgreSQL, the production database)."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        return url
+    print(f"{benchmark}: skipped (set DATABASE_URL=postgres://… to run it)")
+    return None
+
+
 def scratch_database_create(url: str, suffix: str) -> str:
     """Create (or re-create) the empty database ``<name>_<suffix>`` beside ``url``'s; its URL."""
     import psycopg

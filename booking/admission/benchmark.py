@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import resource
 import statistics
 import sys
@@ -27,7 +26,7 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from stargate_portal.scratch_databases import scratch_django_database
+from stargate_portal.scratch_databases import postgres_url_or_skip, scratch_django_database
 
 INTERVAL_SECONDS = 300.0
 
@@ -45,9 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="active capacity bookings added after the warm cycles, for as many cycles again",
     )
     args = parser.parse_args(argv)
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        print("whole-cycle benchmark: skipped (set DATABASE_URL=postgres://… to run it)")
+    url = postgres_url_or_skip("whole-cycle benchmark")
+    if url is None:
         return 0
     with scratch_django_database(
         url, "admission_bench", keep=args.keep, env={"ADMISSION_ON_SUBMIT": "false"}

@@ -43,6 +43,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
+from stargate_portal.scratch_databases import postgres_url_or_skip
+
 HOST = "127.0.0.1"
 PORT = 8765
 TARGETS_MS = {
@@ -116,9 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def kept_site(benchmark: str) -> tuple[str, str] | None:
     """``(DATABASE_URL, the kept benchmark site's URL)``, or None after saying why
     ``benchmark`` is skipped (no PostgreSQL, or no kept site)."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        print(f"{benchmark}: skipped (set DATABASE_URL=postgres://… to run it)")
+    url = postgres_url_or_skip(benchmark)
+    if url is None:
         return None
     kept = sibling_database(url, "admission_bench")
     if not _exists(kept):

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
 import sys
 import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+
+from stargate_portal.scratch_databases import postgres_url_or_skip
 
 if TYPE_CHECKING:
     from booking.admission.reconcile import ReconcileReport
@@ -40,9 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full site")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the site")
     args = parser.parse_args(argv)
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        print("reconcile benchmark: skipped (set DATABASE_URL=postgres://… to run it)")
+    url = postgres_url_or_skip("reconcile benchmark")
+    if url is None:
         return 0
     from booking.admission.bench_db import scratch_database
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import random
 import statistics
 import sys
@@ -28,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from stargate_portal.scratch_databases import postgres_url_or_skip
 
 NODE_GPUS = 8
 TIER_SHARE = {1: 0.30, 2: 0.20, 3: 0.20, 4: 0.30}
@@ -84,9 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="every job in strict order (each project's jobs FIFO, as before issue 11)",
     )
     args = parser.parse_args(argv)
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        print("replay benchmark: skipped (set DATABASE_URL=postgres://… to run it)")
+    url = postgres_url_or_skip("replay benchmark")
+    if url is None:
         return 0
     from booking.admission.bench_db import scratch_database
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-import os
 import random
 import statistics
 import sys
@@ -38,7 +37,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from stargate_portal.scratch_databases import scratch_django_database
+from stargate_portal.scratch_databases import postgres_url_or_skip, scratch_django_database
 
 SITE = {"H100": 6_000, "H200": 4_000, "GB200": 2_500}
 WARM_UP_STARTS = (3, 20 * 24)
@@ -57,9 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11, help="random seed")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args(argv)
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        print("capacity booking benchmark: skipped (set DATABASE_URL=postgres://… to run it)")
+    url = postgres_url_or_skip("capacity booking benchmark")
+    if url is None:
         return 0
     with scratch_django_database(url, "capacity_bench", keep=args.keep):
         for line in run(

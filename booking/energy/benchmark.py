@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from stargate_portal.scratch_databases import scratch_django_database
+from stargate_portal.scratch_databases import postgres_url_or_skip, scratch_django_database
 
 ORGANISATIONS = 200
 PROJECTS_PER_ORGANISATION = 10
@@ -44,9 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--skip-recompute", action="store_true", help="do not time a recompute")
     args = parser.parse_args(argv)
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        print("energy benchmark: skipped (set DATABASE_URL=postgres://… to run it)")
+    url = postgres_url_or_skip("energy benchmark")
+    if url is None:
         return 0
     with scratch_django_database(url, "energy_bench", keep=args.keep):
         for line in run(

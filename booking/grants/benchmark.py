@@ -34,7 +34,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from stargate_portal.scratch_databases import scratch_django_database
+from stargate_portal.scratch_databases import postgres_url_or_skip, scratch_django_database
 
 ORGANISATIONS = 200
 REVIEWERS = 30
@@ -50,9 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=5, help="random seed")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args(argv)
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        print("grants benchmark: skipped (set DATABASE_URL=postgres://… to run it)")
+    url = postgres_url_or_skip("grants benchmark")
+    if url is None:
         return 0
     # The pages name their static files from this empty folder (whitenoise warns without one).
     static = {"STATIC_ROOT": tempfile.mkdtemp(prefix="stargate-grants-bench-")}

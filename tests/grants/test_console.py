@@ -442,18 +442,21 @@ def test_suspending_needs_a_reason(login, staff, project):
     assert project.state == ProjectState.ACTIVE
 
 
-@pytest.mark.parametrize("count", [1, 12])
-def test_console_ranking_query_count_does_not_grow(
-    login, staff, portal_call, reviewer, django_assert_max_num_queries, count
-):
+def _scored_applications(count, call, reviewer, staff) -> None:
+    """``count`` applications to ``call`` from tier-1 universities, each scored (3, 4, 5)."""
     for i in range(count):
         organisation = OrganisationFactory(name=f"University {i}")
         applicant = UserFactory()
         MembershipFactory(user=applicant, organisation=organisation, role=MembershipRole.OWNER)
-        draft = draft_for(
-            applicant, portal_call, requests={"H100": Decimal(10), "H200": Decimal(5)}
-        )
+        draft = draft_for(applicant, call, requests={"H100": Decimal(10), "H200": Decimal(5)})
         _score(application_submit(application=draft, user=applicant), reviewer, staff, (3, 4, 5))
+
+
+@pytest.mark.parametrize("count", [1, 12])
+def test_console_ranking_query_count_does_not_grow(
+    login, staff, portal_call, reviewer, django_assert_max_num_queries, count
+):
+    _scored_applications(count, portal_call, reviewer, staff)
     client = login(staff)
 
     # The ranking reads its scores, applications and organisations apart (a call of 3,000
@@ -468,14 +471,7 @@ def test_console_ranking_query_count_does_not_grow(
 def test_api_ranking_query_count_does_not_grow(
     api, staff, portal_call, reviewer, django_assert_max_num_queries, count
 ):
-    for i in range(count):
-        organisation = OrganisationFactory(name=f"University {i}")
-        applicant = UserFactory()
-        MembershipFactory(user=applicant, organisation=organisation, role=MembershipRole.OWNER)
-        draft = draft_for(
-            applicant, portal_call, requests={"H100": Decimal(10), "H200": Decimal(5)}
-        )
-        _score(application_submit(application=draft, user=applicant), reviewer, staff, (3, 4, 5))
+    _scored_applications(count, portal_call, reviewer, staff)
     client = api(staff)
 
     # The session, the call, its scores, applications, organisations and requests: each
