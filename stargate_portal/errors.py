@@ -8,6 +8,8 @@ class DomainError(Exception):
 
     status_code = 400
     code = "invalid"
+    retry_after_seconds: int | None = None
+    """When set, the API says when to send the same request again (``Retry-After``)."""
 
     def __init__(
         self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None

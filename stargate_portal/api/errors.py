@@ -14,7 +14,7 @@ from rest_framework.views import set_rollback
 
 from stargate_portal import database_errors
 from stargate_portal.api.parsers import RequestTooLarge
-from stargate_portal.errors import DomainError, Unavailable
+from stargate_portal.errors import DomainError
 from stargate_portal.logs import correlation_id as request_correlation_id
 
 logger = logging.getLogger("stargate_portal.api")
@@ -70,9 +70,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Render any exception raised in an API view with the documented error shape."""
     if isinstance(exc, DomainError):
         set_rollback()  # as DRF does for its own errors, should a view run in a transaction
-        headers = (
-            {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, Unavailable) else None
-        )
+        retry = exc.retry_after_seconds
+        headers = None if retry is None else {"Retry-After": str(retry)}
         body = error_body(exc.code, exc.message, exc.details)
         return Response(body, status=exc.status_code, headers=headers)
     if isinstance(exc, DjangoValidationError):
