@@ -359,3 +359,108 @@ def _allocations(
     Allocation.objects.bulk_create(allocations, batch_size=BATCH)
     LedgerEntry.objects.bulk_create(grants, batch_size=BATCH)
     FairShareUsage.objects.bulk_create(usage, batch_size=BATCH)
+
+
+# -- the rest of the kept site ---------------------------------------------------------------
+
+LOAD_MEMBER_EMAIL = "load-benchmark@example.org"
+"""The member of the busiest project that the load benchmark and the sweeps sign in as."""
+APPLICATIONS = 3_000
+MEMBER_REVIEWS = 200
+NOTIFICATIONS = 2_000
+
+
+def busiest_project() -> Project | None:
+    """The project with the most pending jobs (the first project if nothing is pending)."""
+    from django.db.models import Count
+
+    busiest = (
+        Job.objects.filter(state="pending")
+        .values("project_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "project_id")
+        .first()
+    )
+    if busiest is None:
+        return Project.objects.first()
+    return Project.objects.select_related("organisation").get(pk=busiest["project_id"])
+
+
+def site_rest_build(*, seed: int, applications: int = APPLICATIONS) -> list[str]:
+    """What a running site holds besides its queue, so that the route and form sweeps of the
+    kept site reach every page with rows of full size: the grants benchmark's call of
+    ``applications`` applications under review, the busiest project's own (awarded)
+    application in it, the load benchmark's member a reviewer of ``MEMBER_REVIEWS`` of them
+    with ``NOTIFICATIONS`` notifications, and an energy record for every finished job (with
+    the monthly totals). Returns what it wrote, a line each."""
+    from django.contrib.auth.models import Group
+
+    from booking.energy.benchmark import energy_factors_create, finished_jobs_energy_write
+    from booking.grants.benchmark import build_site as grants_site_build
+    from booking.models import (
+        REVIEWERS_GROUP,
+        Application,
+        ApplicationRequest,
+        ApplicationState,
+        Notification,
+        ReviewAssignment,
+        ReviewScore,
+    )
+
+    rng = random.Random(seed)  # noqa: S311 - synthetic data
+    project = busiest_project()
+    if project is None:
+        raise RuntimeError("the site has no project")
+    now = timezone.now()
+    member, _ = User.objects.get_or_create(email=LOAD_MEMBER_EMAIL)
+    call = grants_site_build(applications=applications, chooser=rng)["large"]
+    own = Application.objects.create(
+        call=call,
+        applicant=member,
+        organisation=project.organisation,
+        state=ApplicationState.AWARDED,
+        title=f"{project.name}: the application it was awarded on",
+        abstract="Training and evaluating models at scale.",
+        submitted_at=now - timedelta(days=60),
+        decided_at=now - timedelta(days=45),
+    )
+    ApplicationRequest.objects.bulk_create(
+        ApplicationRequest(application=own, gpu_type_id=type_id, gpu_hours=Decimal(50_000))
+        for type_id in Allocation.objects.filter(project=project).values_list(
+            "gpu_type_id", flat=True
+        )
+    )
+    Project.objects.filter(pk=project.pk).update(application=own)
+    Group.objects.get_or_create(name=REVIEWERS_GROUP)[0].user_set.add(member)
+    others = list(call.applications.exclude(pk=own.pk).values_list("pk", flat=True))
+    assignments = ReviewAssignment.objects.bulk_create(
+        ReviewAssignment(application_id=pk, reviewer=member)
+        for pk in rng.sample(others, min(MEMBER_REVIEWS, len(others)))
+    )
+    criteria = list(call.criteria.all())
+    ReviewScore.objects.bulk_create(  # half of them scored, the rest still to do
+        ReviewScore(assignment=a, criterion=c, score=rng.randint(1, 5), comment="Sound.")
+        for a in assignments[: len(assignments) // 2]
+        for c in criteria
+    )
+    notifications = Notification.objects.bulk_create(
+        (
+            Notification(
+                user=member,
+                subject=f"Job bench-{n} finished",
+                body="Your job finished.",
+                url=f"/projects/{project.pk}/",
+                read_at=now if n % 2 else None,
+            )
+            for n in range(NOTIFICATIONS)
+        ),
+        batch_size=BATCH,
+    )
+    energy_factors_create()
+    records = finished_jobs_energy_write()
+    return [
+        f"the rest of the site: a call of {call.applications.count():,} applications (one of "
+        f"them project {project.pk}'s), {len(assignments)} reviews asked of the load "
+        f"benchmark's member, {len(notifications):,} notifications, {records:,} job energy "
+        "records"
+    ]

@@ -11,7 +11,10 @@ commit, then sending the admitted jobs to the simulator). Between cycles, untime
 moves 300 s: jobs due end (with their events and ledger entries), admitted jobs start, and as
 many new jobs arrive as were admitted. Then ``--bookings`` active capacity bookings are added
 (``booking.admission.bench_bookings``) and as many warm cycles are timed again, so the figures
-with and without bookings come from the same run.
+with and without bookings come from the same run. With ``--keep`` it then adds what the site
+holds besides its queue (``bench_site.site_rest_build``: a call of 3,000 applications under
+review, notifications, an energy record for every finished job), so that the sweeps and the
+load benchmark that read the kept site reach those pages at full scale too.
 """
 
 from __future__ import annotations
@@ -53,6 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines = run(cycles=args.cycles, scale=args.scale, seed=args.seed, bookings=args.bookings)
         for line in lines:
             print(line, flush=True)
+        if args.keep:  # the sweeps and the load benchmark read the rest of a site too
+            from booking.admission.bench_site import site_rest_build
+
+            for line in site_rest_build(seed=args.seed):
+                print(line, flush=True)
     return 0
 
 

@@ -205,27 +205,20 @@ def site_prepare() -> dict[str, Any]:
     from importlib import import_module
 
     from django.conf import settings
-    from django.db.models import Count
 
     from accounts.models import Membership, MembershipRole, User
     from accounts.services.tokens import api_token_create
+    from booking.admission.bench_site import LOAD_MEMBER_EMAIL, busiest_project
     from booking.admission.cycle import admission_run
     from booking.admission.route_sweep import sweep_routes, sweep_rows
     from booking.jobs.services import job_submit
     from booking.ledger.checkpoints import ledger_checkpoints_advance
-    from booking.models import Allocation, Job, JobState, Project, ProjectMember, ProjectRole
+    from booking.models import Allocation, Job, JobState, ProjectMember, ProjectRole
 
-    busiest = (
-        Job.objects.filter(state=JobState.PENDING)
-        .values("project_id")
-        .annotate(n=Count("pk"))
-        .order_by("-n")
-        .first()
-    )
-    project = Project.objects.get(pk=busiest["project_id"]) if busiest else Project.objects.first()
+    project = busiest_project()
     if project is None:
         raise RuntimeError("the site has no project")
-    member, _ = User.objects.get_or_create(email="load-benchmark@example.org")
+    member, _ = User.objects.get_or_create(email=LOAD_MEMBER_EMAIL)
     ProjectMember.objects.get_or_create(
         project=project, user=member, defaults={"role": ProjectRole.MEMBER}
     )

@@ -81,15 +81,7 @@ def build_site(*, records: int) -> dict[str, Any]:
     from django.utils import timezone
 
     from accounts.models import Organisation, OrganisationKind, User, VerificationState
-    from booking.energy.periods import months_between
-    from booking.energy.totals import month_totals_rebuild
-    from booking.models import (
-        EnergyRecord,
-        GpuEnergyFactors,
-        GpuType,
-        Project,
-        SiteEnergyFactors,
-    )
+    from booking.models import EnergyMonthTotal, EnergyRecord, GpuType, Project
 
     user = User.objects.create(email="staff@bench.example", is_staff=True)
     kinds = [OrganisationKind.UNIVERSITY, OrganisationKind.COMPANY]
@@ -112,8 +104,41 @@ def build_site(*, records: int) -> dict[str, Any]:
         for n in range(ORGANISATIONS * PROJECTS_PER_ORGANISATION)
     ]
     Project.objects.bulk_create(projects, batch_size=1000)
-    for name, watts in (("H100", 700), ("H200", 700), ("GB200", 1200)):
-        gpu_type = GpuType.objects.create(name=name, memory_gb=80, power_watts=watts)
+    for name, watts in GPU_WATTS.items():
+        GpuType.objects.create(name=name, memory_gb=80, power_watts=watts)
+    energy_factors_create()
+    with connection.cursor() as cursor:
+        tiers = tier_table_create(cursor)
+        cursor.execute("SELECT setseed(0.11)")
+        cursor.execute(
+            _JOBS_SQL, {"n": records, "user": user.pk, "first": FIRST_MONTH, "months": MONTHS}
+        )
+    finished_jobs_energy_write()
+    return {
+        "projects": tiers,
+        "records": EnergyRecord.objects.count(),
+        "totals": EnergyMonthTotal.objects.count(),
+        "large": organisations[0],
+        "user": user,
+    }
+
+
+def _last_month() -> date:
+    from booking.energy.periods import add_months
+
+    return add_months(FIRST_MONTH, MONTHS - 1)
+
+
+GPU_WATTS = {"H100": 700, "H200": 700, "GB200": 1200}
+"""Each GPU type's full power; a type of another name is taken at 700 W."""
+
+
+def energy_factors_create() -> None:
+    """Energy factors in force since 2025 for the site and for each of its GPU types."""
+    from booking.models import GpuEnergyFactors, GpuType, SiteEnergyFactors
+
+    for gpu_type in GpuType.objects.all():
+        watts = GPU_WATTS.get(gpu_type.name, 700)
         GpuEnergyFactors.objects.create(
             gpu_type=gpu_type,
             effective_from=date(2025, 1, 1),
@@ -131,40 +156,47 @@ def build_site(*, records: int) -> dict[str, Any]:
         heat_reuse_efficiency="0.85",
         comparison_gco2_per_kwh=250,
     )
+
+
+def tier_table_create(cursor: Any) -> int:
+    """A temporary table ``bench_tier`` of every project's organisation and tier (the records
+    keep both); returns the number of projects."""
+    from booking.models import Project
+
     tiers = [
         (p.pk, p.organisation_id, int(p.priority_tier()))
         for p in Project.objects.select_related("organisation")
     ]
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS bench_tier "
+        "(project_id bigint, organisation_id bigint, tier int)"
+    )
+    cursor.execute("TRUNCATE bench_tier")
+    cursor.executemany("INSERT INTO bench_tier VALUES (%s, %s, %s)", tiers)
+    return len(tiers)
+
+
+def finished_jobs_energy_write() -> int:
+    """An estimated energy record for every finished job that has none, and the monthly
+    totals of their months made again; returns the number of records written."""
+    from django.db import connection
+
+    from booking.energy.periods import months_between
+    from booking.energy.totals import month_totals_rebuild
+
     with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE bench_tier (project_id bigint, organisation_id bigint, tier int)"
-        )
-        cursor.executemany("INSERT INTO bench_tier VALUES (%s, %s, %s)", tiers)
-        cursor.execute("SELECT setseed(0.11)")
-        cursor.execute(
-            _JOBS_SQL, {"n": records, "user": user.pk, "first": FIRST_MONTH, "months": MONTHS}
-        )
+        tier_table_create(cursor)
         cursor.execute(_RECORDS_SQL)
+        written = cursor.rowcount
+        cursor.execute("SELECT min(month), max(month) FROM booking_energyrecord")
+        first, last = cursor.fetchone()
         cursor.execute("VACUUM ANALYZE booking_job")
         cursor.execute("VACUUM ANALYZE booking_energyrecord")
-    month_totals_rebuild(months_between(FIRST_MONTH, _last_month()))
+    if first is not None:
+        month_totals_rebuild(months_between(first, last))
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE booking_energymonthtotal")
-    from booking.models import EnergyMonthTotal
-
-    return {
-        "projects": len(tiers),
-        "records": EnergyRecord.objects.count(),
-        "totals": EnergyMonthTotal.objects.count(),
-        "large": organisations[0],
-        "user": user,
-    }
-
-
-def _last_month() -> date:
-    from booking.energy.periods import add_months
-
-    return add_months(FIRST_MONTH, MONTHS - 1)
+    return written
 
 
 _JOBS_SQL = """
@@ -209,6 +241,8 @@ CROSS JOIN LATERAL (
     SELECT round(j.gpus * j.runtime_seconds / 3600.0, 6) AS gh,
            round(j.gpus * j.runtime_seconds / 3600.0 * 0.8, 6) AS it
 ) x
+WHERE j.state = 'completed' AND j.started_at IS NOT NULL AND j.ended_at IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM booking_energyrecord r WHERE r.job_id = j.id)
 """
 
 
