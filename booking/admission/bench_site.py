@@ -397,6 +397,7 @@ def site_rest_build(*, seed: int, applications: int = APPLICATIONS) -> list[str]
 
     from booking.energy.benchmark import energy_factors_create, finished_jobs_energy_write
     from booking.grants.benchmark import build_site as grants_site_build
+    from booking.grants.services.reviews import review_sums_store
     from booking.models import (
         REVIEWERS_GROUP,
         Application,
@@ -438,11 +439,13 @@ def site_rest_build(*, seed: int, applications: int = APPLICATIONS) -> list[str]
         for pk in rng.sample(others, min(MEMBER_REVIEWS, len(others)))
     )
     criteria = list(call.criteria.all())
-    ReviewScore.objects.bulk_create(  # half of them scored, the rest still to do
+    scored = assignments[: len(assignments) // 2]  # half of them scored, the rest still to do
+    ReviewScore.objects.bulk_create(
         ReviewScore(assignment=a, criterion=c, score=rng.randint(1, 5), comment="Sound.")
-        for a in assignments[: len(assignments) // 2]
+        for a in scored
         for c in criteria
     )
+    review_sums_store(ReviewAssignment.objects.filter(pk__in=[a.pk for a in scored]))
     notifications = Notification.objects.bulk_create(
         (
             Notification(

@@ -97,6 +97,7 @@ def build_site(*, applications: int, chooser: random.Random) -> dict[str, Any]:
     from django.utils import timezone
 
     from accounts.models import Membership, Organisation, OrganisationKind, User
+    from booking.grants.services.reviews import review_sums_store
     from booking.models import (
         REVIEWERS_GROUP,
         Application,
@@ -194,6 +195,7 @@ def build_site(*, applications: int, chooser: random.Random) -> dict[str, Any]:
             for x in assignments
             for c in criteria
         )
+        review_sums_store(ReviewAssignment.objects.filter(application__call=call))
         return call
 
     small = call_of("Small call", SMALL_CALL)

@@ -25,6 +25,10 @@ class ReviewAssignment(models.Model):
     assigned_at = models.DateTimeField(auto_now_add=True)
     conflict_declared_at = models.DateTimeField(null=True, blank=True)
     conflict_reason = models.TextField(blank=True)
+    # What the ranking adds up, kept with the scores (``review_sums_store``): sum (score x
+    # weight) and sum (weight) of this reviewer's scores; both null before any score.
+    score_x_weight = models.PositiveIntegerField(null=True, editable=False)
+    weight_total = models.PositiveIntegerField(null=True, editable=False)
 
     class Meta:
         ordering = ("assigned_at", "pk")

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import MembershipRole
 from booking.grants.services.applications import application_submit
-from booking.grants.services.reviews import reviewer_assign
+from booking.grants.services.reviews import ScoreInput, review_score, reviewer_assign
 from booking.ledger.selectors import balances_of
 from booking.models import (
     REVIEWERS_GROUP,
@@ -22,7 +22,6 @@ from booking.models import (
     Project,
     ProjectState,
     ReviewAssignment,
-    ReviewScore,
 )
 from tests.factories import CallFactory, MembershipFactory, OrganisationFactory, UserFactory
 from tests.fixtures.grants import draft_for
@@ -160,8 +159,12 @@ def test_staff_close_and_reopen_a_call(login, staff, portal_call):
 
 def _score(application, reviewer, staff, values):
     assignment = reviewer_assign(application=application, reviewer=reviewer, staff=staff)
-    for criterion, value in zip(application.call.criteria.all(), values, strict=True):
-        ReviewScore.objects.create(assignment=assignment, criterion=criterion, score=value)
+    criteria = application.call.criteria.all()
+    review_score(
+        assignment=assignment,
+        reviewer=reviewer,
+        scores=[ScoreInput(c.pk, value) for c, value in zip(criteria, values, strict=True)],
+    )
 
 
 def test_ranking_orders_by_tier_then_weighted_score_and_shows_both(

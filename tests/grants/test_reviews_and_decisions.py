@@ -4,15 +4,18 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import MembershipRole, User
-from booking.grants.selectors.reviews import ranked_applications
+from booking.grants.selectors.reviews import application_scores, ranked_applications
 from booking.grants.services.applications import application_submit
 from booking.grants.services.decisions import application_award, application_reject
 from booking.grants.services.reviews import (
     ScoreInput,
     review_declare_conflict,
     review_score,
+    review_sums_store,
     reviewer_assign,
 )
 from booking.ledger.selectors import balances_of
@@ -24,9 +27,11 @@ from booking.models import (
     LedgerEntry,
     ProjectInvitation,
     ProjectMember,
+    ReviewAssignment,
+    ReviewScore,
 )
 from stargate_portal.errors import Conflict, PermissionDenied, ValidationFailed
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, UserFactory
 from tests.fixtures.grants import draft_for
 
 pytestmark = pytest.mark.django_db
@@ -110,6 +115,83 @@ def test_ranking_orders_by_tier_then_weighted_score(
     assert ranked[0].weighted_score == Decimal("2.00")
     assert ranked[1].weighted_score == Decimal("5.00")
     assert [r.reviews for r in ranked] == [1, 1]
+
+
+def test_a_review_scored_again_counts_once_with_its_new_scores_and_a_conflict_drops_it(
+    call: Call, alice: User, reviewer: User, staff: User
+) -> None:
+    application = application_submit(application=draft_for(alice, call), user=alice)
+    second = UserFactory(email="second@kth.se")
+    second.groups.add(*reviewer.groups.all())
+    first_review = reviewer_assign(application=application, reviewer=reviewer, staff=staff)
+    second_review = reviewer_assign(application=application, reviewer=second, staff=staff)
+    excellence, feasibility, impact = call.criteria.order_by("position")  # weights 50, 30, 20
+
+    _score_all(first_review, reviewer, 1)
+    review_score(  # 4 x 50 + 2 x 30 + 5 x 20 = 360 over 100
+        assignment=first_review,
+        reviewer=reviewer,
+        scores=[
+            ScoreInput(excellence.pk, 4),
+            ScoreInput(feasibility.pk, 2),
+            ScoreInput(impact.pk, 5),
+        ],
+    )
+    _score_all(second_review, second, 3)  # 300 over 100
+
+    first_review.refresh_from_db()
+    assert (first_review.score_x_weight, first_review.weight_total) == (360, 100)
+    [ranked] = ranked_applications(call=call)
+    assert ranked.weighted_score == Decimal("3.30")  # (360 + 300) / 200
+    assert ranked.reviews == 2
+    assert application_scores(application) == (
+        Decimal("3.30"),
+        {first_review.pk: Decimal("3.60"), second_review.pk: Decimal("3.00")},
+    )
+
+    review_declare_conflict(assignment=second_review, reviewer=second, reason="Co-author")
+
+    [ranked] = ranked_applications(call=call)
+    assert (ranked.weighted_score, ranked.reviews) == (Decimal("3.60"), 1)
+
+
+def test_the_ranking_reads_one_row_per_reviewer_not_every_score(
+    call: Call, alice: User, reviewer: User, staff: User
+) -> None:
+    application = application_submit(application=draft_for(alice, call), user=alice)
+    assignment = reviewer_assign(application=application, reviewer=reviewer, staff=staff)
+    _score_all(assignment, reviewer, 4)
+
+    with CaptureQueriesContext(connection) as queries:
+        [ranked] = ranked_applications(call=call)
+
+    assert ranked.weighted_score == Decimal("4.00")
+    assert not [q["sql"] for q in queries if "reviewscore" in q["sql"] or "criterion" in q["sql"]]
+
+
+def test_sums_stored_for_scores_written_in_bulk_match_the_scores(
+    call: Call, alice: User, bob: User, reviewer: User, staff: User
+) -> None:
+    """As the benchmarks and the migration that added the sums write them."""
+    assignments = [
+        reviewer_assign(
+            application=application_submit(application=draft_for(user, call), user=user),
+            reviewer=reviewer,
+            staff=staff,
+        )
+        for user in (alice, bob)
+    ]
+    criteria = list(call.criteria.all())
+    ReviewScore.objects.bulk_create(
+        ReviewScore(assignment=assignments[0], criterion=c, score=n + 1)
+        for n, c in enumerate(criteria)
+    )
+
+    assert review_sums_store(ReviewAssignment.objects.filter(application__call=call)) == 2
+
+    stored = dict(ReviewAssignment.objects.values_list("pk", "score_x_weight"))
+    expected = sum((n + 1) * c.weight for n, c in enumerate(criteria))
+    assert stored == {assignments[0].pk: expected, assignments[1].pk: None}
 
 
 def test_award_creates_the_project_allocations_grants_and_invitations(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Organisation, User
@@ -48,19 +48,9 @@ def assignment_of(reviewer: User, pk: int) -> ReviewAssignment:
     return get_object_or_404(assignments_of(reviewer), pk=pk)
 
 
-def _score_sums(path: str, active: Q | None = None) -> tuple[Sum, Sum]:
-    """sum (score x weight) and sum (weight) of the scores under ``path`` (a relation prefix)."""
-    weighted = ExpressionWrapper(
-        F(f"{path}scores__score") * F(f"{path}scores__criterion__weight"),
-        output_field=DecimalField(max_digits=12, decimal_places=4),
-    )
-    return (
-        Sum(weighted, filter=active),
-        Sum(f"{path}scores__criterion__weight", filter=active),
-    )
-
-
-def weighted_score(score_x_weight: Decimal | None, weight_total: int | None) -> Decimal | None:
+def weighted_score(
+    score_x_weight: Decimal | int | None, weight_total: int | None
+) -> Decimal | None:
     """The weighted score from its two sums; None before any score."""
     if not score_x_weight or not weight_total:
         return None
@@ -68,13 +58,13 @@ def weighted_score(score_x_weight: Decimal | None, weight_total: int | None) -> 
 
 
 def _scored(queryset: QuerySet[Application, Any]) -> QuerySet[Application, Any]:
-    score_x_weight, weight_total = _score_sums("assignments__", ACTIVE)
+    """Each application's two sums over its active reviewers (kept on each assignment by
+    ``review_sums_store``: one row per reviewer, not one per score), and how many of them
+    scored."""
     return queryset.annotate(
-        score_x_weight=score_x_weight,
-        weight_total=weight_total,
-        reviews=Count(
-            "assignments", filter=ACTIVE & Q(assignments__scores__isnull=False), distinct=True
-        ),
+        score_x_weight=Sum("assignments__score_x_weight", filter=ACTIVE),
+        weight_total=Sum("assignments__weight_total", filter=ACTIVE),
+        reviews=Count("assignments", filter=ACTIVE & Q(assignments__weight_total__isnull=False)),
     )
 
 
@@ -83,15 +73,11 @@ def application_scores(
 ) -> tuple[Decimal | None, dict[int, Decimal | None]]:
     """The application's weighted score, and each assignment's own (conflicted ones too, for
     staff). Two queries."""
-    total, weights = _score_sums("assignments__", ACTIVE)
-    row = Application.objects.filter(pk=application.pk).aggregate(
-        score_x_weight=total, weight_total=weights
-    )
-    score_x_weight, weight_total = _score_sums("")
-    per_assignment = (
-        ReviewAssignment.objects.filter(application=application)
-        .annotate(score_x_weight=score_x_weight, weight_total=weight_total)
-        .values_list("pk", "score_x_weight", "weight_total")
+    row = _scored(Application.objects.filter(pk=application.pk)).values(
+        "score_x_weight", "weight_total"
+    )[0]
+    per_assignment = ReviewAssignment.objects.filter(application=application).values_list(
+        "pk", "score_x_weight", "weight_total"
     )
     return (
         weighted_score(row["score_x_weight"], row["weight_total"]),

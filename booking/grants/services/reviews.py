@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import F, OuterRef, QuerySet, Subquery, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -97,7 +98,7 @@ def review_score(
     if errors or not scores:
         raise ValidationFailed(_("The scores are invalid; see details."), details=errors)
     with transaction.atomic():
-        return [
+        saved = [
             ReviewScore.objects.update_or_create(
                 assignment=assignment,
                 criterion=criteria[s.criterion_id],
@@ -109,6 +110,22 @@ def review_score(
             )[0]
             for s in scores
         ]
+        review_sums_store(ReviewAssignment.objects.filter(pk=assignment.pk))
+    return saved
+
+
+def review_sums_store(assignments: QuerySet[ReviewAssignment]) -> int:
+    """Keep on each of ``assignments`` the two sums of its scores that rankings add up:
+    sum (score x weight) and sum (weight), null before any score (one UPDATE). Whatever
+    writes scores calls it in the same transaction; a criterion's weight is fixed when its
+    call is created, so nothing else changes the sums."""
+    scores = ReviewScore.objects.filter(assignment=OuterRef("pk")).order_by().values("assignment")
+    return assignments.update(
+        score_x_weight=Subquery(
+            scores.annotate(total=Sum(F("score") * F("criterion__weight"))).values("total")
+        ),
+        weight_total=Subquery(scores.annotate(total=Sum("criterion__weight")).values("total")),
+    )
 
 
 def _own_active(assignment: ReviewAssignment, reviewer: User) -> None:
