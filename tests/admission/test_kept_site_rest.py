@@ -27,7 +27,8 @@ def test_the_rest_of_the_kept_site_puts_applications_reviews_and_energy_under_th
     site = build_site(scale=0.002, seed=3)
     assert site.end_running(node_fraction=0.5) > 0
     project = busiest_project()
-    assert project is not None and project.application_id is None
+    assert project is not None
+    assert project.application_id is None
     job = Job.objects.filter(project=project, state=JobState.PENDING).first()
     routes_before = {r.route for r in sweep_routes(sweep_rows(project, job))}
 
@@ -35,7 +36,8 @@ def test_the_rest_of_the_kept_site_puts_applications_reviews_and_energy_under_th
 
     project.refresh_from_db()
     own = project.application
-    assert own is not None and own.state == ApplicationState.AWARDED
+    assert own is not None
+    assert own.state == ApplicationState.AWARDED
     assert own.call.applications.count() == 31
     assert own.applicant.email == LOAD_MEMBER_EMAIL
     # The member reviews every other application of the call; half of them are scored.

@@ -333,5 +333,6 @@ def test_the_organisation_list_names_each_country_and_sorts_by_it(admin_client: 
 
     text = page_text(response)
     assert response.status_code == 200
-    assert "Norway" in text and "Germany" in text
+    assert "Norway" in text
+    assert "Germany" in text
     assert text.index("Rhein Lab") < text.index("Fjord Institute")  # DE before NO
