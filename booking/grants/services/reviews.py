@@ -98,6 +98,12 @@ def review_score(
     if errors or not scores:
         raise ValidationFailed(_("The scores are invalid; see details."), details=errors)
     with transaction.atomic():
+        # One writer of an assignment's scores at a time (the sums stored below are then those
+        # of every score committed before them), and none after a conflict declared meanwhile.
+        locked = ReviewAssignment.objects.select_for_update().filter(pk=assignment.pk).first()
+        if locked is None:
+            raise PermissionDenied(_("This is not your assignment."))
+        _own_active(locked, reviewer)
         saved = [
             ReviewScore.objects.update_or_create(
                 assignment=assignment,
