@@ -6,6 +6,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django_countries import countries
 
 from accounts.models import (
     ApiToken,
@@ -62,7 +63,7 @@ class OrganisationAdmin(ProtectedHistoryAdmin):
     def country_name(self, organisation: Organisation) -> str:
         """The country's name by its code. Listed as the field itself, each row flattened
         the field's 250 choices twice to find it: 1.4 ms a row, 140 ms a page of 100."""
-        return str(organisation.country.name)
+        return str(countries.name(organisation.country))
 
     def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "country":

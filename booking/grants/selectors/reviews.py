@@ -73,9 +73,8 @@ def application_scores(
 ) -> tuple[Decimal | None, dict[int, Decimal | None]]:
     """The application's weighted score, and each assignment's own (conflicted ones too, for
     staff). Two queries."""
-    row = _scored(Application.objects.filter(pk=application.pk)).values(
-        "score_x_weight", "weight_total"
-    )[0]
+    row = _scored(Application.objects.filter(pk=application.pk).values("pk")).first()
+    row = row or _NOT_SCORED
     per_assignment = ReviewAssignment.objects.filter(application=application).values_list(
         "pk", "score_x_weight", "weight_total"
     )
