@@ -9,13 +9,21 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Max, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Organisation, User
 from accounts.selectors import organisation_for_staff, organisation_of
 from booking.energy.estimates import FIGURE_NAMES, Figures
-from booking.models import FINAL_STATES, EnergyKind, EnergyMethod, EnergyRecord, Job, Project
+from booking.models import (
+    FINAL_STATES,
+    EnergyKind,
+    EnergyMethod,
+    EnergyProjectMonthTotal,
+    EnergyRecord,
+    Job,
+    Project,
+)
 from booking.permissions import projects_visible_to
 from stargate_portal.permissions import is_staff
 
@@ -86,11 +94,13 @@ class EnergyReport:
         return sorted({r.gpu_type for r in self.rows})
 
 
-def _report(records: QuerySet[EnergyRecord], first: date, last: date) -> EnergyReport:
+def _report(totals: QuerySet[EnergyProjectMonthTotal], first: date, last: date) -> EnergyReport:
+    """From the monthly totals (``booking/energy/totals.py``): a row per project, month, GPU
+    type, kind and method at most, never the records (a year of the site is tens of millions)."""
     grouped = (
-        records.filter(month__gte=first, month__lte=last)
+        totals.filter(month__gte=first, month__lte=last)
         .values("month", "gpu_type__name", "kind")
-        .annotate(records=Count("pk"), **SUMS)
+        .annotate(records=Sum("records"), **SUMS)
         .order_by("month", "gpu_type__name", "kind")
     )
     rows = [
@@ -108,25 +118,38 @@ def _report(records: QuerySet[EnergyRecord], first: date, last: date) -> EnergyR
 
 def project_energy_report(project: Project, *, first: date, last: date) -> EnergyReport:
     """The project's energy per month and GPU type, months ``first`` to ``last``."""
-    return _report(EnergyRecord.objects.filter(project=project), first, last)
+    return _report(EnergyProjectMonthTotal.objects.filter(project=project), first, last)
 
 
 def organisation_energy_report(
     organisation: Organisation, *, first: date, last: date
 ) -> EnergyReport:
     """The organisation's energy (all its projects) per month and GPU type."""
-    return _report(EnergyRecord.objects.filter(organisation=organisation), first, last)
+    return _report(EnergyProjectMonthTotal.objects.filter(organisation=organisation), first, last)
 
 
 def organisation_methods(organisation: Organisation, *, first: date, last: date) -> dict[str, int]:
     """How many records of each method the period holds (the statement states it)."""
     rows = (
-        EnergyRecord.objects.filter(organisation=organisation, month__gte=first, month__lte=last)
+        _organisation_totals(organisation, first, last)
         .values("method")
-        .annotate(n=Count("pk"))
+        .annotate(n=Sum("records"))
         .order_by("method")
     )
     return {row["method"]: row["n"] for row in rows}
+
+
+def organisation_computed_at(organisation: Organisation, *, first: date, last: date) -> Any:
+    """When the period's figures were last computed (the latest record's time), or None."""
+    return _organisation_totals(organisation, first, last).aggregate(at=Max("computed_at"))["at"]
+
+
+def _organisation_totals(
+    organisation: Organisation, first: date, last: date
+) -> QuerySet[EnergyProjectMonthTotal]:
+    return EnergyProjectMonthTotal.objects.filter(
+        organisation=organisation, month__gte=first, month__lte=last
+    )
 
 
 def energy_project_of(user: User, pk: int) -> Project:

@@ -13,15 +13,18 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import Organisation
 from booking.energy.accounting import next_month
 from booking.energy.factors import FactorBook
-from booking.energy.selectors import organisation_energy_report, organisation_methods
-from booking.models import EnergyMethod, EnergyRecomputation, EnergyRecord
+from booking.energy.selectors import (
+    organisation_computed_at,
+    organisation_energy_report,
+    organisation_methods,
+)
+from booking.models import EnergyMethod, EnergyRecomputation
 from stargate_portal.errors import DomainError
 
 STYLESHEET = Path(__file__).with_name("statement.css")
@@ -49,9 +52,7 @@ def pdf_renderer_missing() -> str | None:
 def statement_context(organisation: Organisation, month: date) -> dict[str, Any]:
     report = organisation_energy_report(organisation, first=month, last=month)
     # The factors as they were stored when the month's figures were last computed.
-    computed = EnergyRecord.objects.filter(organisation=organisation, month=month).aggregate(
-        at=Max("computed_at")
-    )["at"]
+    computed = organisation_computed_at(organisation, first=month, last=month)
     book = FactorBook(as_of=computed)
     last_day = next_month(month).toordinal() - 1
     methods = organisation_methods(organisation, first=month, last=month)

@@ -7,6 +7,9 @@
   one calendar month; a job that spans two months has two records, split by runtime.
 - ``EnergyMonthTotal``: site-wide sums of the records per month, GPU type, tier and kind, kept
   in the same transaction as the records they sum (the public page reads only these).
+- ``EnergyProjectMonthTotal``: the same sums per organisation, project, month, GPU type, kind
+  and method, kept the same way: the project and organisation reports and statements read
+  these, never the records (a year of the site is tens of millions of records).
 - ``EnergyRecomputation``: the audit of a staff recomputation, with the totals before and after.
 """
 
@@ -237,6 +240,37 @@ class EnergyMonthTotal(EnergyFigures):
         return f"{self.kind} energy of tier {self.tier} in {self.month:%Y-%m}"
 
 
+class EnergyProjectMonthTotal(EnergyFigures):
+    """Sums of ``EnergyRecord`` per organisation, project, month, GPU type, kind and method
+    (the organisation is the record's: a project's records keep the organisation they were
+    accounted under), with the latest ``computed_at`` of the records summed."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    month = models.DateField()
+    gpu_type = models.ForeignKey(GpuType, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=8, choices=EnergyKind.choices)
+    method = models.CharField(max_length=12, choices=EnergyMethod.choices)
+    records = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ("month", "pk")
+        indexes: ClassVar = [
+            models.Index(fields=["project", "month"], name="energy_total_project_month"),
+        ]
+        constraints: ClassVar = [
+            # Also the index of an organisation's months.
+            models.UniqueConstraint(
+                fields=["organisation", "month", "project", "gpu_type", "kind", "method"],
+                name="energy_project_month_total_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} energy of project {self.project_id} in {self.month:%Y-%m}"
+
+
 class EnergyRecomputation(models.Model):
     """A staff recomputation of the months ``first_month`` to ``last_month``."""
 
@@ -266,6 +300,7 @@ __all__ = [
     "EnergyKind",
     "EnergyMethod",
     "EnergyMonthTotal",
+    "EnergyProjectMonthTotal",
     "EnergyRecomputation",
     "EnergyRecord",
     "GpuEnergyFactors",

@@ -17,6 +17,7 @@ from booking.energy.factors import FactorBook
 from booking.models import (
     EnergyMethod,
     EnergyMonthTotal,
+    EnergyProjectMonthTotal,
     EnergyRecomputation,
     EnergyRecord,
     GpuEnergyFactors,
@@ -172,6 +173,32 @@ def test_monthly_totals_equal_the_sums_of_the_records(finished_job, finished_boo
         for name in FIGURE_NAMES:
             assert sum(getattr(t, name) for t in totals) == sum(getattr(r, name) for r in records)
         assert sum(t.records for t in totals) == records.count()
+    assert_project_totals_match_the_records()
+
+
+def assert_project_totals_match_the_records() -> None:
+    """Each project total row is the sum of its records, and every record is in one."""
+    key = ("organisation_id", "project_id", "month", "gpu_type_id", "kind", "method")
+    expected: dict[tuple, dict] = {}
+    for record in EnergyRecord.objects.all():
+        row = expected.setdefault(
+            tuple(getattr(record, name) for name in key),
+            {**dict.fromkeys(FIGURE_NAMES, D(0)), "records": 0, "computed_at": None},
+        )
+        for name in FIGURE_NAMES:
+            row[name] += getattr(record, name)
+        row["records"] += 1
+        row["computed_at"] = max(filter(None, (row["computed_at"], record.computed_at)))
+    stored = {
+        tuple(getattr(total, name) for name in key): {
+            **{name: getattr(total, name) for name in FIGURE_NAMES},
+            "records": total.records,
+            "computed_at": total.computed_at,
+        }
+        for total in EnergyProjectMonthTotal.objects.all()
+    }
+    assert len(expected) >= 2
+    assert stored == expected
 
 
 def test_recomputing_a_period_changes_exactly_its_months(finished_job, capsys):
@@ -190,6 +217,9 @@ def test_recomputing_a_period_changes_exactly_its_months(finished_job, capsys):
     march_total = EnergyMonthTotal.objects.get(month="2026-03-01")
     assert march_total.it_kwh == D(4)
     assert EnergyMonthTotal.objects.get(month="2026-04-01").it_kwh == D("4.8")
+    assert EnergyProjectMonthTotal.objects.get(month="2026-03-01").it_kwh == D(4)
+    assert EnergyProjectMonthTotal.objects.get(month="2026-04-01").it_kwh == D("4.8")
+    assert_project_totals_match_the_records()
     out = capsys.readouterr().out
     assert "1 records changed" in out
     assert "it_kwh" in out

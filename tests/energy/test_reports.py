@@ -3,12 +3,18 @@ tenants get 404."""
 
 import csv
 import io
+from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from booking.energy.accounting import booking_idle_energy_account, job_energy_account
+from booking.energy.statement import statement_context
+from booking.energy.totals import month_totals_rebuild
+from booking.models import EnergyMethod, EnergyProjectMonthTotal, EnergyRecord
 from tests.factories import GpuTypeFactory, ProjectFactory
 
 pytestmark = pytest.mark.usefixtures("energy_site")
@@ -140,3 +146,46 @@ def test_the_report_costs_the_same_queries_however_many_records(
 
     with django_assert_max_num_queries(6):
         assert client.get(url, PERIOD).status_code == 200
+
+
+def test_reports_and_statements_read_the_monthly_totals_never_the_records(
+    api, login, alice, accounted
+):
+    """A year of the site is tens of millions of records: a report that summed an
+    organisation's records would grow with them."""
+    organisation = accounted.organisation_id
+    with CaptureQueriesContext(connection) as queries:
+        org = api(alice).get(f"/api/v1/energy/organisations/{organisation}/", PERIOD)
+        project = api(alice).get(f"/api/v1/energy/projects/{accounted.pk}/", PERIOD)
+        page = login(alice).get(
+            reverse("energy:organisation_energy", args=[organisation]),
+            {"start": "2026-02", "end": "2026-04"},
+        )
+        context = statement_context(accounted.organisation, date(2026, 3, 1))
+
+    assert (org.status_code, project.status_code, page.status_code) == (200, 200, 200)
+    assert [q["sql"] for q in queries if "booking_energyrecord" in q["sql"]] == []
+    march = EnergyRecord.objects.filter(organisation_id=organisation, month="2026-03-01")
+    assert context["jobs"].it_kwh == sum(r.it_kwh for r in march if r.kind == "job") > 0
+    assert dict(context["methods"]) == {
+        EnergyMethod(m).label: march.filter(method=m).count()
+        for m in march.values_list("method", flat=True).distinct()
+    }
+
+
+def test_rebuilt_totals_are_the_totals_the_records_were_added_to(accounted):
+    """As a recomputation, and the migration that made the project totals, build them."""
+    kept = list(EnergyProjectMonthTotal.objects.order_by("month", "pk").values(*TOTAL_FIELDS))
+    months = sorted(set(EnergyRecord.objects.values_list("month", flat=True)))
+
+    month_totals_rebuild(months)
+
+    rebuilt = list(EnergyProjectMonthTotal.objects.order_by("month", "pk").values(*TOTAL_FIELDS))
+    assert len(kept) >= 3
+    assert sorted(rebuilt, key=repr) == sorted(kept, key=repr)
+
+
+TOTAL_FIELDS = (
+    *("organisation_id", "project_id", "month", "gpu_type_id", "kind", "method"),
+    *("records", "computed_at", "gpu_hours", "it_kwh", "emissions_kg"),
+)
