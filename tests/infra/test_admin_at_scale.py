@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Organisation, User
 from booking.ledger.services import ledger_grant
-from booking.models import Allocation, GpuType, Project
+from booking.models import Allocation, Application, GpuType, Project, ReviewAssignment
 from stargate_portal.admin_scale import (
     INLINE_FORMS_MAX,
     PROTECTED_LISTED,
@@ -27,6 +27,7 @@ from stargate_portal.admin_scale import (
 )
 from tests.factories import (
     AllocationFactory,
+    CallFactory,
     OrganisationFactory,
     ProjectFactory,
     UserFactory,
@@ -336,3 +337,36 @@ def test_the_organisation_list_names_each_country_and_sorts_by_it(admin_client: 
     assert "Norway" in text
     assert "Germany" in text
     assert text.index("Rhein Lab") < text.index("Fjord Institute")  # DE before NO
+
+
+def test_the_review_assignment_list_counts_so_far_and_reads_the_newest_by_key(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(CountSoFarPaginator, "count_max", 5)
+    assignments = _assignments(8)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/admin/booking/reviewassignment/", {"o": "3"})
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    listed = [q["sql"] for q in queries.captured_queries if "ORDER BY" in q["sql"]]
+
+    assert response.status_code == 200
+    assert len(counts) == 1
+    assert "LIMIT 6" in counts[0]
+    assert "more than 5 review assignments" in page_text(response)
+    shown = [a.pk for a in response.context["cl"].result_list]
+    assert shown == sorted((a.pk for a in assignments), reverse=True)
+    assert any('ORDER BY "booking_reviewassignment"."id" DESC' in sql for sql in listed)
+
+
+def _assignments(count: int) -> list[ReviewAssignment]:
+    call = CallFactory()
+    organisation = OrganisationFactory()
+    applicant = UserFactory()
+    made = []
+    for n in range(count):
+        application = Application.objects.create(
+            call=call, applicant=applicant, organisation=organisation, title=f"Application {n}"
+        )
+        made.append(ReviewAssignment.objects.create(application=application, reviewer=applicant))
+    return made
