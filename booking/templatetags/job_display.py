@@ -5,12 +5,14 @@ explain them to the job's owner are here. Durations read as ``booking.jobs.durat
 """
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from django import template
 from django.conf import settings
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from booking.jobs.durations import minutes_text, seconds_text
@@ -27,9 +29,14 @@ register = template.Library()
 @register.filter
 def job_state_badge(job: Job) -> SafeString:
     """The job's state in a badge coloured by state."""
-    return format_html(
-        '<span class="badge badge--job-{}">{}</span>', job.state, job.get_state_display()
-    )
+    return _state_badge(job.state, get_language())
+
+
+@lru_cache(maxsize=64)
+def _state_badge(state: str, language: str | None) -> SafeString:
+    """Made once per state and language (the one active when it is made)."""
+    label = JobState(state).label if state in JobState._value2member_map_ else state
+    return format_html('<span class="badge badge--job-{}">{}</span>', state, label)
 
 
 @register.filter
@@ -48,7 +55,13 @@ def utc_time(at: datetime | None) -> str:
 @register.filter
 def reason_label(code: str) -> str:
     """A few words for a reason code (lists); the code itself when it is unknown."""
-    return str(JobReason(code).label) if code in JobReason.values else code
+    return _reason_label(code, get_language())
+
+
+@lru_cache(maxsize=64)
+def _reason_label(code: str, language: str | None) -> str:
+    """Looked up once per code and language (the one active when it is made)."""
+    return str(JobReason(code).label) if code in JobReason._value2member_map_ else code
 
 
 @register.filter

@@ -13,11 +13,12 @@ from django.template import Context, Template
 from django.utils import translation
 
 from accounts.models import User
+from accounts.templatetags.tier_display import tier_badge
 from booking.jobs.services import CANCELLABLE, REQUEUEABLE
 from booking.jobs.transitions import job_transition, jobs_move
 from booking.models import JOB_TRANSITIONS, Job, JobEvent, JobReason, JobState, Project
 from booking.scheduler import WaitReason
-from booking.templatetags.job_display import reason_label
+from booking.templatetags.job_display import job_state_badge, reason_label
 from stargate_portal.errors import Conflict
 from tests.fixtures.jobs import queue
 
@@ -369,3 +370,36 @@ def test_a_jobs_state_label_is_the_choice_label_or_the_raw_value(state: str, lan
 
     assert shown == expected
     assert type(shown) is str
+
+
+def test_the_badges_made_once_per_language_follow_the_active_language(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The state, reason and tier badges are made once per value and language: switching the
+    language back and forth must show each language's own words, never the first one's. (A
+    stand-in catalogue marks each word with the active language.)"""
+
+    def marked(message: str) -> str:
+        return f"[{translation.get_language()}] {message}"
+
+    monkeypatch.setattr(translation._trans, "gettext", marked, raising=False)
+    shown: dict[str, list[tuple[str, str, str]]] = {}
+    for language in ("de", "fr", "de", "fr"):  # languages no other test caches badges in
+        with translation.override(language):
+            badges = (
+                job_state_badge(Job(state="pending")),
+                reason_label("priority"),
+                tier_badge(2),
+            )
+        shown.setdefault(language, []).append(badges)
+
+    for language, (first, again) in shown.items():
+        assert first == again
+        state, reason, tier = first
+        assert f"[{language}] Pending" in state
+        assert reason == f"[{language}] Priority"
+        assert f"[{language}] Tier 2" in tier
+    assert job_state_badge(Job(state="retired-state")) == (
+        '<span class="badge badge--job-retired-state">retired-state</span>'
+    )
+    assert reason_label("no-such-reason") == "no-such-reason"
