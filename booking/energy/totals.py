@@ -39,8 +39,10 @@ def month_totals_add(records: Iterable[EnergyRecord], *, sign: int = 1) -> None:
     """Add (``sign`` -1: take away) ``records`` to the site's and the projects' monthly
     totals."""
     records = list(records)
-    _upsert_adding(EnergyMonthTotal, SITE_KEY, _sums(records, SITE_KEY, sign))
-    _upsert_adding(EnergyProjectMonthTotal, PROJECT_KEY, _sums(records, PROJECT_KEY, sign))
+    _upsert_adding(EnergyMonthTotal, SITE_KEY, _sums(records, SITE_KEY, sign), latest=False)
+    _upsert_adding(
+        EnergyProjectMonthTotal, PROJECT_KEY, _sums(records, PROJECT_KEY, sign), latest=True
+    )
 
 
 def _sums(records: list[EnergyRecord], key: tuple[str, ...], sign: int) -> dict[tuple, _Sum]:
@@ -55,11 +57,14 @@ def _sums(records: list[EnergyRecord], key: tuple[str, ...], sign: int) -> dict[
     return sums
 
 
-def _upsert_adding(model: type[Model], key: tuple[str, ...], sums: dict[tuple, _Sum]) -> None:
+def _upsert_adding(
+    model: type[Model], key: tuple[str, ...], sums: dict[tuple, _Sum], *, latest: bool
+) -> None:
+    """Add ``sums`` to ``model``'s rows by ``key``; ``latest``: the rows also keep the latest
+    ``computed_at`` of what they sum."""
     if not sums:
         return
     table = model._meta.db_table
-    latest = model is EnergyProjectMonthTotal  # the latest computed_at of what it sums
     columns = [*key, *FIGURES, "records", *(["computed_at"] if latest else [])]
     sets = [f"{c} = {table}.{c} + excluded.{c}" for c in (*FIGURES, "records")]
     if latest:
