@@ -19,8 +19,12 @@ threads each (gunicorn's gthread workers; the default is 1, sync workers).
 
 Each request kind runs for ``--seconds`` after a one-second warm-up; the figures are the
 requests per second, p50 and p99 latency (one request = connect, send, read the whole response)
-and the responses that were not 2xx. The load average is printed before and after each site:
-the machine may be shared.
+and the responses that were not 2xx. Beside them, where the CPU went per request on the
+benchmark site: gunicorn's processes, PostgreSQL's and the load client's (read from ``/proc``
+before and after each kind). The stack's floor is loaded the same way, the health check and
+the cheapest authenticated API request, and the last line says what the API's latency target
+asks of the machine's cores. The load average is printed before and after each site: the
+machine may be shared.
 """
 
 from __future__ import annotations
@@ -62,6 +66,12 @@ TARGETS_MS = {
     "project ledger": 300,
 }
 SUBMIT_TARGET_PER_SECOND = 150
+FLOOR = ("/healthz (anonymous)", "/api/v1/me/ (token)")
+"""What the stack costs before any feature's work (not targets): the health check (every
+middleware, a ``SELECT 1`` and a ping of the cache) and the cheapest authenticated API request
+(the token with its user, two rows)."""
+LATENCY_TARGET_MS = 100
+"""The API's p99 target; with closed-loop clients the mean latency is clients ÷ throughput."""
 SWEEP_TIMES = 3
 """Requests per swept route (every other GET route of the site, one at a time)."""
 SWEEP_SHOWN = 15
@@ -75,6 +85,26 @@ class Figures:
     p50_ms: float
     p99_ms: float
     failed: int
+    sent: int = 0
+    """Every request sent, the warm-up's too (the CPU figures are divided by it)."""
+
+
+@dataclass(frozen=True)
+class CpuPerRequest:
+    """Milliseconds of CPU (user + system) per request: gunicorn's processes, PostgreSQL's,
+    and the load client's own. Read from ``/proc``, so NaN where there is none."""
+
+    server_ms: float
+    database_ms: float
+    client_ms: float
+
+    @property
+    def total_ms(self) -> float:
+        return self.server_ms + self.database_ms + self.client_ms
+
+
+ProcessTimes = dict[int, float]
+"""Process id -> its CPU seconds so far."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -310,16 +340,79 @@ def _serve_and_load(
     try:
         _wait_until_up()
         load_before = os.getloadavg()
-        figures = {
-            name: asyncio.run(_load(request, clients, seconds))
-            for name, request in _requests(facts).items()
-        }
+        figures, cpu = {}, {}
+        for name, request in _requests(facts).items():
+            before = _cpu_snapshot(server.pid)
+            figures[name] = asyncio.run(_load(request, clients, seconds))
+            cpu[name] = _cpu_per_request(before, _cpu_snapshot(server.pid), figures[name].sent)
         load_after = os.getloadavg()
         swept = _sweep(facts)
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return {"facts": facts, "figures": figures, "load": (load_before, load_after), "swept": swept}
+    return {
+        "facts": facts,
+        "figures": figures,
+        "cpu": cpu,
+        "load": (load_before, load_after),
+        "swept": swept,
+    }
+
+
+# -- where the CPU goes ----------------------------------------------------------------------
+
+PROC = Path("/proc")
+
+
+def process_times(keep: Callable[[int, str, int], bool], proc: Path = PROC) -> ProcessTimes:
+    """CPU seconds (user + system) of each process ``keep(pid, name, parent pid)`` selects,
+    read from ``proc`` (Linux's ``/proc``; empty where there is none). A process that ends
+    while it is read is left out."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    times: ProcessTimes = {}
+    if not proc.is_dir():
+        return times
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (name) state ppid … utime stime …": the name may hold spaces and parentheses.
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if keep(int(entry.name), name, int(fields[1])):
+            times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return times
+
+
+def _cpu_snapshot(server: int) -> dict[str, ProcessTimes | float]:
+    return {
+        "server": process_times(lambda pid, _name, parent: server in (pid, parent)),
+        "database": process_times(lambda _pid, name, _parent: name.startswith("postgres")),
+        "client": time.process_time(),
+    }
+
+
+def cpu_used(before: ProcessTimes, after: ProcessTimes) -> float:
+    """CPU seconds the processes used between two readings: a process started in between
+    counts whole; one that ended in between is not seen (its last seconds are lost)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def _cpu_per_request(
+    before: dict[str, ProcessTimes | float], after: dict[str, ProcessTimes | float], sent: int
+) -> CpuPerRequest:
+    def per_request(part: str) -> float:
+        old, new = before[part], after[part]
+        if isinstance(old, dict) and isinstance(new, dict):
+            used = cpu_used(old, new) if new else math.nan
+        else:
+            used = float(new) - float(old)  # type: ignore[arg-type]
+        return used * 1000 / sent if sent else math.nan
+
+    return CpuPerRequest(per_request("server"), per_request("database"), per_request("client"))
 
 
 def _wait_until_up() -> None:
@@ -372,6 +465,8 @@ def _requests(facts: dict[str, Any]) -> dict[str, Callable[[], bytes]]:
         "project page": lambda: _request("GET", f"/projects/{project}/", member),
         "project jobs section": lambda: _request("GET", f"/projects/{project}/jobs/", member),
         "project ledger": lambda: _request("GET", f"/projects/{project}/ledger/", member),
+        "/healthz (anonymous)": lambda: _request("GET", "/healthz"),
+        "/api/v1/me/ (token)": lambda: _request("GET", "/api/v1/me/", api),
     }
 
 
@@ -409,14 +504,15 @@ async def _send(raw: bytes) -> int:
 
 async def _load(request: Callable[[], bytes], clients: int, seconds: float) -> Figures:
     latencies: list[float] = []
-    failed = 0
+    failed = sent = 0
     warm_until = time.perf_counter() + 1.0
     stop = warm_until + seconds
 
     async def client() -> None:
-        nonlocal failed
+        nonlocal failed, sent
         while (started := time.perf_counter()) < stop:
             status = await _send(request())
+            sent += 1
             if started >= warm_until:
                 latencies.append((time.perf_counter() - started) * 1000)
                 failed += not 200 <= status < 300
@@ -429,6 +525,7 @@ async def _load(request: Callable[[], bytes], clients: int, seconds: float) -> F
         p50_ms=_rank(ordered, 0.50),
         p99_ms=_rank(ordered, 0.99),
         failed=failed,
+        sent=sent,
     )
 
 
@@ -454,21 +551,44 @@ def _table(results: dict[str, dict[str, Any]], clients: int, workers: int) -> li
         lines.append(
             f"load average during the {name}: {before[0]:.2f} before, {after[0]:.2f} after"
         )
-    lines.append(
+    header = (
         f"{'request':<26} {'demo req/s':>10} {'p50':>7} {'p99':>7}   "
-        f"{'bench req/s':>11} {'p50':>7} {'p99':>7} {'failed':>7}  target p99"
+        f"{'bench req/s':>11} {'p50':>7} {'p99':>7} {'failed':>7}  "
+        f"{'CPU ms/request: web':>19} {'db':>5} {'client':>6}"
     )
+    lines.append(header + "  target p99")
     for name, target in TARGETS_MS.items():
-        small, big = demo["figures"][name], bench["figures"][name]
-        met = "met" if big.p99_ms <= target else "NOT met"
+        met = "met" if bench["figures"][name].p99_ms <= target else "NOT met"
         if name.startswith("submit"):
-            met += f"; {big.per_second:.0f}/s vs {SUBMIT_TARGET_PER_SECOND}/s"
-        lines.append(
-            f"{name:<26} {small.per_second:>10.1f} {small.p50_ms:>7.0f} {small.p99_ms:>7.0f}   "
-            f"{big.per_second:>11.1f} {big.p50_ms:>7.0f} {big.p99_ms:>7.0f} "
-            f"{small.failed + big.failed:>7}  ≤{target} ms ({met})"
-        )
-    return lines + _sweep_table(demo["swept"], bench["swept"])
+            met += f"; {bench['figures'][name].per_second:.0f}/s vs {SUBMIT_TARGET_PER_SECOND}/s"
+        lines.append(_row(name, demo, bench) + f"  ≤{target} ms ({met})")
+    lines.append("the stack's floor, served and loaded the same way (no target):")
+    lines += [_row(name, demo, bench) for name in FLOOR]
+    return lines + _bound(clients) + _sweep_table(demo["swept"], bench["swept"])
+
+
+def _row(name: str, demo: dict[str, Any], bench: dict[str, Any]) -> str:
+    small, big = demo["figures"][name], bench["figures"][name]
+    cpu: CpuPerRequest = bench["cpu"][name]
+    return (
+        f"{name:<26} {small.per_second:>10.1f} {small.p50_ms:>7.0f} {small.p99_ms:>7.0f}   "
+        f"{big.per_second:>11.1f} {big.p50_ms:>7.0f} {big.p99_ms:>7.0f} "
+        f"{small.failed + big.failed:>7}  "
+        f"{cpu.server_ms:>19.1f} {cpu.database_ms:>5.1f} {cpu.client_ms:>6.1f}"
+    )
+
+
+def _bound(clients: int) -> list[str]:
+    """What the API's latency target asks of the machine: closed-loop clients wait for each
+    answer, so the mean latency is clients ÷ throughput (Little's law)."""
+    needed = clients * 1000 / LATENCY_TARGET_MS
+    cores = os.cpu_count() or 1
+    return [
+        f"a p99 of {LATENCY_TARGET_MS} ms at {clients} clients needs a mean under "
+        f"{LATENCY_TARGET_MS} ms, so at least {needed:.0f} requests/s: at most "
+        f"{cores * 1000 / needed:.1f} ms of CPU per request (web, db and client together) "
+        f"on {cores} cores"
+    ]
 
 
 def _sweep_table(
